@@ -1,0 +1,417 @@
+/// A message the engine wants published.
+public struct OutputRecord: Sendable, Equatable {
+    /// Which output topic it belongs on.
+    public enum Kind: Sendable, Equatable { case leaderboard, alert, deadLetter }
+    public var kind: Kind
+    public var key: [UInt8]?
+    public var value: [UInt8]
+}
+
+/// What became of one input message.
+public enum ProcessResult: Sendable, Equatable {
+    /// Counted (now, or queued to count at its partition's watermark).
+    case counted
+    /// Counted as service-account usage: kept off people's boards.
+    case service
+    /// A repeated `event_id` within the dedup horizon.
+    case duplicate
+    /// Sent to the dead letter.
+    case deadLetter(DeadLetterReason)
+    /// Already reflected in restored state (offset below the partition's checkpointed position).
+    case alreadyProcessed
+}
+
+/// Running counts of what the engine did.
+public struct EngineCounters: Sendable, Equatable {
+    public var counted = 0
+    public var service = 0
+    public var duplicates = 0
+    public var deadLetters: [String: Int] = [:]
+    public var snapshots = 0
+    public var alreadyProcessed = 0
+    public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
+}
+
+/// The pure tokenwatch engine: decode → dedup → watermarks → windows → leaderboards.
+///
+/// It performs no I/O and reads no clock: the caller passes messages in per-partition order,
+/// says which partitions are idle, and drains `outbox`. The same messages in the same
+/// per-partition order give byte-identical outputs, however partitions are interleaved,
+/// as long as no partition is declared idle.
+public struct Engine: Sendable {
+    /// An accepted event waiting for the global watermark to reach its partition's watermark.
+    struct PendingEvent: Sendable {
+        var user: UInt32
+        var team: UInt32
+        var ts: Int64
+        var tokens: Int64
+        var outcomes: UInt32
+        var releaseAt: Int64
+    }
+
+    /// Per-partition progress and de-duplication memory.
+    struct PartitionState: Sendable {
+        var newestTs = Int64.min
+        var firstTs = Int64.min
+        var nextOffset: Int64 = -1
+        var filter: EventIdFilter
+        var pending: [PendingEvent] = []
+        var pendingHead = 0
+    }
+
+    public let configuration: EngineConfiguration
+    public let inputTopic: String
+    var decoder: EventDecoder
+    public private(set) var users = Interner(capacity: 4096)
+    public private(set) var teams = Interner(capacity: 64)
+    var userIsService: [Bool] = []
+    /// Per-user suspicion in [0, 1]; the detection rules set it.
+    public var suspicion: [Double] = []
+    var partitions: [Int32: PartitionState] = [:]
+    public private(set) var windows: [SlidingWindow]
+    var known: SlidingWindow
+    /// The last snapshot time emitted; nil until the first watermark is known.
+    public private(set) var lastSnapshotAt: Int64?
+    public private(set) var watermark = Int64.min
+    var newestAccepted = Int64.min
+    var knownPerTeam: [UInt32: Int] = [:]
+    var cachedBoards: [[LeaderboardSnapshot]]
+    public private(set) var counters = EngineCounters()
+    /// Records produced since the last `takeOutputs()`.
+    public private(set) var outbox: [OutputRecord] = []
+    let servicePatterns: [GlobPattern]
+    let unassignedTeam: UInt32
+
+    public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage") {
+        self.configuration = configuration
+        self.inputTopic = inputTopic
+        decoder = EventDecoder(maxMessageBytes: configuration.maxMessageBytes)
+        windows = configuration.windows.map { SlidingWindow(spec: $0) }
+        let longest = configuration.windows.map(\.lengthMs).max() ?? 0
+        let day: Int64 = 86_400_000
+        let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
+        known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: day))
+        cachedBoards = Array(repeating: [], count: configuration.windows.count)
+        servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
+        unassignedTeam = teams.intern("unassigned")
+    }
+
+    // MARK: - Partitions
+
+    /// Declares the partitions whose watermarks the engine waits for (the consumer's assignment).
+    public mutating func assign(partitions ids: [Int32]) {
+        for id in ids where partitions[id] == nil { partitions[id] = newPartition() }
+    }
+
+    /// Forgets partitions no longer assigned (their users' state stays until it ages out).
+    public mutating func revoke(partitions ids: [Int32]) {
+        for id in ids { partitions[id] = nil }
+    }
+
+    /// The partitions the engine knows, with the next offset it expects from each (-1 = none yet).
+    public var positions: [Int32: Int64] { partitions.mapValues(\.nextOffset) }
+
+    /// The newest accepted event time of each partition (Int64.min when none).
+    public var partitionNewest: [Int32: Int64] { partitions.mapValues(\.newestTs) }
+
+    private func newPartition() -> PartitionState {
+        PartitionState(filter: EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition))
+    }
+
+    // MARK: - Events
+
+    /// Takes one message of the input topic. `receivedAtMs` only labels dead letters;
+    /// `wallClockMs`, when given (live mode), also rejects events too far ahead of the wall clock.
+    @discardableResult
+    public mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
+                                 receivedAtMs: Int64 = 0, wallClockMs: Int64? = nil) -> ProcessResult {
+        if partitions[partition] == nil { partitions[partition] = newPartition() }
+        if offset < partitions[partition]!.nextOffset {
+            counters.alreadyProcessed += 1
+            return .alreadyProcessed
+        }
+        partitions[partition]!.nextOffset = offset + 1
+        let event: DecodedEvent
+        do {
+            event = try decoder.decode(payload)
+        } catch {
+            return deadLetter(error, payload, partition, offset, receivedAtMs)
+        }
+        let result = accept(event, partition: partition, wallClockMs: wallClockMs)
+        if case .deadLetter(let reason) = result {
+            return deadLetter(reason, payload, partition, offset, receivedAtMs)
+        }
+        return result
+    }
+
+    private mutating func accept(_ event: DecodedEvent, partition p: Int32, wallClockMs: Int64?) -> ProcessResult {
+        let ts = event.ts
+        let partitionNewest = partitions[p]!.newestTs
+        let reference = partitionNewest != .min ? partitionNewest : newestAccepted
+        if reference != .min && ts > reference &+ configuration.maxFutureSkewMs { return .deadLetter(.futureTimestamp) }
+        if let now = wallClockMs, ts > now &+ configuration.maxFutureSkewMs { return .deadLetter(.futureTimestamp) }
+
+        let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
+        if partitions[p]!.filter.contains(fingerprint) {
+            counters.duplicates += 1
+            return .duplicate
+        }
+
+        let partitionWatermark = partitionNewest == .min ? Int64.min : partitionNewest - configuration.allowedLatenessMs
+        let isLate = ts < partitionWatermark
+        let releaseAt = partitionWatermark
+        if isLate {
+            // It may only count in snapshots after its partition's watermark, so it counts
+            // identically however partitions interleave; if no window could take it then, it is late.
+            let next = (floorDiv(releaseAt, configuration.snapshotIntervalMs) + 1) * configuration.snapshotIntervalMs
+            let counts = windows.contains { w in ts >= w.spec.end(asOf: next) - w.spec.lengthMs }
+            if !counts { return .deadLetter(.late) }
+        }
+
+        partitions[p]!.filter.insert(fingerprint, ts: ts)
+        if ts > partitionNewest {
+            partitions[p]!.newestTs = ts
+            partitions[p]!.filter.expire(newestTs: ts)
+        }
+        if partitions[p]!.firstTs == .min { partitions[p]!.firstTs = ts }
+        if ts > newestAccepted { newestAccepted = ts }
+
+        let user = decoder.withBytes(event.userId) { users.intern($0) }
+        if user.isNew { registerUser(user.id) }
+        let isService = userIsService[Int(user.id)] || decoder.withBytes(event.source) { Self.isCI($0) }
+        if isService {
+            counters.service += 1
+            return .service
+        }
+        let team = event.team.isPresent ? decoder.withBytes(event.team) { teams.intern($0).id } : unassignedTeam
+        let outcomeUnits = (event.accepted == true ? 1 : 0) + event.commits + event.prs
+        let pending = PendingEvent(user: user.id, team: team, ts: ts, tokens: event.tokens,
+                                   outcomes: UInt32(clamping: outcomeUnits), releaseAt: releaseAt)
+        if isLate, let last = lastSnapshotAt, releaseAt >= last {
+            partitions[p]!.pending.append(pending)
+        } else {
+            if !windows.contains(where: { $0.accepts(ts) }) { return .deadLetter(.late) }
+            apply(pending)
+        }
+        counters.counted += 1
+        return .counted
+    }
+
+    private static func isCI(_ b: UnsafeRawBufferPointer) -> Bool {
+        b.count == 2 && b[0] == UInt8(ascii: "c") && b[1] == UInt8(ascii: "i")
+    }
+
+    private mutating func registerUser(_ id: UInt32) {
+        let name = users.string(id)
+        userIsService.append(servicePatterns.contains { $0.matches(name) })
+        suspicion.append(0)
+    }
+
+    @inline(__always) private mutating func apply(_ e: PendingEvent) {
+        for i in windows.indices {
+            windows[i].add(user: e.user, team: e.team, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
+        }
+        known.add(user: e.user, team: e.team, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
+    }
+
+    private mutating func deadLetter(_ reason: DeadLetterReason, _ payload: UnsafeRawBufferPointer, _ partition: Int32,
+                                     _ offset: Int64, _ receivedAt: Int64) -> ProcessResult {
+        counters.deadLetters[reason.description, default: 0] += 1
+        var w = JSONWriter(capacity: 200 + payload.count * 4 / 3)
+        w.beginObject()
+        w.key("schema"); w.string("tokenwatch.deadletter.v1")
+        w.key("reason"); w.string(reason.description)
+        w.key("topic"); w.string(inputTopic)
+        w.key("partition"); w.int(Int64(partition))
+        w.key("offset"); w.int(offset)
+        w.key("received_at"); w.int(receivedAt)
+        w.key("payload_base64"); w.string(bytes: Base64.encode(payload))
+        w.endObject()
+        outbox.append(OutputRecord(kind: .deadLetter, key: nil, value: w.bytes))
+        return .deadLetter(reason)
+    }
+
+    /// Hands over and clears the records produced so far.
+    public mutating func takeOutputs() -> [OutputRecord] {
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    // MARK: - Watermark and snapshots
+
+    /// The engine watermark: the minimum partition watermark over partitions not in `idle`.
+    /// When every partition is idle, the highest partition watermark plus `quietAdvanceMs`
+    /// (live mode passes the wall-clock time since they went quiet; replay passes 0 at the end).
+    public func currentWatermark(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int64? {
+        var minimum = Int64.max
+        var anyActive = false
+        var highest = Int64.min
+        for (id, state) in partitions {
+            let wm = state.newestTs == .min ? Int64.min : state.newestTs - configuration.allowedLatenessMs
+            highest = max(highest, wm)
+            if idle.contains(id) { continue }
+            anyActive = true
+            if state.newestTs == .min { return nil }
+            minimum = min(minimum, wm)
+        }
+        if anyActive { return minimum }
+        return highest == .min ? nil : highest + quietAdvanceMs
+    }
+
+    /// Emits every snapshot whose time the watermark has passed. Returns how many times were emitted.
+    @discardableResult
+    public mutating func emitDueSnapshots(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int {
+        guard let w = currentWatermark(idle: idle, quietAdvanceMs: quietAdvanceMs) else { return 0 }
+        watermark = max(watermark, w)
+        let interval = configuration.snapshotIntervalMs
+        if lastSnapshotAt == nil {
+            let firsts = partitions.values.map(\.firstTs).filter { $0 != .min }
+            guard let first = firsts.min() else { return 0 }
+            lastSnapshotAt = floorDiv(first, interval) * interval
+        }
+        var emitted = 0
+        while lastSnapshotAt! + interval <= watermark {
+            let asOf = lastSnapshotAt! + interval
+            releasePending(before: asOf)
+            emitSnapshot(asOf: asOf)
+            lastSnapshotAt = asOf
+            emitted += 1
+        }
+        return emitted
+    }
+
+    private mutating func releasePending(before asOf: Int64) {
+        for id in partitions.keys.sorted() {
+            var state = partitions[id]!
+            guard state.pendingHead < state.pending.count else { continue }
+            partitions[id] = nil  // keep `state` uniquely referenced while draining
+            while state.pendingHead < state.pending.count, state.pending[state.pendingHead].releaseAt < asOf {
+                apply(state.pending[state.pendingHead])
+                state.pendingHead += 1
+            }
+            if state.pendingHead == state.pending.count {
+                state.pending.removeAll(keepingCapacity: true)
+                state.pendingHead = 0
+            }
+            partitions[id] = state
+        }
+    }
+
+    /// Builds and emits the boards of every window and scope at `asOf`.
+    mutating func emitSnapshot(asOf: Int64) {
+        for i in windows.indices {
+            windows[i].advance(toEnd: windows[i].bucket(of: windows[i].spec.end(asOf: asOf)))
+        }
+        known.advance(toEnd: known.bucket(of: known.spec.end(asOf: asOf)))
+        if known.changed { recountKnown() }
+        for i in windows.indices {
+            let spec = windows[i].spec
+            let end = spec.end(asOf: asOf)
+            if windows[i].changed || known.changed || cachedBoards[i].isEmpty {
+                cachedBoards[i] = buildBoards(window: i)
+                windows[i].changed = false
+            }
+            for var board in cachedBoards[i] {
+                board.asOf = asOf
+                board.windowEnd = end
+                board.windowStart = end - spec.lengthMs
+                outbox.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json()))
+            }
+        }
+        known.changed = false
+        counters.snapshots += 1
+    }
+
+    private mutating func recountKnown() {
+        knownPerTeam = [:]
+        for u in known.active {
+            let team = known.team(of: u) ?? unassignedTeam
+            knownPerTeam[team, default: 0] += 1
+        }
+    }
+
+    /// Ranks the active users of one window, per scope. Team scopes: every team with a known or active user.
+    func buildBoards(window i: Int) -> [LeaderboardSnapshot] {
+        let w = windows[i]
+        let k = configuration.topK
+        struct ScopeTally { var top: TopK; var active = 0; var extraKnown = 0; var effective = 0 }
+        var global = ScopeTally(top: TopK(k: k))
+        var perTeam: [UInt32: ScopeTally] = [:]
+        for team in knownPerTeam.keys { perTeam[team] = ScopeTally(top: TopK(k: k)) }
+        let less = users.less
+        for u in w.active {
+            let team = w.team(of: u) ?? unassignedTeam
+            let value = rankValue(user: u, window: w)
+            let isKnown = Int(u) < known.events.count && known.events[Int(u)] > 0
+            let real = suspicion[Int(u)] < 0.5
+            global.top.offer((value, u), less)
+            global.active += 1
+            if !isKnown { global.extraKnown += 1 }
+            if real { global.effective += 1 }
+            var tally = perTeam[team] ?? ScopeTally(top: TopK(k: k))
+            tally.top.offer((value, u), less)
+            tally.active += 1
+            if !isKnown { tally.extraKnown += 1 }
+            if real { tally.effective += 1 }
+            perTeam[team] = tally
+        }
+        func board(_ scope: String, _ t: ScopeTally, known: Int) -> LeaderboardSnapshot {
+            let ranked = t.top.sorted(less)
+            let entries = ranked.enumerated().map { (n, c) in entry(rank: n + 1, user: c.user, window: w) }
+            return LeaderboardSnapshot(asOf: 0, window: w.spec.name, windowStart: 0, windowEnd: 0, scope: scope,
+                                       rankBy: configuration.rankBy, entries: entries,
+                                       adoption: Adoption(activeUsers: t.active, knownUsers: known + t.extraKnown,
+                                                          effectiveActiveUsers: t.effective))
+        }
+        var boards = [board("global", global, known: known.active.count)]
+        let teamBoards = perTeam.map { (team, t) in board("team:" + teams.string(team), t, known: knownPerTeam[team] ?? 0) }
+        boards.append(contentsOf: teamBoards.sorted { $0.scope < $1.scope })
+        return boards
+    }
+
+    @inline(__always) func rankValue(user u: UInt32, window w: SlidingWindow) -> Int64 {
+        switch configuration.rankBy {
+        case .tokens: return w.tokens[Int(u)]
+        case .effectiveTokens: return effectiveTokens(w.tokens[Int(u)], suspicion: suspicion[Int(u)])
+        case .outcomes: return w.outcomes[Int(u)]
+        }
+    }
+
+    @inline(__always) func effectiveTokens(_ tokens: Int64, suspicion s: Double) -> Int64 {
+        s <= 0 ? tokens : Int64((Double(tokens) * (1 - min(s, 1))).rounded())
+    }
+
+    func entry(rank: Int, user u: UInt32, window w: SlidingWindow) -> LeaderboardEntry {
+        let s = suspicion[Int(u)]
+        return LeaderboardEntry(rank: rank, userId: users.string(u), team: teams.string(w.team(of: u) ?? unassignedTeam),
+                                tokens: w.tokens[Int(u)], events: w.events[Int(u)], outcomes: w.outcomes[Int(u)],
+                                effectiveTokens: effectiveTokens(w.tokens[Int(u)], suspicion: s), suspicion: s, flags: [])
+    }
+}
+
+/// A glob with `*` wildcards, for service-account names.
+public struct GlobPattern: Sendable {
+    let pattern: [UInt8]
+
+    public init(_ pattern: String) { self.pattern = Array(pattern.utf8) }
+
+    /// Classic wildcard match with one backtrack point; linear in practice.
+    public func matches(_ s: String) -> Bool {
+        let t = Array(s.utf8)
+        var p = 0, i = 0
+        var star = -1, mark = 0
+        while i < t.count {
+            if p < pattern.count && pattern[p] != UInt8(ascii: "*") && pattern[p] == t[i] {
+                p += 1; i += 1
+            } else if p < pattern.count && pattern[p] == UInt8(ascii: "*") {
+                star = p; mark = i; p += 1
+            } else if star >= 0 {
+                p = star + 1; mark += 1; i = mark
+            } else {
+                return false
+            }
+        }
+        while p < pattern.count && pattern[p] == UInt8(ascii: "*") { p += 1 }
+        return p == pattern.count
+    }
+}

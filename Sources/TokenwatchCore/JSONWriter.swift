@@ -1,0 +1,153 @@
+/// Appends compact, deterministic JSON to a byte buffer (fixed key order, fixed number formatting).
+public struct JSONWriter: Sendable {
+    public var bytes: [UInt8] = []
+    private var needsComma = false
+
+    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    public mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    public mutating func key(_ k: StaticString) {
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
+
+    public mutating func string(_ s: String) {
+        separator()
+        var s = s
+        s.withUTF8 { appendEscaped(UnsafeRawBufferPointer($0)) }
+        needsComma = true
+    }
+
+    public mutating func string<C: Collection>(bytes raw: C) where C.Element == UInt8 {
+        separator()
+        Array(raw).withUnsafeBytes { appendEscaped($0) }
+        needsComma = true
+    }
+
+    public mutating func int(_ v: Int64) {
+        separator()
+        appendInt(v)
+        needsComma = true
+    }
+
+    public mutating func int(_ v: Int) { int(Int64(v)) }
+
+    public mutating func bool(_ v: Bool) {
+        separator()
+        bytes.append(contentsOf: v ? Array("true".utf8) : Array("false".utf8))
+        needsComma = true
+    }
+
+    public mutating func null() {
+        separator()
+        bytes.append(contentsOf: Array("null".utf8))
+        needsComma = true
+    }
+
+    /// A decimal rounded to `decimals` places, trailing zeros trimmed (`0.8120` → `0.812`, `1.0` → `1`).
+    public mutating func decimal(_ v: Double, decimals: Int = 4) {
+        separator()
+        bytes.append(contentsOf: Array(Self.formatDecimal(v, decimals: decimals).utf8))
+        needsComma = true
+    }
+
+    /// Raw, already-encoded JSON (for nesting pre-built values).
+    public mutating func raw(_ json: [UInt8]) {
+        separator()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
+    public static func formatDecimal(_ v: Double, decimals: Int) -> String {
+        guard v.isFinite else { return "0" }
+        var scale: Int64 = 1
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = (v * Double(scale)).rounded()
+        guard abs(scaled) < 9.0e18 else { return String(Int64(v.rounded())) }
+        var n = Int64(scaled)
+        let negative = n < 0
+        if negative { n = -n }
+        var whole = String(n / scale)
+        var frac = String(n % scale)
+        frac = String(repeating: "0", count: decimals - frac.count) + frac
+        while frac.last == "0" { frac.removeLast() }
+        if negative && (n != 0) { whole = "-" + whole }
+        return frac.isEmpty ? whole : whole + "." + frac
+    }
+
+    @inline(__always) private mutating func separator() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private mutating func appendInt(_ v: Int64) {
+        if v == 0 { bytes.append(48); return }
+        var x = v.magnitude
+        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &tmp) { buf in
+            while x > 0 {
+                buf[n] = UInt8(48 + x % 10)
+                x /= 10
+                n += 1
+            }
+            if v < 0 { bytes.append(UInt8(ascii: "-")) }
+            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(buf[i]) }
+        }
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func appendEscaped(_ s: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "\""))
+        for c in s {
+            switch c {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<0x20:
+                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, Self.hex[Int(c >> 4)], Self.hex[Int(c & 15)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Standard base64 (RFC 4648) for dead-letter payloads.
+public enum Base64 {
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ data: UnsafeRawBufferPointer) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity((data.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= data.count {
+            let n = UInt32(data[i]) << 16 | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2])
+            out.append(alphabet[Int(n >> 18)]); out.append(alphabet[Int((n >> 12) & 63)])
+            out.append(alphabet[Int((n >> 6) & 63)]); out.append(alphabet[Int(n & 63)])
+            i += 3
+        }
+        let rest = data.count - i
+        if rest == 1 {
+            let n = UInt32(data[i]) << 16
+            out.append(alphabet[Int(n >> 18)]); out.append(alphabet[Int((n >> 12) & 63)])
+            out.append(contentsOf: [61, 61])
+        } else if rest == 2 {
+            let n = UInt32(data[i]) << 16 | UInt32(data[i + 1]) << 8
+            out.append(alphabet[Int(n >> 18)]); out.append(alphabet[Int((n >> 12) & 63)])
+            out.append(alphabet[Int((n >> 6) & 63)]); out.append(61)
+        }
+        return out
+    }
+}

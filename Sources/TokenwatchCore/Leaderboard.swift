@@ -1,0 +1,120 @@
+/// One ranked user on a board.
+public struct LeaderboardEntry: Sendable, Equatable {
+    public var rank: Int
+    public var userId: String
+    public var team: String
+    public var tokens: Int64
+    public var events: Int64
+    public var outcomes: Int64
+    public var effectiveTokens: Int64
+    public var suspicion: Double
+    public var flags: [String]
+}
+
+/// How many people used AI in a window, out of those known.
+public struct Adoption: Sendable, Equatable {
+    public var activeUsers: Int
+    public var knownUsers: Int
+    public var effectiveActiveUsers: Int
+    public var activeRatio: Double { knownUsers == 0 ? 0 : Double(activeUsers) / Double(knownUsers) }
+    public var effectiveActiveRatio: Double { knownUsers == 0 ? 0 : Double(effectiveActiveUsers) / Double(knownUsers) }
+}
+
+/// One leaderboard snapshot for one (window, scope), as published on `tokenwatch.leaderboard`.
+public struct LeaderboardSnapshot: Sendable, Equatable {
+    public var asOf: Int64
+    public var window: String
+    public var windowStart: Int64
+    public var windowEnd: Int64
+    public var scope: String
+    public var rankBy: RankBy
+    public var entries: [LeaderboardEntry]
+    public var adoption: Adoption
+
+    /// Kafka key: `"<window>|<scope>"`.
+    public var key: String { "\(window)|\(scope)" }
+
+    /// The `tokenwatch.leaderboard.v1` JSON.
+    public func json() -> [UInt8] {
+        var w = JSONWriter(capacity: 256 + entries.count * 160)
+        w.beginObject()
+        w.key("schema"); w.string("tokenwatch.leaderboard.v1")
+        w.key("as_of"); w.int(asOf)
+        w.key("window"); w.string(window)
+        w.key("window_start"); w.int(windowStart)
+        w.key("window_end"); w.int(windowEnd)
+        w.key("scope"); w.string(scope)
+        w.key("rank_by"); w.string(rankBy.rawValue)
+        w.key("entries")
+        w.beginArray()
+        for e in entries {
+            w.beginObject()
+            w.key("rank"); w.int(e.rank)
+            w.key("user_id"); w.string(e.userId)
+            w.key("team"); w.string(e.team)
+            w.key("tokens"); w.int(e.tokens)
+            w.key("events"); w.int(e.events)
+            w.key("outcomes"); w.int(e.outcomes)
+            w.key("effective_tokens"); w.int(e.effectiveTokens)
+            w.key("suspicion"); w.decimal(e.suspicion)
+            w.key("flags")
+            w.beginArray()
+            for f in e.flags { w.string(f) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.key("adoption")
+        w.beginObject()
+        w.key("active_users"); w.int(adoption.activeUsers)
+        w.key("known_users"); w.int(adoption.knownUsers)
+        w.key("active_ratio"); w.decimal(adoption.activeRatio)
+        w.key("effective_active_ratio"); w.decimal(adoption.effectiveActiveRatio)
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+}
+
+/// Keeps the best `k` candidates by (value descending, then a tie-break order ascending).
+struct TopK {
+    let k: Int
+    /// A min-heap on "worse first" so the root is the candidate to evict.
+    private(set) var heap: [(value: Int64, user: UInt32)] = []
+
+    init(k: Int) { self.k = k }
+
+    /// True when `a` ranks below `b`.
+    @inline(__always) static func worse(_ a: (value: Int64, user: UInt32), _ b: (value: Int64, user: UInt32), _ less: (UInt32, UInt32) -> Bool) -> Bool {
+        if a.value != b.value { return a.value < b.value }
+        return less(b.user, a.user)
+    }
+
+    mutating func offer(_ c: (value: Int64, user: UInt32), _ less: (UInt32, UInt32) -> Bool) {
+        if heap.count < k {
+            heap.append(c)
+            var i = heap.count - 1
+            while i > 0 {
+                let p = (i - 1) / 2
+                if Self.worse(heap[i], heap[p], less) { heap.swapAt(i, p); i = p } else { break }
+            }
+        } else if k > 0, Self.worse(heap[0], c, less) {
+            heap[0] = c
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && Self.worse(heap[l], heap[m], less) { m = l }
+                if r < heap.count && Self.worse(heap[r], heap[m], less) { m = r }
+                if m == i { break }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+    }
+
+    /// Best first.
+    func sorted(_ less: (UInt32, UInt32) -> Bool) -> [(value: Int64, user: UInt32)] {
+        heap.sorted { Self.worse($1, $0, less) }
+    }
+}
