@@ -1,0 +1,314 @@
+import Foundation
+import Testing
+@testable import TokenwatchCore
+
+/// A generated input event, for tests.
+struct TestEvent {
+    var id: String
+    var ts: Int64
+    var user: String
+    var team: String
+    var input: Int64
+    var output: Int64
+    var accepted = false
+    var commits: Int64 = 0
+    var source: String? = nil
+
+    var json: String {
+        var s = #"{"event_id":"\#(id)","ts":\#(ts),"user_id":"\#(user)","team":"\#(team)","input_tokens":\#(input),"output_tokens":\#(output)"#
+        if let source { s += #","source":"\#(source)""# }
+        s += #","outcome":{"accepted":\#(accepted),"commits":\#(commits)}}"#
+        return s
+    }
+}
+
+extension Engine {
+    @discardableResult
+    mutating func feed(_ e: TestEvent, partition: Int32, offset: Int64) -> ProcessResult {
+        var bytes = Array(e.json.utf8)
+        return bytes.withUnsafeMutableBytes { process(UnsafeRawBufferPointer($0), partition: partition, offset: offset) }
+    }
+}
+
+/// A parsed leaderboard message.
+struct Board {
+    var asOf: Int64, window: String, start: Int64, end: Int64, scope: String
+    var entries: [(rank: Int, user: String, team: String, tokens: Int64, events: Int64, outcomes: Int64)]
+    var active: Int, known: Int
+
+    init(_ record: OutputRecord) throws {
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(record.value)) as? [String: Any])
+        #expect(o["schema"] as? String == "tokenwatch.leaderboard.v1")
+        asOf = (o["as_of"] as! NSNumber).int64Value
+        window = o["window"] as! String
+        start = (o["window_start"] as! NSNumber).int64Value
+        end = (o["window_end"] as! NSNumber).int64Value
+        scope = o["scope"] as! String
+        entries = (o["entries"] as! [[String: Any]]).map {
+            (($0["rank"] as! NSNumber).intValue, $0["user_id"] as! String, $0["team"] as! String,
+             ($0["tokens"] as! NSNumber).int64Value, ($0["events"] as! NSNumber).int64Value, ($0["outcomes"] as! NSNumber).int64Value)
+        }
+        let a = o["adoption"] as! [String: Any]
+        active = (a["active_users"] as! NSNumber).intValue
+        known = (a["known_users"] as! NSNumber).intValue
+        #expect(String(decoding: record.key ?? [], as: UTF8.self) == "\(window)|\(scope)")
+    }
+}
+
+@Suite("Engine")
+struct EngineTests {
+    static let t0: Int64 = 1_795_555_200_000  // a Monday 00:00 UTC? any round hour will do
+
+    static func config(rankBy: RankBy = .tokens, topK: Int = 5) -> EngineConfiguration {
+        var c = EngineConfiguration()
+        c.windows = [
+            WindowSpec(name: "10m", lengthMs: 600_000, stepMs: 60_000),
+            WindowSpec(name: "1h", lengthMs: 3_600_000, stepMs: 300_000),
+        ]
+        c.snapshotIntervalMs = 60_000
+        c.allowedLatenessMs = 300_000
+        c.topK = topK
+        c.maxFutureSkewMs = 86_400_000
+        c.rankBy = rankBy
+        c.serviceAccountPatterns = ["svc-*", "*-bot"]
+        return c
+    }
+
+    /// Random per-partition streams: bursts, duplicates, disorder within allowed lateness.
+    static func streams(seed: UInt64, partitions: Int, users: Int, events: Int) -> [[TestEvent]] {
+        var rng = SplitMix64(seed: seed)
+        let teams = ["alpha", "beta", "gamma", "delta"]
+        var out = Array(repeating: [TestEvent](), count: partitions)
+        var base = Array(repeating: t0, count: partitions)
+        var n = 0
+        for _ in 0..<events {
+            let u = Int(rng.next() % UInt64(users))
+            let p = u % partitions
+            base[p] += Int64(rng.next() % 20_000)
+            if rng.next() % 50 == 0 { base[p] += Int64(rng.next() % 900_000) }  // quiet gaps
+            let burst = rng.next() % 20 == 0 ? Int(rng.next() % 30) : 1
+            for _ in 0..<burst {
+                if !out[p].isEmpty && rng.next() % 20 == 0 {
+                    // Re-send a recent event unchanged: a duplicate.
+                    let back = Int(rng.next() % UInt64(min(out[p].count, 50)))
+                    out[p].append(out[p][out[p].count - 1 - back])
+                    continue
+                }
+                n += 1
+                let jitter = Int64(rng.next() % 240_000)  // < allowed lateness
+                let e = TestEvent(id: "ev-\(n)", ts: base[p] - jitter, user: "user\(u)", team: teams[u % teams.count],
+                                  input: Int64(rng.next() % 5000), output: Int64(rng.next() % 2000),
+                                  accepted: rng.next() % 3 == 0, commits: Int64(rng.next() % 2))
+                out[p].append(e)
+            }
+        }
+        return out
+    }
+
+    /// Runs streams through an engine in a random interleaving; returns the outputs.
+    static func run(_ streams: [[TestEvent]], config: EngineConfiguration, interleaveSeed: UInt64) -> (Engine, [OutputRecord]) {
+        var engine = Engine(configuration: config)
+        engine.assign(partitions: streams.indices.map(Int32.init))
+        var rng = SplitMix64(seed: interleaveSeed)
+        var next = Array(repeating: 0, count: streams.count)
+        var outputs: [OutputRecord] = []
+        while true {
+            let open = streams.indices.filter { next[$0] < streams[$0].count }
+            if open.isEmpty { break }
+            let p = open[Int(rng.next() % UInt64(open.count))]
+            let take = Int(rng.next() % 40) + 1
+            for _ in 0..<take where next[p] < streams[p].count {
+                engine.feed(streams[p][next[p]], partition: Int32(p), offset: Int64(next[p]))
+                next[p] += 1
+            }
+            engine.emitDueSnapshots()
+            outputs += engine.takeOutputs()
+        }
+        return (engine, outputs)
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func snapshotsEqualBruteForce(seed: UInt64) throws {
+        for rankBy in [RankBy.tokens, .outcomes] {
+            let config = Self.config(rankBy: rankBy)
+            let streams = Self.streams(seed: seed, partitions: 3, users: 40, events: 3000)
+            let (engine, outputs) = Self.run(streams, config: config, interleaveSeed: seed &* 7)
+            // Ground truth: the first occurrence of each event id counts once.
+            var seen = Set<String>()
+            var truth: [TestEvent] = []
+            for e in streams.flatMap({ $0 }) where seen.insert(e.id).inserted { truth.append(e) }
+            let duplicates = streams.reduce(0) { $0 + $1.count } - truth.count
+            #expect(engine.counters.duplicates == duplicates)
+            #expect(engine.counters.counted == truth.count)
+            #expect(engine.counters.deadLetterTotal == 0)
+
+            let boards = try outputs.filter { $0.kind == .leaderboard }.map(Board.init)
+            #expect(boards.count > 100)
+            for b in boards {
+                let spec = try #require(config.windows.first { $0.name == b.window })
+                #expect(b.asOf % config.snapshotIntervalMs == 0)
+                #expect(b.end == floorDiv(b.asOf, spec.stepMs) * spec.stepMs)
+                #expect(b.end - b.start == spec.lengthMs)
+                var sums: [String: (tokens: Int64, events: Int64, outcomes: Int64, team: String)] = [:]
+                for e in truth where e.ts >= b.start && e.ts < b.end && (b.scope == "global" || b.scope == "team:\(e.team)") {
+                    var s = sums[e.user] ?? (0, 0, 0, e.team)
+                    s.tokens += e.input + e.output
+                    s.events += 1
+                    s.outcomes += (e.accepted ? 1 : 0) + e.commits
+                    sums[e.user] = s
+                }
+                let value: ((tokens: Int64, events: Int64, outcomes: Int64, team: String)) -> Int64 = rankBy == .tokens ? { $0.tokens } : { $0.outcomes }
+                let expected = sums.sorted { a, b in
+                    value(a.value) != value(b.value) ? value(a.value) > value(b.value) : Array(a.key.utf8).lexicographicallyPrecedes(Array(b.key.utf8))
+                }.prefix(config.topK)
+                #expect(b.entries.count == expected.count, "\(b.window) \(b.scope) at \(b.asOf)")
+                for (got, want) in zip(b.entries, expected) {
+                    #expect(got.user == want.key, "\(b.window) \(b.scope) at \(b.asOf) rank \(got.rank)")
+                    #expect(got.tokens == want.value.tokens)
+                    #expect(got.events == want.value.events)
+                    #expect(got.outcomes == want.value.outcomes)
+                    #expect(got.team == want.value.team)
+                }
+                #expect(b.entries.map(\.rank) == Array(1...max(1, b.entries.count)).prefix(b.entries.count).map { $0 })
+                #expect(b.active == sums.count)
+                #expect(b.known >= b.active)
+            }
+        }
+    }
+
+    @Test func outputsDoNotDependOnInterleaving() {
+        let streams = Self.streams(seed: 9, partitions: 4, users: 30, events: 2000)
+        let (_, a) = Self.run(streams, config: Self.config(), interleaveSeed: 1)
+        let (_, b) = Self.run(streams, config: Self.config(), interleaveSeed: 2)
+        #expect(a.count > 0)
+        #expect(a == b)
+    }
+
+    @Test func watermarkWaitsForEveryPartition() {
+        var engine = Engine(configuration: Self.config())
+        engine.assign(partitions: [0, 1])
+        engine.feed(TestEvent(id: "a", ts: Self.t0, user: "u0", team: "t", input: 1, output: 1), partition: 0, offset: 0)
+        engine.feed(TestEvent(id: "b", ts: Self.t0 + 3_600_000, user: "u0", team: "t", input: 1, output: 1), partition: 0, offset: 1)
+        #expect(engine.emitDueSnapshots() == 0)  // partition 1 has said nothing yet
+        #expect(engine.emitDueSnapshots(idle: [1]) == 55)  // idle partitions stop holding it back
+        engine.feed(TestEvent(id: "c", ts: Self.t0 + 3_600_000, user: "u1", team: "t", input: 1, output: 1), partition: 1, offset: 0)
+        #expect(engine.emitDueSnapshots() == 0)
+    }
+
+    @Test func lateEventsCountWhereTheyStillCanOrAreDeadLettered() throws {
+        var engine = Engine(configuration: Self.config())
+        engine.assign(partitions: [0])
+        let t = Self.t0
+        engine.feed(TestEvent(id: "a", ts: t, user: "u", team: "t", input: 10, output: 0), partition: 0, offset: 0)
+        engine.feed(TestEvent(id: "b", ts: t + 1_800_000, user: "u", team: "t", input: 20, output: 0), partition: 0, offset: 1)
+        engine.emitDueSnapshots()
+        _ = engine.takeOutputs()
+        // 20 minutes behind the partition's newest event: beyond allowed lateness (5m),
+        // too old for the 10m window but still inside the 1h window.
+        let r1 = engine.feed(TestEvent(id: "c", ts: t + 600_000, user: "u", team: "t", input: 5, output: 0), partition: 0, offset: 2)
+        #expect(r1 == .counted)
+        // Two hours behind: no window can take it any more.
+        let r2 = engine.feed(TestEvent(id: "d", ts: t - 3_600_000, user: "u", team: "t", input: 7, output: 0), partition: 0, offset: 3)
+        #expect(r2 == .deadLetter(.late))
+        let dead = engine.takeOutputs().filter { $0.kind == .deadLetter }
+        #expect(dead.count == 1)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(dead[0].value)) as? [String: Any])
+        #expect(o["reason"] as? String == "late")
+        #expect((o["offset"] as? NSNumber)?.intValue == 3)
+        engine.feed(TestEvent(id: "e", ts: t + 2 * 3_600_000, user: "u", team: "t", input: 1, output: 0), partition: 0, offset: 4)
+        engine.emitDueSnapshots()
+        let boards = try engine.takeOutputs().filter { $0.kind == .leaderboard }.map(Board.init)
+        let hour = try #require(boards.first { $0.window == "1h" && $0.scope == "global" && $0.end == t + 3_600_000 })
+        #expect(hour.entries.first?.tokens == Int64(35))
+        let tenMinutes = try #require(boards.first { $0.window == "10m" && $0.scope == "global" && $0.end == t + 1_860_000 })
+        #expect(tenMinutes.entries.first?.tokens == 20)
+    }
+
+    @Test func serviceAccountsStayOffPeopleBoards() throws {
+        var engine = Engine(configuration: Self.config())
+        engine.assign(partitions: [0])
+        let t = Self.t0
+        #expect(engine.feed(TestEvent(id: "1", ts: t, user: "svc-build", team: "t", input: 1000, output: 0), partition: 0, offset: 0) == .service)
+        #expect(engine.feed(TestEvent(id: "2", ts: t, user: "deploy-bot", team: "t", input: 1000, output: 0), partition: 0, offset: 1) == .service)
+        #expect(engine.feed(TestEvent(id: "3", ts: t, user: "ann", team: "t", input: 1000, output: 0, source: "ci"), partition: 0, offset: 2) == .service)
+        #expect(engine.feed(TestEvent(id: "4", ts: t, user: "ann", team: "t", input: 3, output: 0), partition: 0, offset: 3) == .counted)
+        engine.feed(TestEvent(id: "5", ts: t + 2 * 3_600_000, user: "ann", team: "t", input: 1, output: 0), partition: 0, offset: 4)
+        engine.emitDueSnapshots()
+        let boards = try engine.takeOutputs().filter { $0.kind == .leaderboard }.map(Board.init)
+        let b = try #require(boards.first { $0.window == "1h" && $0.scope == "global" && $0.end == t + 3_600_000 })
+        #expect(b.entries.map(\.user) == ["ann"])
+        #expect(b.entries.first?.tokens == 3)
+    }
+
+    @Test func restartSkipsOffsetsAlreadyCounted() {
+        var engine = Engine(configuration: Self.config())
+        engine.assign(partitions: [0])
+        let e = TestEvent(id: "x", ts: Self.t0, user: "u", team: "t", input: 1, output: 1)
+        #expect(engine.feed(e, partition: 0, offset: 10) == .counted)
+        #expect(engine.feed(TestEvent(id: "y", ts: Self.t0, user: "u", team: "t", input: 1, output: 1), partition: 0, offset: 10) == .alreadyProcessed)
+        #expect(engine.positions[0] == 11)
+    }
+
+    @Test func futureEventsAreRejected() {
+        var engine = Engine(configuration: Self.config())
+        engine.feed(TestEvent(id: "a", ts: Self.t0, user: "u", team: "t", input: 1, output: 1), partition: 0, offset: 0)
+        let r = engine.feed(TestEvent(id: "b", ts: Self.t0 + 25 * 3_600_000, user: "u", team: "t", input: 1, output: 1), partition: 0, offset: 1)
+        #expect(r == .deadLetter(.futureTimestamp))
+        #expect(engine.counters.deadLetters["future_timestamp"] == 1)
+    }
+}
+
+@Suite("Building blocks")
+struct BuildingBlockTests {
+    @Test func eventIdFilterForgetsAfterTheHorizon() {
+        var f = EventIdFilter(horizonMs: 3_600_000, maxIds: 1000)
+        f.insert(42, ts: 0)
+        #expect(f.contains(42))
+        f.expire(newestTs: 3_600_000)
+        #expect(f.contains(42))  // still within the horizon's bucket
+        f.expire(newestTs: 2 * 3_600_000)
+        #expect(!f.contains(42))
+    }
+
+    @Test func eventIdFilterStaysBounded() {
+        var f = EventIdFilter(horizonMs: 86_400_000, maxIds: 1000)
+        for i in 0..<10_000 { f.insert(UInt64(i + 1), ts: Int64(i) * 10_000) }
+        #expect(f.count <= 1000)
+        #expect(f.forgottenEarly > 0)
+        #expect(f.contains(10_000))
+    }
+
+    @Test func globPatterns() {
+        #expect(GlobPattern("svc-*").matches("svc-build"))
+        #expect(!GlobPattern("svc-*").matches("mysvc-build"))
+        #expect(GlobPattern("*-bot").matches("deploy-bot"))
+        #expect(GlobPattern("a*b*c").matches("aXXbYYc"))
+        #expect(!GlobPattern("a*b*c").matches("aXXbYY"))
+        #expect(GlobPattern("exact").matches("exact"))
+    }
+
+    @Test func durations() {
+        #expect(DurationText.parse("30s") == 30_000)
+        #expect(DurationText.parse("1h30m") == 5_400_000)
+        #expect(DurationText.parse("7d") == 604_800_000)
+        #expect(DurationText.parse("250ms") == 250)
+        #expect(DurationText.parse("5x") == nil)
+        #expect(DurationText.parse("") == nil)
+        #expect(DurationText.format(ms: 5_400_000) == "1h30m")
+    }
+
+    @Test func decimalsAreDeterministic() {
+        #expect(JSONWriter.formatDecimal(0.812, decimals: 4) == "0.812")
+        #expect(JSONWriter.formatDecimal(1, decimals: 4) == "1")
+        #expect(JSONWriter.formatDecimal(0, decimals: 4) == "0")
+        #expect(JSONWriter.formatDecimal(2.0 / 3.0, decimals: 4) == "0.6667")
+    }
+
+    @Test func topKKeepsTheBestWithNameTieBreak() {
+        var interner = Interner()
+        let ids = ["carol", "alice", "bob", "dave"].map { interner.intern($0) }
+        var top = TopK(k: 3)
+        for (i, id) in ids.enumerated() { top.offer(([10, 10, 5, 10][i], id), interner.less) }
+        #expect(top.sorted(interner.less).map { interner.string($0.user) } == ["alice", "carol", "dave"])
+    }
+}
