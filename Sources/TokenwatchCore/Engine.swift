@@ -62,23 +62,23 @@ public struct Engine: Sendable {
     public let configuration: EngineConfiguration
     public let inputTopic: String
     var decoder: EventDecoder
-    public private(set) var users = Interner(capacity: 4096)
-    public private(set) var teams = Interner(capacity: 64)
+    public internal(set) var users = Interner(capacity: 4096)
+    public internal(set) var teams = Interner(capacity: 64)
     var userIsService: [Bool] = []
     /// Per-user suspicion in [0, 1]; the detection rules set it.
     public var suspicion: [Double] = []
     var partitions: [Int32: PartitionState] = [:]
-    public private(set) var windows: [SlidingWindow]
+    public internal(set) var windows: [SlidingWindow]
     var known: SlidingWindow
     /// The last snapshot time emitted; nil until the first watermark is known.
-    public private(set) var lastSnapshotAt: Int64?
-    public private(set) var watermark = Int64.min
+    public internal(set) var lastSnapshotAt: Int64?
+    public internal(set) var watermark = Int64.min
     var newestAccepted = Int64.min
     var knownPerTeam: [UInt32: Int] = [:]
     var cachedBoards: [[LeaderboardSnapshot]]
-    public private(set) var counters = EngineCounters()
+    public internal(set) var counters = EngineCounters()
     /// Records produced since the last `takeOutputs()`.
-    public private(set) var outbox: [OutputRecord] = []
+    public internal(set) var outbox: [OutputRecord] = []
     let servicePatterns: [GlobPattern]
     let unassignedTeam: UInt32
 

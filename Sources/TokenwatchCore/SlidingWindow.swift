@@ -147,6 +147,19 @@ public struct SlidingWindow: Sendable {
         changed = true
     }
 
+    /// Restores one user's entries (checkpoint), rebuilding totals and the calendar from them.
+    mutating func restore(user: UInt32, entries list: [Entry]) {
+        ensureUser(user)
+        let u = Int(user)
+        entries[u] = list
+        for e in list {
+            calendar[e.bucket, default: []].append(user)
+            if e.bucket >= start && e.bucket < end {
+                apply(u, tokens: e.tokens, events: Int64(e.events), outcomes: Int64(e.outcomes))
+            }
+        }
+    }
+
     /// The team of the user's newest bucket inside the counted range.
     public func team(of user: UInt32) -> UInt32? {
         guard Int(user) < entries.count else { return nil }
