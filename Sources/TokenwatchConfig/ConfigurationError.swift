@@ -12,6 +12,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable, Equa
     /// What is wrong and what is expected.
     public var message: String
 
+    /// An error in `source` (at `line`, when known) about `key`.
     public init(source: String, line: Int? = nil, key: String, message: String) {
         self.source = source
         self.line = line

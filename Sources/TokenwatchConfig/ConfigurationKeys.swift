@@ -102,9 +102,9 @@ enum ConfigurationKeys {
     }
 
     /// `rules.<rule>.enabled`, `.severity`, `.cooldown` and one key per threshold, for every catalog rule.
-    static func ruleKeys() -> [ConfigurationKey] {
+    static func ruleKeys(_ rules: [RuleDefinition] = RuleCatalog.rules) -> [ConfigurationKey] {
         var keys: [ConfigurationKey] = []
-        for rule in RuleCatalog.rules {
+        for rule in rules {
             let name = rule.name
             let defaults = rule.defaultSettings
             let base = "rules.\(name)."

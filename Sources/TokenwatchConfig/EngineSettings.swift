@@ -15,5 +15,6 @@ public struct EngineSettings: Sendable, Equatable {
     /// Larger messages are dead-lettered (key `max_message_bytes`, default 1048576).
     public var maxMessageBytes: Int = 1_048_576
 
+    /// The defaults.
     public init() {}
 }

@@ -7,6 +7,7 @@ public struct HTTPSettings: Sendable, Equatable {
     /// A secret: only from `TOKENWATCH_HTTP_BEARER_TOKEN` (default none).
     public var bearerToken: String? = nil
 
+    /// The defaults.
     public init() {}
 
     /// The host part of `listen`, without brackets for IPv6 (`127.0.0.1`, `::1`).

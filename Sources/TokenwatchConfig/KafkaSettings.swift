@@ -16,6 +16,7 @@ public struct KafkaSettings: Sendable, Equatable {
     /// default empty). Secret properties (see `isSecretLibrdkafkaProperty`) come from the environment only.
     public var librdkafka: [String: String] = [:]
 
+    /// The defaults.
     public init() {}
 
     /// `brokers` split at commas, blanks removed.

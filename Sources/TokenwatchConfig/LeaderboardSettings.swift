@@ -13,5 +13,6 @@ public struct LeaderboardSettings: Sendable, Equatable {
     /// A user seen within this much event time counts in `known_users` (key `known_users_horizon`, default 28d).
     public var knownUsersHorizonMs: Int64 = 28 * 86_400_000
 
+    /// The defaults.
     public init() {}
 }

@@ -4,5 +4,6 @@ public struct ReplaySettings: Sendable, Equatable {
     /// (key `topic_prefix`, default `replay.`).
     public var topicPrefix: String = "replay."
 
+    /// The defaults.
     public init() {}
 }

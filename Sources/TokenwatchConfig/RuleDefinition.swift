@@ -13,6 +13,7 @@ public struct RuleDefinition: Sendable, Equatable {
     /// The rule's own tunable numbers, besides the common `enabled`, `severity` and `cooldown`.
     public var thresholds: [RuleThreshold]
 
+    /// A rule; by default enabled, `warning`, with the common 6h cooldown and no thresholds.
     public init(
         name: String, summary: String, defaultSeverity: Severity = .warning, defaultEnabled: Bool = true,
         defaultCooldownMs: Int64 = RuleCatalog.defaultCooldownMs, thresholds: [RuleThreshold] = []

@@ -11,6 +11,7 @@ public struct RuleSettings: Sendable, Equatable {
     /// Always complete: keys absent from the configuration hold the catalog's default.
     public var thresholds: [String: Double]
 
+    /// Settings as given; the loader starts from `RuleDefinition.defaultSettings`.
     public init(enabled: Bool, severity: Severity, cooldownMs: Int64, thresholds: [String: Double]) {
         self.enabled = enabled
         self.severity = severity

@@ -34,6 +34,7 @@ public struct RuleThreshold: Sendable, Equatable {
             range: 0...Double.greatestFiniteMagnitude)
     }
 
+    /// A threshold; prefer `.number(...)` or `.duration(...)`.
     public init(key: String, defaultValue: Double, doc: String, unit: Unit = .number, range: ClosedRange<Double>) {
         self.key = key
         self.defaultValue = defaultValue

@@ -4,5 +4,6 @@ public struct ServiceAccountSettings: Sendable, Equatable {
     /// (key `patterns`, default `["svc-*", "*-bot"]`).
     public var patterns: [String] = ["svc-*", "*-bot"]
 
+    /// The defaults.
     public init() {}
 }

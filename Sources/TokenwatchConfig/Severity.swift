@@ -4,8 +4,10 @@ public enum Severity: String, Sendable, CaseIterable, Comparable, CustomStringCo
     case warning
     case critical
 
+    /// `info`, `warning` or `critical`.
     public var description: String { rawValue }
 
+    /// `info` < `warning` < `critical`.
     public static func < (lhs: Severity, rhs: Severity) -> Bool {
         lhs.rank < rhs.rank
     }

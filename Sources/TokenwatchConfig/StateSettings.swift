@@ -5,6 +5,7 @@ public struct StateSettings: Sendable, Equatable {
     /// How often state is checkpointed, wall clock (key `checkpoint_interval`, default 30s).
     public var checkpointIntervalMs: Int64 = 30_000
 
+    /// The defaults.
     public init() {}
 
     /// The directory to use: `dir` when set, else the first entry of `STATE_DIRECTORY` (which systemd's

@@ -7,6 +7,7 @@ public struct WeeklyCutoff: Sendable, Hashable, CustomStringConvertible {
     /// Minutes since 00:00 UTC of that day, 0..<1440.
     public var minuteOfDay: Int
 
+    /// A cutoff; `weekday` 0...6 from Monday, `minuteOfDay` 0..<1440 (trapping otherwise).
     public init(weekday: Int, minuteOfDay: Int) {
         precondition((0...6).contains(weekday) && (0..<1440).contains(minuteOfDay), "weekly cutoff out of range")
         self.weekday = weekday

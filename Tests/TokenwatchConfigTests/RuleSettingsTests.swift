@@ -81,3 +81,48 @@ struct RuleSettingsTests {
         #expect(Severity.info < .warning && Severity.warning < .critical)
     }
 }
+
+@Suite("Thresholds, ahead of the catalog listing any")
+struct ThresholdTests {
+    let rule = RuleDefinition(
+        name: "test_rule", summary: "a rule for this test",
+        thresholds: [
+            .number("min_tokens", default: 50_000, doc: "floor"),
+            .number("share", default: 0.5, doc: "a ratio", range: 0...1),
+            .duration("window", defaultMs: 3_600_000, doc: "look-back"),
+        ])
+
+    func apply(_ path: String, _ text: String) throws -> RuleSettings {
+        var config = TokenwatchConfiguration()
+        let key = try #require(ConfigurationKeys.ruleKeys([rule]).first { $0.path == path })
+        guard case .scalar(let apply) = key.apply else {
+            Issue.record("a threshold is a scalar")
+            return config.rule("volume_spike")
+        }
+        try apply(&config, text)
+        return try #require(config.rules["test_rule"])
+    }
+
+    @Test func defaultsHoldEveryThreshold() {
+        #expect(rule.defaultSettings.thresholds == ["min_tokens": 50_000, "share": 0.5, "window": 3_600_000])
+    }
+
+    @Test func thresholdsAreKeysOfTheRule() throws {
+        let paths = ConfigurationKeys.ruleKeys([rule]).map(\.path)
+        #expect(paths == [
+            "rules.test_rule.enabled", "rules.test_rule.severity", "rules.test_rule.cooldown",
+            "rules.test_rule.min_tokens", "rules.test_rule.share", "rules.test_rule.window",
+        ])
+        #expect(ConfigurationKeys.ruleKeys([rule]).last?.environmentVariable == "TOKENWATCH_RULES_TEST_RULE_WINDOW")
+    }
+
+    @Test func thresholdValues() throws {
+        #expect(try apply("rules.test_rule.min_tokens", "75000").threshold("min_tokens") == 75_000)
+        #expect(try apply("rules.test_rule.share", "0.8").threshold("share") == 0.8)
+        #expect(try apply("rules.test_rule.window", "2h").threshold("window") == 7_200_000)
+        #expect(try apply("rules.test_rule.window", "2h").threshold("share") == 0.5)
+        #expect(throws: ValueProblem.self) { try apply("rules.test_rule.share", "1.5") }
+        #expect(throws: ValueProblem.self) { try apply("rules.test_rule.min_tokens", "-1") }
+        #expect(throws: ValueProblem.self) { try apply("rules.test_rule.window", "2") }
+    }
+}
