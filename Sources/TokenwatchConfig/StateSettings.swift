@@ -1,0 +1,20 @@
+/// The `state:` section: where checkpoints live.
+public struct StateSettings: Sendable, Equatable {
+    /// Directory of checkpoints (key `dir`, default empty: `$STATE_DIRECTORY`, else `./tokenwatch-state`).
+    public var dir: String = ""
+    /// How often state is checkpointed, wall clock (key `checkpoint_interval`, default 30s).
+    public var checkpointIntervalMs: Int64 = 30_000
+
+    /// The defaults.
+    public init() {}
+
+    /// The directory to use: `dir` when set, else the first entry of `STATE_DIRECTORY` (which systemd's
+    /// `StateDirectory=` sets, colon-separated when there are several), else `./tokenwatch-state`.
+    public func resolvedDirectory(environment: [String: String]) -> String {
+        if !dir.isEmpty { return dir }
+        if let fromSystemd = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !fromSystemd.isEmpty {
+            return String(fromSystemd)
+        }
+        return "./tokenwatch-state"
+    }
+}
