@@ -23,6 +23,7 @@ public enum ProcessResult: Sendable, Equatable {
 
 /// Running counts of what the engine did.
 public struct EngineCounters: Sendable, Equatable {
+    public init() {}
     public var counted = 0
     public var service = 0
     public var duplicates = 0

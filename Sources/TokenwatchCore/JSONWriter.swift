@@ -18,6 +18,13 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
+    /// A key that is not a literal (e.g. a user id as a map key).
+    public mutating func rawKey(_ k: String) {
+        string(k)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
     public mutating func string(_ s: String) {
         separator()
         var s = s
