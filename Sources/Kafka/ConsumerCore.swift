@@ -1,0 +1,120 @@
+import CRdKafka
+import Dispatch
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a consumer's C callbacks reach: the logger and the rebalance events recorded for the owner.
+final class ConsumerContext: CallbackContext, @unchecked Sendable {
+    // @unchecked Sendable: the only mutable state, `events`, is behind a Mutex (the rebalance callback runs
+    // on whichever thread serves the queue: the owner's poll, or the shutdown thread during close).
+    let events = Mutex<[RebalanceEvent]>([])
+
+    func record(_ event: RebalanceEvent) {
+        events.withLock { $0.append(event) }
+    }
+}
+
+/// The consumer's `rd_kafka_t` and its single served queue, plus the close/destroy bookkeeping shared
+/// between the owner and the thread that shuts the handle down.
+final class ConsumerCore: @unchecked Sendable {
+    // @unchecked Sendable: `rk` and `queue` are used by the owner thread and, once shutdown has begun, only by
+    // the one shutdown thread; `state` is behind a Mutex and `closeFinished` is a semaphore.
+    enum CloseState { case open, closing, closed }
+
+    let rk: OpaquePointer
+    let queue: OpaquePointer
+    let context: ConsumerContext
+    let state = Mutex(CloseState.open)
+    private let closeFinished = DispatchSemaphore(value: 0)
+
+    init(rk: OpaquePointer, queue: OpaquePointer, context: ConsumerContext) {
+        self.rk = rk
+        self.queue = queue
+        self.context = context
+    }
+
+    var isOpen: Bool { state.withLock { $0 == .open } }
+
+    /// Marks the handle as closing; true for the one caller that must then run `closeNow`.
+    func beginClose() -> Bool {
+        state.withLock { state in
+            guard state == .open else { return false }
+            state = .closing
+            return true
+        }
+    }
+
+    /// Leaves the group (serving the final revoke through the rebalance callback) and closes the consumer.
+    func closeNow() {
+        let err = rd_kafka_consumer_close(rk)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__UNKNOWN_GROUP {
+            context.logger.warning("consumer close: \(KafkaError(err))")
+        }
+        state.withLock { $0 = .closed }
+        closeFinished.signal()
+    }
+
+    /// Waits until `closeNow` has returned (it may be running on another thread).
+    func waitUntilClosed() {
+        closeFinished.wait()
+        closeFinished.signal()
+    }
+
+    /// Frees the queue reference and the handle. Call once, after close finished.
+    func destroy() {
+        rd_kafka_queue_destroy(queue)
+        rd_kafka_destroy(rk)
+    }
+}
+
+/// The rebalance callback: applies the new assignment (eager or cooperative) and records the event.
+let consumerRebalanceCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { rk, err, partitions, opaque in
+    guard let rk, let opaque else { return }
+    let context = Unmanaged<ConsumerContext>.fromOpaque(opaque).takeUnretainedValue()
+    let cooperative = rd_kafka_rebalance_protocol(rk).map { strcmp($0, "COOPERATIVE") == 0 } ?? false
+    let changed = PartitionList.topicPartitions(partitions)
+
+    switch err {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        if cooperative {
+            if let error = rd_kafka_incremental_assign(rk, partitions) {
+                context.logger.error("incremental assign failed: \(KafkaError(consuming: error))")
+            }
+        } else {
+            let result = rd_kafka_assign(rk, partitions)
+            if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+                context.logger.error("assign failed: \(KafkaError(result))")
+            }
+        }
+        context.logger.info("partitions assigned", metadata: ["partitions": "\(changed.count)", "protocol": "\(cooperative ? "cooperative" : "eager")"])
+        context.record(.assigned(changed))
+
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        let lost = rd_kafka_assignment_lost(rk) != 0
+        if cooperative {
+            if let error = rd_kafka_incremental_unassign(rk, partitions) {
+                context.logger.error("incremental unassign failed: \(KafkaError(consuming: error))")
+            }
+        } else {
+            let result = rd_kafka_assign(rk, nil)
+            if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+                context.logger.error("unassign failed: \(KafkaError(result))")
+            }
+        }
+        context.logger.info("partitions revoked", metadata: ["partitions": "\(changed.count)", "lost": "\(lost)"])
+        context.record(.revoked(changed))
+
+    default:
+        // librdkafka asks us to drop the whole assignment to resynchronise.
+        context.logger.error("rebalance error: \(KafkaError(err))")
+        _ = rd_kafka_assign(rk, nil)
+        context.record(.revoked(changed))
+    }
+}
