@@ -29,7 +29,7 @@ public struct SyntheticTraffic: Sendable {
         for i in 0..<max(count, 1) {
             let team = teamNames[Int(rng.next() % UInt64(teamCount))]
             let weight = 0.3 + rng.unit() * 1.7
-            let user = User(id: String(format6: i), team: team, persona: "regular", weight: weight,
+            let user = User(id: syntheticUserId(i), team: team, persona: "regular", weight: weight,
                             meanInput: 400 + rng.unit() * 3000, meanOutput: 100 + rng.unit() * 800,
                             acceptRate: 0.2 + rng.unit() * 0.5)
             users.append(user)
@@ -100,12 +100,10 @@ public struct SyntheticTraffic: Sendable {
     }
 }
 
-extension String {
-    /// `user000042`-style ids, stable and sortable.
-    init(format6 i: Int) {
-        let digits = String(i)
-        self = "user" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
-    }
+/// `user000042`-style ids, stable and sortable.
+func syntheticUserId(_ i: Int) -> String {
+    let digits = "\(i)"
+    return "user" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
 }
 
 /// SplitMix64: small, fast, deterministic.

@@ -1,0 +1,78 @@
+import Foundation
+import Kafka
+import Logging
+
+/// Reads a leaderboard topic from the beginning to its current end and keeps the newest board per key.
+public enum BoardReader {
+    /// key (`"<window>|<scope>"`) → the latest board's JSON object.
+    public static func latestBoards(brokers: String, topic: String, librdkafka: [String: String] = [:],
+                                    logger: Logger, timeout: Duration = .seconds(15)) throws -> [String: [String: Any]] {
+        var config = librdkafka
+        config["bootstrap.servers"] = brokers
+        config["enable.partition.eof"] = "false"
+        // A throwaway group id: manual assignment never joins it and nothing is committed.
+        config["group.id"] = config["group.id"] ?? "tokenwatch-reader-\(getpid())"
+        let consumer = try KafkaConsumer(configuration: config, logger: logger)
+        defer { consumer.close() }
+        let count = try consumer.partitionCount(topic: topic, timeout: timeout)
+        var ends: [Int32: Int64] = [:]
+        var assignment: [TopicPartitionOffset] = []
+        for p in 0..<Int32(count) {
+            let w = try consumer.watermarks(topic: topic, partition: p, timeout: timeout)
+            if w.high > w.low {
+                ends[p] = w.high
+                assignment.append(TopicPartitionOffset(topic: topic, partition: p, offset: w.low))
+            }
+        }
+        var boards: [String: [String: Any]] = [:]
+        guard !assignment.isEmpty else { return boards }
+        try consumer.assign(assignment)
+        var position: [Int32: Int64] = [:]
+        let deadline = ContinuousClock.now + timeout * 4
+        while ends.contains(where: { (position[$0.key] ?? 0) < $0.value }) && ContinuousClock.now < deadline {
+            _ = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(200)) { m in
+                guard m.error == nil else { return }
+                position[m.partition] = m.offset + 1
+                let key = String(decoding: m.key, as: UTF8.self)
+                if let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] {
+                    boards[key] = o
+                }
+            }
+        }
+        return boards
+    }
+
+    /// A fixed-width table of one board, for people.
+    public static func table(_ board: [String: Any]) -> String {
+        let window = board["window"] as? String ?? "?"
+        let scope = board["scope"] as? String ?? "?"
+        let asOf = (board["as_of"] as? NSNumber)?.int64Value ?? 0
+        var lines = ["\(window) \(scope) as of \(RFC3339Text.format(asOf)) (rank by \(board["rank_by"] as? String ?? "?"))"]
+        lines.append(pad("#", 4) + pad("user", 20) + pad("team", 14) + pad("tokens", 12, right: true) + pad("events", 8, right: true) + pad("effective", 12, right: true) + "  flags")
+        for e in board["entries"] as? [[String: Any]] ?? [] {
+            let rank = (e["rank"] as? NSNumber)?.intValue ?? 0
+            let flags = (e["flags"] as? [String] ?? []).joined(separator: ",")
+            lines.append(pad("\(rank)", 4) + pad(e["user_id"] as? String ?? "", 20) + pad(e["team"] as? String ?? "", 14)
+                + pad("\((e["tokens"] as? NSNumber)?.int64Value ?? 0)", 12, right: true)
+                + pad("\((e["events"] as? NSNumber)?.int64Value ?? 0)", 8, right: true)
+                + pad("\((e["effective_tokens"] as? NSNumber)?.int64Value ?? 0)", 12, right: true) + "  " + flags)
+        }
+        if let a = board["adoption"] as? [String: Any] {
+            lines.append("adoption: \(a["active_users"] ?? 0) active of \(a["known_users"] ?? 0) known (ratio \(a["active_ratio"] ?? 0), effective \(a["effective_active_ratio"] ?? 0))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        let cut = s.count > width - 1 ? String(s.prefix(width - 1)) : s
+        let fill = String(repeating: " ", count: max(0, width - cut.count))
+        return right ? fill + cut : cut + fill
+    }
+}
+
+import TokenwatchCore
+
+/// Formats event times for people.
+enum RFC3339Text {
+    static func format(_ ms: Int64) -> String { RFC3339.format(ms) }
+}

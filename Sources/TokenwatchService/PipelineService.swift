@@ -1,0 +1,16 @@
+import ServiceLifecycle
+
+/// The pipeline as one service of the daemon's `ServiceGroup`: graceful shutdown asks it to drain.
+public struct PipelineService: Service {
+    public let pipeline: Pipeline
+
+    public init(pipeline: Pipeline) { self.pipeline = pipeline }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await pipeline.run()
+        } onGracefulShutdown: {
+            pipeline.requestStop()
+        }
+    }
+}
