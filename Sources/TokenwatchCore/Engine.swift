@@ -335,26 +335,25 @@ public struct Engine: Sendable {
     func buildBoards(window i: Int) -> [LeaderboardSnapshot] {
         let w = windows[i]
         let k = configuration.topK
-        struct ScopeTally { var top: TopK; var active = 0; var extraKnown = 0; var effective = 0 }
-        var global = ScopeTally(top: TopK(k: k))
-        var perTeam: [UInt32: ScopeTally] = [:]
-        for team in knownPerTeam.keys { perTeam[team] = ScopeTally(top: TopK(k: k)) }
+        struct ScopeTally { var top: TopK; var active = 0; var extraKnown = 0; var effective = 0; var present = false }
+        var global = ScopeTally(top: TopK(k: k), present: true)
+        // Teams are dense interned ids: one tally per team, mutated in place.
+        var perTeam = Array(repeating: ScopeTally(top: TopK(k: k)), count: teams.count)
+        for team in knownPerTeam.keys { perTeam[Int(team)].present = true }
         let less = users.less
+        let knownEvents = known.events
         for u in w.active {
-            let team = w.team(of: u) ?? unassignedTeam
+            let team = Int(w.team(of: u) ?? unassignedTeam)
             let value = rankValue(user: u, window: w)
-            let isKnown = Int(u) < known.events.count && known.events[Int(u)] > 0
+            let isKnown = Int(u) < knownEvents.count && knownEvents[Int(u)] > 0
             let real = suspicion[Int(u)] < 0.5
             global.top.offer((value, u), less)
             global.active += 1
-            if !isKnown { global.extraKnown += 1 }
-            if real { global.effective += 1 }
-            var tally = perTeam[team] ?? ScopeTally(top: TopK(k: k))
-            tally.top.offer((value, u), less)
-            tally.active += 1
-            if !isKnown { tally.extraKnown += 1 }
-            if real { tally.effective += 1 }
-            perTeam[team] = tally
+            perTeam[team].top.offer((value, u), less)
+            perTeam[team].active += 1
+            perTeam[team].present = true
+            if !isKnown { global.extraKnown += 1; perTeam[team].extraKnown += 1 }
+            if real { global.effective += 1; perTeam[team].effective += 1 }
         }
         func board(_ scope: String, _ t: ScopeTally, known: Int) -> LeaderboardSnapshot {
             let ranked = t.top.sorted(less)
@@ -365,7 +364,9 @@ public struct Engine: Sendable {
                                                           effectiveActiveUsers: t.effective))
         }
         var boards = [board("global", global, known: known.active.count)]
-        let teamBoards = perTeam.map { (team, t) in board("team:" + teams.string(team), t, known: knownPerTeam[team] ?? 0) }
+        let teamBoards = perTeam.indices.filter { perTeam[$0].present }.map { team in
+            board("team:" + teams.string(UInt32(team)), perTeam[team], known: knownPerTeam[UInt32(team)] ?? 0)
+        }
         boards.append(contentsOf: teamBoards.sorted { $0.scope < $1.scope })
         return boards
     }
