@@ -40,6 +40,7 @@ struct MockClusterTests {
         case .failure(let error):
             // Observed with librdkafka 2.0.2: "CreateTopics: no answer within 1.0 seconds" or a request timeout.
             #expect(error.isRetriable, "\(error)")
+            logger.notice("CreateTopics on the mock: \(error)")
         }
     }
 }
