@@ -52,6 +52,38 @@ struct KafkaConsumerTests {
         #expect(Set(assigned) == Set((0..<4).map { TopicPartition(topic: "usage", partition: $0) }))
     }
 
+    @Test("the cooperative protocol assigns and revokes incrementally")
+    func cooperativeRebalance() async throws {
+        let (logger, _) = makeLogger("cooperative")
+        let cluster = try MockCluster(logger: logger)
+        try cluster.createTopic("coop", partitions: 3)
+        let bootstrap = cluster.bootstrapServers
+        _ = try await onThread {
+            let producer = try KafkaProducer(configuration: fastProducerSettings(bootstrap), logger: logger)
+            return try produceAll(producer, topic: "coop", (0..<30).map { (key: "k\($0)", value: "v\($0)") })
+        }
+        var settings = fastConsumerSettings(bootstrap, group: "g-coop")
+        settings["partition.assignment.strategy"] = "cooperative-sticky"
+        let configuration = settings
+        let (received, events, assignment) = try await onThread {
+            let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+            try consumer.subscribe(topics: ["coop"])
+            let received = consume(consumer, count: 30)
+            let assignment = try consumer.assignment()
+            consumer.close()
+            consumer.close()  // idempotent
+            #expect(consumer.poll(maxMessages: 10, timeout: .milliseconds(10)) { _ in } == 0)
+            #expect(throws: KafkaError.self) { try consumer.assignment() }
+            return (received, consumer.takeRebalanceEvents(), assignment)
+        }
+        let all = Set((0..<3).map { TopicPartition(topic: "coop", partition: $0) })
+        #expect(received.count == 30)
+        #expect(Set(assignment) == all)
+        #expect(events.count == 2)
+        if case .assigned(let partitions) = events.first { #expect(Set(partitions) == all) } else { Issue.record("\(events)") }
+        if case .revoked(let partitions) = events.last { #expect(Set(partitions) == all) } else { Issue.record("\(events)") }
+    }
+
     @Test("a new consumer in the group resumes exactly after the committed offsets")
     func commitAndResume() async throws {
         let (logger, _) = makeLogger("commit-resume")
