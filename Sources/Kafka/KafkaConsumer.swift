@@ -60,7 +60,8 @@ public final class KafkaConsumer: @unchecked Sendable {
         if rd_kafka_poll_set_consumer(rk) == RD_KAFKA_RESP_ERR_NO_ERROR, let consumerQueue = rd_kafka_queue_get_consumer(rk) {
             queue = consumerQueue
         } else {
-            // No group: fetched messages and events land on the main queue.
+            // Only without a group (not the case since we always set group.id above, kept for safety):
+            // fetched messages and events then land on the main queue.
             queue = rd_kafka_queue_get_main(rk)
         }
         self.core = ConsumerCore(rk: rk, queue: queue, context: context)
