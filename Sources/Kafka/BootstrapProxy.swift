@@ -64,7 +64,7 @@ final class BootstrapProxy: @unchecked Sendable {
     private func acceptLoop(listenFD: Int32, upstreamPort: UInt16, logger: Logger) {
         while !stopped.load(ordering: .acquiring) {
             var pfd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-            let ready = Glibc.poll(&pfd, 1, Self.pollIntervalMs)
+            let ready = systemPoll(&pfd, 1, Self.pollIntervalMs)
             if ready <= 0 { continue }
             let client = accept(listenFD, nil, nil)
             guard client >= 0 else { continue }
@@ -98,7 +98,7 @@ final class BootstrapProxy: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) {
             fds[0].revents = 0
             fds[1].revents = 0
-            let ready = Glibc.poll(&fds, 2, Self.pollIntervalMs)
+            let ready = systemPoll(&fds, 2, Self.pollIntervalMs)
             if ready < 0 && errno != EINTR { return }
             if ready <= 0 { continue }
             for (index, from, to) in [(0, a, b), (1, b, a)] where fds[index].revents != 0 {
@@ -119,6 +119,14 @@ final class BootstrapProxy: @unchecked Sendable {
             written += n
         }
         return true
+    }
+
+    private func systemPoll(_ fds: UnsafeMutablePointer<pollfd>, _ count: Int, _ timeoutMs: Int32) -> Int32 {
+        #if canImport(Glibc)
+        Glibc.poll(fds, nfds_t(count), timeoutMs)
+        #else
+        Darwin.poll(fds, nfds_t(count), timeoutMs)
+        #endif
     }
 
     private static var streamType: Int32 {

@@ -13,6 +13,8 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     private let core: ConsumerCore
     private let logger: Logger
+    /// False when the caller gave no `group.id` (manual assignment only).
+    private let hasGroup: Bool
     /// Reused array of message pointers for `rd_kafka_consume_batch_queue`.
     private var batch: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private var batchCapacity: Int
@@ -24,13 +26,23 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Creates the consumer. `configuration` is passed to librdkafka as is, after our defaults:
     /// `enable.auto.commit=false`, `enable.auto.offset.store=false`, `log.queue=true` (logs go to `logger`),
     /// and a bounded prefetch (`queued.max.messages.kbytes=65536`), each unless the caller sets it.
-    /// `group.id` may be absent for manual ``assign(_:)`` use. Throws librdkafka's text for a bad property.
+    /// `group.id` may be absent for manual ``assign(_:)`` use (a private random group id is then set,
+    /// because librdkafka 2.0.2's assign needs one; it is never joined). Throws librdkafka's text for a
+    /// bad property.
     public init(
         configuration: [String: String],
         logger: Logger,
         shutdownTimeout: Duration = .seconds(10)
     ) throws(KafkaError) {
         let context = ConsumerContext(logger: logger)
+        var configuration = configuration
+        let hasGroup = !(configuration["group.id"] ?? "").isEmpty
+        if !hasGroup {
+            // librdkafka 2.0.2 refuses rd_kafka_assign without a group (_UNKNOWN_GROUP), so a manually
+            // assigned consumer gets a private, random group id. It never joins that group (no subscribe)
+            // and nothing is committed to it unless the caller commits.
+            configuration["group.id"] = "tokenwatch-manual-\(String(UInt64.random(in: .min ... .max), radix: 16))"
+        }
         let conf = try KafkaConfiguration.make(configuration, defaults: [
             "enable.auto.commit": "false",
             "enable.auto.offset.store": "false",
@@ -48,12 +60,14 @@ public final class KafkaConsumer: @unchecked Sendable {
         if rd_kafka_poll_set_consumer(rk) == RD_KAFKA_RESP_ERR_NO_ERROR, let consumerQueue = rd_kafka_queue_get_consumer(rk) {
             queue = consumerQueue
         } else {
-            // No group: fetched messages and events land on the main queue.
+            // Only without a group (not the case since we always set group.id above, kept for safety):
+            // fetched messages and events then land on the main queue.
             queue = rd_kafka_queue_get_main(rk)
         }
         self.core = ConsumerCore(rk: rk, queue: queue, context: context)
         self.logger = logger
         self.shutdownTimeout = shutdownTimeout
+        self.hasGroup = hasGroup
         self.batchCapacity = 0
         self.batch = .allocate(capacity: 0)
     }
@@ -79,6 +93,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// the rebalance callback while polling; see ``takeRebalanceEvents()``.
     public func subscribe(topics: [String]) throws(KafkaError) {
         try ensureOpen()
+        guard hasGroup else {
+            throw KafkaError(RD_KAFKA_RESP_ERR__UNKNOWN_GROUP, message: "subscribe needs a group.id in the configuration")
+        }
         let list = PartitionList.make(topics.map { TopicPartitionOffset(topic: $0, partition: -1, offset: TopicPartitionOffset.invalid) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_subscribe(core.rk, list), "subscribe")

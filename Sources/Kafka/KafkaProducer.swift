@@ -68,11 +68,11 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Convenience over ``produce(topic:key:value:token:)`` for byte arrays.
     public func produce(topic: String, key: [UInt8]?, value: [UInt8], token: UInt64) throws(KafkaError) {
+        precondition(token & ProducerContext.sendTokenBit == 0, "tokens >= 2^63 are reserved for send()")
         let error: KafkaError? = value.withUnsafeBytes { valueBytes in
             guard let key else { return enqueueResult(topic: topic, key: nil, value: valueBytes, token: token) }
             return key.withUnsafeBytes { enqueueResult(topic: topic, key: $0, value: valueBytes, token: token) }
         }
-        precondition(token & ProducerContext.sendTokenBit == 0, "tokens >= 2^63 are reserved for send()")
         if let error { throw error }
     }
 
