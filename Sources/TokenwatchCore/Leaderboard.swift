@@ -90,7 +90,13 @@ struct TopK {
         return less(b.user, a.user)
     }
 
-    mutating func offer(_ c: (value: Int64, user: UInt32), _ less: (UInt32, UInt32) -> Bool) {
+    @inline(__always) mutating func offer(_ c: (value: Int64, user: UInt32), _ less: (UInt32, UInt32) -> Bool) {
+        // Most candidates lose to the current k-th best on value alone.
+        if heap.count == k && (k == 0 || c.value < heap[0].value) { return }
+        offerSlow(c, less)
+    }
+
+    mutating func offerSlow(_ c: (value: Int64, user: UInt32), _ less: (UInt32, UInt32) -> Bool) {
         if heap.count < k {
             heap.append(c)
             var i = heap.count - 1

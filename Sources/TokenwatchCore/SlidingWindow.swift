@@ -30,6 +30,10 @@ public struct SlidingWindow: Sendable {
     private var activeIndex: [Int32] = []
     /// Bucket → users with an entry in it.
     var calendar: [Int64: [UInt32]] = [:]
+    /// Per user: the newest bucket stored and the team of its newest event, so boards
+    /// find a user's team without walking the bucket list.
+    private(set) var newestBucket: [Int64] = []
+    private(set) var newestTeam: [UInt32] = []
     /// Set whenever a total or the active set changes; cleared by whoever reads the board.
     public var changed = true
 
@@ -53,6 +57,8 @@ public struct SlidingWindow: Sendable {
             events.append(contentsOf: repeatElement(0, count: extra))
             outcomes.append(contentsOf: repeatElement(0, count: extra))
             activeIndex.append(contentsOf: repeatElement(-1, count: extra))
+            newestBucket.append(contentsOf: repeatElement(Int64.min, count: extra))
+            newestTeam.append(contentsOf: repeatElement(0, count: extra))
         }
     }
 
@@ -85,6 +91,10 @@ public struct SlidingWindow: Sendable {
             entries[u].insert(Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o), at: index)
             calendar[b, default: []].append(user)
         }
+        // The newest entry's team, for boards (its team is that of its newest event).
+        let newest = entries[u][entries[u].count - 1]
+        newestBucket[u] = newest.bucket
+        newestTeam[u] = newest.team
         if b < end {
             apply(u, tokens: t, events: 1, outcomes: Int64(o))
         }
@@ -152,6 +162,10 @@ public struct SlidingWindow: Sendable {
         ensureUser(user)
         let u = Int(user)
         entries[u] = list
+        if let last = list.last {
+            newestBucket[u] = last.bucket
+            newestTeam[u] = last.team
+        }
         for e in list {
             calendar[e.bucket, default: []].append(user)
             if e.bucket >= start && e.bucket < end {
@@ -163,10 +177,13 @@ public struct SlidingWindow: Sendable {
     /// The team of the user's newest bucket inside the counted range.
     public func team(of user: UInt32) -> UInt32? {
         guard Int(user) < entries.count else { return nil }
-        let list = entries[Int(user)]
-        var i = list.count - 1
+        let u = Int(user)
+        // Fast path: the newest stored bucket is inside the range.
+        if newestBucket[u] < end && newestBucket[u] >= start { return newestTeam[u] }
+        var i = entries[u].count - 1
         while i >= 0 {
-            if list[i].bucket < end && list[i].bucket >= start { return list[i].team }
+            let bucket = entries[u][i].bucket
+            if bucket < end && bucket >= start { return entries[u][i].team }
             i -= 1
         }
         return nil

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokenwatchConfig
 import TokenwatchCore
 import TokenwatchService
 
@@ -13,8 +14,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Event-time span the events cover.") var span = "24h"
     @Option(help: "Timed repetitions (the best is reported).") var repeats = 3
     @Option(help: "Seed.") var seed: UInt64 = 7
+    @Option(help: "End to end instead: consume this topic's existing events through the daemon pipeline on these brokers.") var brokers: String?
+    @Option(help: "With --brokers: the topic to consume.") var topic = "ai-usage"
 
     func run() throws {
+        if let brokers { return try endToEnd(brokers: brokers) }
         guard let spanMs = DurationText.parse(span) else { throw ValidationError("--span is not a duration") }
         // Encode every message up front so only the engine is timed.
         var traffic = SyntheticTraffic(users: users, seed: seed)
@@ -57,5 +61,42 @@ struct Bench: ParsableCommand {
                          engine.counters.duplicates, engine.counters.deadLetterTotal))
         }
         print(String(format: "best: %.0f events/s", Double(events) / best))
+    }
+
+    /// Runs the live pipeline (fresh group, fresh state) over a topic that already holds `--events`
+    /// messages and reports the time from start until all of them were consumed and processed.
+    func endToEnd(brokers: String) throws {
+        let logger = makeLogger("tokenwatch.bench")
+        var config = TokenwatchConfiguration()
+        config.kafka.brokers = brokers
+        config.kafka.inputTopic = topic
+        config.kafka.groupId = "tokenwatch-bench-\(getpid())"
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-bench-\(getpid())").path
+        var settings = pipelineSettings(config, stateDirectory: state)
+        settings.checkpointIntervalMs = 3_600_000
+        let pipeline = Pipeline(settings: settings, logger: { var l = logger; l.logLevel = .warning; return l }())
+        let done = DispatchSemaphore(value: 0)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        Thread {
+            let s = DispatchSemaphore(value: 0)
+            Task { try? await pipeline.run(); s.signal() }
+            s.wait()
+            done.signal()
+        }.start()
+        var firstAt: UInt64 = 0
+        while pipeline.status.consumed < events {
+            usleep(20_000)
+            if firstAt == 0 && pipeline.status.consumed > 0 { firstAt = DispatchTime.now().uptimeNanoseconds }
+        }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        pipeline.requestStop()
+        done.wait()
+        let total = Double(t1 - t0) / 1e9
+        let afterFirst = Double(t1 - max(firstAt, t0)) / 1e9
+        let status = pipeline.status
+        print(String(format: "end to end: %d events in %.2f s from start (%.0f events/s), %.2f s from the first message (%.0f events/s); %d counted, %d dead letters",
+                     status.consumed, total, Double(status.consumed) / total, afterFirst, Double(status.consumed) / afterFirst,
+                     status.counters.counted, status.counters.deadLetterTotal))
+        try? FileManager.default.removeItem(atPath: state)
     }
 }
