@@ -68,7 +68,7 @@ public struct Engine: Sendable {
     var userIsService: [Bool] = []
     /// Per-user suspicion in [0, 1]; the detection rules set it.
     public var suspicion: [Double] = []
-    var partitions: [Int32: PartitionState] = [:]
+    var partitions = PartitionTable()
     public internal(set) var windows: [SlidingWindow]
     var known: SlidingWindow
     /// The last snapshot time emitted; nil until the first watermark is known.
@@ -126,12 +126,12 @@ public struct Engine: Sendable {
     @discardableResult
     public mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
                                  receivedAtMs: Int64 = 0, wallClockMs: Int64? = nil) -> ProcessResult {
-        if partitions[partition] == nil { partitions[partition] = newPartition() }
-        if offset < partitions[partition]!.nextOffset {
+        if !partitions.exists(partition) { partitions[partition] = newPartition() }
+        if offset < partitions.nextOffset(partition) {
             counters.alreadyProcessed += 1
             return .alreadyProcessed
         }
-        partitions[partition]!.nextOffset = offset + 1
+        partitions.withState(partition) { $0.nextOffset = offset + 1 }
         let event: DecodedEvent
         do {
             event = try decoder.decode(payload)
@@ -147,13 +147,13 @@ public struct Engine: Sendable {
 
     private mutating func accept(_ event: DecodedEvent, partition p: Int32, wallClockMs: Int64?) -> ProcessResult {
         let ts = event.ts
-        let partitionNewest = partitions[p]!.newestTs
+        let partitionNewest = partitions.newestTs(p)
         let reference = partitionNewest != .min ? partitionNewest : newestAccepted
         if reference != .min && ts > reference &+ configuration.maxFutureSkewMs { return .deadLetter(.futureTimestamp) }
         if let now = wallClockMs, ts > now &+ configuration.maxFutureSkewMs { return .deadLetter(.futureTimestamp) }
 
         let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
-        if partitions[p]!.filter.contains(fingerprint) {
+        if partitions.remembers(p, fingerprint) {
             counters.duplicates += 1
             return .duplicate
         }
@@ -169,12 +169,14 @@ public struct Engine: Sendable {
             if !counts { return .deadLetter(.late) }
         }
 
-        partitions[p]!.filter.insert(fingerprint, ts: ts)
-        if ts > partitionNewest {
-            partitions[p]!.newestTs = ts
-            partitions[p]!.filter.expire(newestTs: ts)
+        partitions.withState(p) { state in
+            state.filter.insert(fingerprint, ts: ts)
+            if ts > partitionNewest {
+                state.newestTs = ts
+                state.filter.expire(newestTs: ts)
+            }
+            if state.firstTs == .min { state.firstTs = ts }
         }
-        if partitions[p]!.firstTs == .min { partitions[p]!.firstTs = ts }
         if ts > newestAccepted { newestAccepted = ts }
 
         let user = decoder.withBytes(event.userId) { users.intern($0) }
@@ -189,7 +191,7 @@ public struct Engine: Sendable {
         let pending = PendingEvent(user: user.id, team: team, ts: ts, tokens: event.tokens,
                                    outcomes: UInt32(clamping: outcomeUnits), releaseAt: releaseAt)
         if isLate, let last = lastSnapshotAt, releaseAt >= last {
-            partitions[p]!.pending.append(pending)
+            partitions.withState(p) { $0.pending.append(pending) }
         } else {
             if !windows.contains(where: { $0.accepts(ts) }) { return .deadLetter(.late) }
             apply(pending)

@@ -1,7 +1,9 @@
-/// Where a decoded string lives in the decoder's scratch buffer; `count < 0` means absent.
+/// Where a decoded string lives: in the message itself (no escapes, the common case) or in the
+/// decoder's scratch buffer (unescaped copy); `count < 0` means absent.
 public struct TextSpan: Sendable, Equatable {
     public var start: Int32
     public var count: Int32
+    public var inMessage: Bool = false
     public static let absent = TextSpan(start: 0, count: -1)
     public var isPresent: Bool { count >= 0 }
 }
@@ -41,8 +43,11 @@ public struct EventDecoder: Sendable {
     /// Deepest nesting accepted inside unknown fields.
     public static let maxDepth = 64
 
-    /// Decoded strings of the last event.
+    /// Unescaped strings of the last event (only those that contained escapes).
     public private(set) var scratch: [UInt8] = []
+    /// The last decoded message; spans with `inMessage` point into it. Valid only while the
+    /// caller's buffer lives, which is the whole of `Engine.process`.
+    nonisolated(unsafe) private var message = UnsafeRawBufferPointer(start: nil, count: 0)
     public var maxMessageBytes: Int
 
     public init(maxMessageBytes: Int = 1_048_576) {
@@ -52,11 +57,16 @@ public struct EventDecoder: Sendable {
 
     /// Calls `body` with the bytes of `span` (empty when absent).
     @inlinable public func withBytes<R>(_ span: TextSpan, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try scratch.withUnsafeBytes { all in
+        if span.inMessage && span.count > 0 {
+            return try body(UnsafeRawBufferPointer(rebasing: currentMessage[Int(span.start)..<Int(span.start + span.count)]))
+        }
+        return try scratch.withUnsafeBytes { all in
             if span.count <= 0 { return try body(UnsafeRawBufferPointer(start: all.baseAddress, count: 0)) }
             return try body(UnsafeRawBufferPointer(rebasing: all[Int(span.start)..<Int(span.start + span.count)]))
         }
     }
+
+    @usableFromInline var currentMessage: UnsafeRawBufferPointer { message }
 
     /// The string of `span`, or nil when absent (allocates; not for the hot path).
     public func string(_ span: TextSpan) -> String? {
@@ -68,6 +78,7 @@ public struct EventDecoder: Sendable {
     public mutating func decode(_ message: UnsafeRawBufferPointer) throws(DeadLetterReason) -> DecodedEvent {
         if message.count > maxMessageBytes { throw .messageTooLarge }
         scratch.removeAll(keepingCapacity: true)
+        self.message = message
         guard let base = message.baseAddress, message.count > 0 else { throw .invalidJSON }
         var parser = JSONCursor(base: base.assumingMemoryBound(to: UInt8.self), count: message.count)
         var event = DecodedEvent()
@@ -90,10 +101,7 @@ public struct EventDecoder: Sendable {
             while true {
                 parser.skipSpace()
                 guard parser.peek() == UInt8(ascii: "\"") else { throw .invalidJSON }
-                let keyStart = scratch.count
-                try parser.readString(into: &scratch)
-                let field = Self.topLevelField(scratch, from: keyStart)
-                scratch.removeSubrange(keyStart...)
+                let field = try readKey(&parser)
                 parser.skipSpace()
                 guard parser.peek() == UInt8(ascii: ":") else { throw .invalidJSON }
                 parser.advance()
@@ -146,13 +154,21 @@ public struct EventDecoder: Sendable {
         }
     }
 
+    /// Reads an object key and names the field it is (nil for keys we do not know).
+    private mutating func readKey(_ parser: inout JSONCursor) throws(DeadLetterReason) -> EventField? {
+        let span = try parser.readSpan(scratch: &scratch)
+        let field = withBytes(span) { Self.topLevelField($0) }
+        if !span.inMessage { scratch.removeSubrange(Int(span.start)...) }
+        return field
+    }
+
     /// Matches a key without allocating a String.
-    private static func topLevelField(_ buf: [UInt8], from start: Int) -> EventField? {
-        let n = buf.count - start
+    private static func topLevelField(_ buf: UnsafeRawBufferPointer) -> EventField? {
+        let n = buf.count
         @inline(__always) func eq(_ s: StaticString) -> Bool {
             guard s.utf8CodeUnitCount == n else { return false }
             let p = s.utf8Start
-            for i in 0..<n where buf[start + i] != p[i] { return false }
+            for i in 0..<n where buf[i] != p[i] { return false }
             return true
         }
         switch n {
@@ -206,16 +222,13 @@ public struct EventDecoder: Sendable {
             try parser.skipValue(depth: 1, scratch: &scratch)
             throw .wrongType(field)
         }
-        let start = scratch.count
-        try parser.readString(into: &scratch)
-        let count = scratch.count - start
-        if count > field.maxBytes { throw .tooLong(field) }
-        if count == 0 {
+        let span = try parser.readSpan(scratch: &scratch)
+        if Int(span.count) > field.maxBytes { throw .tooLong(field) }
+        if span.count == 0 {
             if required { throw .empty(field) }
-            scratch.removeSubrange(start...)
             return .absent
         }
-        return TextSpan(start: Int32(start), count: Int32(count))
+        return span
     }
 
     private mutating func readCount(_ field: EventField, _ parser: inout JSONCursor, required: Bool) throws(DeadLetterReason) -> Int64? {
@@ -237,10 +250,8 @@ public struct EventDecoder: Sendable {
     private mutating func readTimestamp(_ parser: inout JSONCursor) throws(DeadLetterReason) -> Int64 {
         let c = parser.peek()
         if c == UInt8(ascii: "\"") {
-            let start = scratch.count
-            try parser.readString(into: &scratch)
-            defer { scratch.removeSubrange(start...) }
-            guard let ms = RFC3339.parse(scratch[start...]) else { throw .invalidTimestamp }
+            let span = try parser.readSpan(scratch: &scratch)
+            guard let ms = withBytes(span, { RFC3339.parse($0) }) else { throw .invalidTimestamp }
             if ms < 0 || ms > RFC3339.maxMillis { throw .outOfRange(.ts) }
             return ms
         }
@@ -274,10 +285,7 @@ public struct EventDecoder: Sendable {
         while true {
             parser.skipSpace()
             guard parser.peek() == UInt8(ascii: "\"") else { throw .invalidJSON }
-            let keyStart = scratch.count
-            try parser.readString(into: &scratch)
-            let field = Self.topLevelField(scratch, from: keyStart)
-            scratch.removeSubrange(keyStart...)
+            let field = try readKey(&parser)
             parser.skipSpace()
             guard parser.peek() == UInt8(ascii: ":") else { throw .invalidJSON }
             parser.advance()
@@ -388,9 +396,37 @@ struct JSONCursor {
         return value
     }
 
+    /// Reads a string (cursor on the opening quote) without copying when it has no escapes;
+    /// otherwise its unescaped bytes are appended to `scratch`.
+    mutating func readSpan(scratch: inout [UInt8]) throws(DeadLetterReason) -> TextSpan {
+        i += 1
+        let s = i
+        while i < count {
+            let c = base[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return TextSpan(start: Int32(s), count: Int32(i - 1 - s), inMessage: true)
+            }
+            if c == UInt8(ascii: "\\") { break }
+            if c < 0x20 { throw .invalidJSON }
+            if c < 0x80 { i += 1; continue }
+            try skipUTF8Sequence()
+        }
+        guard i < count else { throw .invalidJSON }
+        // Escapes: decode the whole string into scratch.
+        i = s
+        let start = scratch.count
+        try continueString(into: &scratch)
+        return TextSpan(start: Int32(start), count: Int32(scratch.count - start))
+    }
+
     /// Reads a string (cursor on the opening quote), appending its decoded UTF-8 to `out`.
     mutating func readString(into out: inout [UInt8]) throws(DeadLetterReason) {
         i += 1
+        try continueString(into: &out)
+    }
+
+    private mutating func continueString(into out: inout [UInt8]) throws(DeadLetterReason) {
         var runStart = i
         while true {
             guard i < count else { throw .invalidJSON }
@@ -510,9 +546,8 @@ struct JSONCursor {
         let c = peek()
         switch c {
         case UInt8(ascii: "\""):
-            let mark = scratch.count
-            try readString(into: &scratch)
-            scratch.removeSubrange(mark...)
+            let span = try readSpan(scratch: &scratch)
+            if !span.inMessage { scratch.removeSubrange(Int(span.start)...) }
         case UInt8(ascii: "{"):
             i += 1
             skipSpace()
@@ -520,9 +555,8 @@ struct JSONCursor {
             while true {
                 skipSpace()
                 guard peek() == UInt8(ascii: "\"") else { throw .invalidJSON }
-                let mark = scratch.count
-                try readString(into: &scratch)
-                scratch.removeSubrange(mark...)
+                let span = try readSpan(scratch: &scratch)
+                if !span.inMessage { scratch.removeSubrange(Int(span.start)...) }
                 skipSpace()
                 guard peek() == UInt8(ascii: ":") else { throw .invalidJSON }
                 i += 1

@@ -29,7 +29,7 @@ public struct SlidingWindow: Sendable {
     public private(set) var active: [UInt32] = []
     private var activeIndex: [Int32] = []
     /// Bucket → users with an entry in it.
-    var calendar: [Int64: [UInt32]] = [:]
+    var calendar = BucketCalendar()
     /// Per user: the newest bucket stored and the team of its newest event, so boards
     /// find a user's team without walking the bucket list.
     private(set) var newestBucket: [Int64] = []
@@ -69,28 +69,11 @@ public struct SlidingWindow: Sendable {
     public mutating func add(user: UInt32, team: UInt32, ts: Int64, tokens t: Int64, outcomes o: UInt32) {
         let b = bucket(of: ts)
         guard b >= start else { return }
-        ensureUser(user)
+        if Int(user) >= entries.count { ensureUser(user) }
         let u = Int(user)
         let offset = Int32(truncatingIfNeeded: ts - b * spec.stepMs)
-        let count = entries[u].count
-        var index = count
-        if count > 0 && entries[u][count - 1].bucket >= b {
-            // Out of order within the user's list: walk back to the place.
-            index = count - 1
-            while index > 0 && entries[u][index - 1].bucket >= b { index -= 1 }
-        }
-        if index < count && entries[u][index].bucket == b {
-            entries[u][index].events &+= 1
-            entries[u][index].outcomes &+= o
-            entries[u][index].tokens &+= t
-            if offset >= entries[u][index].teamOffset {
-                entries[u][index].team = team
-                entries[u][index].teamOffset = offset
-            }
-        } else {
-            entries[u].insert(Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o), at: index)
-            calendar[b, default: []].append(user)
-        }
+        let isNew = Self.record(into: &entries[u], bucket: b, team: team, offset: offset, tokens: t, outcomes: o)
+        if isNew { calendar.append(user, bucket: b) }
         // The newest entry's team, for boards (its team is that of its newest event).
         let newest = entries[u][entries[u].count - 1]
         newestBucket[u] = newest.bucket
@@ -98,6 +81,42 @@ public struct SlidingWindow: Sendable {
         if b < end {
             apply(u, tokens: t, events: 1, outcomes: Int64(o))
         }
+    }
+
+    /// Adds to the user's entry for `bucket` (one exclusive access to the list); true when the entry is new.
+    @inline(__always)
+    private static func record(into list: inout [Entry], bucket b: Int64, team: UInt32, offset: Int32, tokens t: Int64, outcomes o: UInt32) -> Bool {
+        let count = list.count
+        if count > 0 && list[count - 1].bucket == b {
+            // The common case: another event in the user's newest bucket.
+            list[count - 1].events &+= 1
+            list[count - 1].outcomes &+= o
+            list[count - 1].tokens &+= t
+            if offset >= list[count - 1].teamOffset {
+                list[count - 1].team = team
+                list[count - 1].teamOffset = offset
+            }
+            return false
+        }
+        if count == 0 || list[count - 1].bucket < b {
+            list.append(Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o))
+            return true
+        }
+        // Out of order within the user's list: walk back to the place.
+        var index = count - 1
+        while index > 0 && list[index - 1].bucket >= b { index -= 1 }
+        if list[index].bucket == b {
+            list[index].events &+= 1
+            list[index].outcomes &+= o
+            list[index].tokens &+= t
+            if offset >= list[index].teamOffset {
+                list[index].team = team
+                list[index].teamOffset = offset
+            }
+            return false
+        }
+        list.insert(Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o), at: index)
+        return true
     }
 
     @inline(__always) private mutating func apply(_ u: Int, tokens t: Int64, events e: Int64, outcomes o: Int64) {
@@ -125,34 +144,30 @@ public struct SlidingWindow: Sendable {
         guard newEnd > end else { return }
         let oldStart = start, oldEnd = end
         let newStart = newEnd - bucketsPerWindow
-        let keys: [Int64]
-        if newEnd - oldStart <= Int64(calendar.count) * 2 {
-            keys = Array(oldStart..<newEnd).filter { calendar[$0] != nil }
-        } else {
-            keys = calendar.keys.filter { $0 < newEnd }.sorted()
-        }
-        for b in keys {
-            guard let users = calendar[b] else { continue }
+        let lo = max(oldStart, calendar.base), hi = min(newEnd, calendar.base + Int64(calendar.slotCount))
+        var b = lo
+        while b < hi {
+            defer { b += 1 }
             let wasIn = b >= oldStart && b < oldEnd
             let isIn = b >= newStart && b < newEnd
-            if wasIn == isIn && isIn { continue }
+            if wasIn == isIn && (isIn || b >= newStart) { continue }
+            let users = calendar.users(at: b)
             for user in users {
                 let u = Int(user)
-                if let i = entries[u].firstIndex(where: { $0.bucket == b }) {
-                    let e = entries[u][i]
-                    if wasIn && !isIn {
-                        apply(u, tokens: -e.tokens, events: -Int64(e.events), outcomes: -Int64(e.outcomes))
-                    } else if !wasIn && isIn {
-                        apply(u, tokens: e.tokens, events: Int64(e.events), outcomes: Int64(e.outcomes))
-                    }
-                    if b < newStart {
-                        entries[u].remove(at: i)
-                        if entries[u].isEmpty { entries[u] = [] }  // frees the storage of idle users
-                    }
+                guard let i = entries[u].firstIndex(where: { $0.bucket == b }) else { continue }
+                let e = entries[u][i]
+                if wasIn && !isIn {
+                    apply(u, tokens: -e.tokens, events: -Int64(e.events), outcomes: -Int64(e.outcomes))
+                } else if !wasIn && isIn {
+                    apply(u, tokens: e.tokens, events: Int64(e.events), outcomes: Int64(e.outcomes))
+                }
+                if b < newStart {
+                    entries[u].remove(at: i)
+                    if entries[u].isEmpty { entries[u] = [] }  // frees the storage of idle users
                 }
             }
-            if b < newStart { calendar[b] = nil }
         }
+        calendar.removeBelow(newStart)
         end = newEnd
         changed = true
     }
@@ -167,7 +182,7 @@ public struct SlidingWindow: Sendable {
             newestTeam[u] = last.team
         }
         for e in list {
-            calendar[e.bucket, default: []].append(user)
+            calendar.append(user, bucket: e.bucket)
             if e.bucket >= start && e.bucket < end {
                 apply(u, tokens: e.tokens, events: Int64(e.events), outcomes: Int64(e.outcomes))
             }
@@ -190,5 +205,54 @@ public struct SlidingWindow: Sendable {
     }
 
     /// Number of stored (user, bucket) entries, for memory accounting.
-    public var storedBuckets: Int { calendar.values.reduce(0) { $0 + $1.count } }
+    public var storedBuckets: Int { calendar.pairs }
+}
+
+/// Bucket → the users with an entry in it, as a sliding array of buckets (no hashing per event).
+struct BucketCalendar: Sendable {
+    /// Bucket index of `slots[head]`.
+    private(set) var base: Int64 = 0
+    private var slots: [[UInt32]] = []
+    private var head = 0
+    /// Number of (user, bucket) pairs held.
+    private(set) var pairs = 0
+
+    /// Buckets covered, from `base`.
+    var slotCount: Int { slots.count - head }
+
+    mutating func append(_ user: UInt32, bucket b: Int64) {
+        if slotCount == 0 {
+            slots.removeAll(keepingCapacity: true)
+            head = 0
+            base = b
+        } else if b < base {
+            slots.insert(contentsOf: repeatElement([], count: Int(base - b)), at: head)
+            base = b
+        }
+        let index = head + Int(b - base)
+        if index >= slots.count { slots.append(contentsOf: repeatElement([], count: index - slots.count + 1)) }
+        slots[index].append(user)
+        pairs += 1
+    }
+
+    func users(at b: Int64) -> [UInt32] {
+        guard b >= base, b < base + Int64(slotCount) else { return [] }
+        return slots[head + Int(b - base)]
+    }
+
+    /// Forgets every bucket below `b`.
+    mutating func removeBelow(_ b: Int64) {
+        guard slotCount > 0, b > base else { return }
+        let drop = min(Int(min(b - base, Int64(slotCount))), slotCount)
+        for i in head..<(head + drop) {
+            pairs -= slots[i].count
+            slots[i] = []
+        }
+        head += drop
+        base += Int64(drop)
+        if head > 64 && head * 2 > slots.count {
+            slots.removeFirst(head)
+            head = 0
+        }
+    }
 }
