@@ -5,6 +5,8 @@ public struct OutputRecord: Sendable, Equatable {
     public var kind: Kind
     public var key: [UInt8]?
     public var value: [UInt8]
+    /// The event time the record speaks for (a board's `as_of`), when it has one.
+    public var eventTime: Int64? = nil
 }
 
 /// What became of one input message.
@@ -318,7 +320,7 @@ public struct Engine: Sendable {
                 board.asOf = asOf
                 board.windowEnd = end
                 board.windowStart = end - spec.lengthMs
-                outbox.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json()))
+                outbox.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json(), eventTime: asOf))
             }
         }
         known.changed = false

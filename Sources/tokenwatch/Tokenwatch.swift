@@ -13,7 +13,7 @@ struct Tokenwatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenwatch",
         abstract: "Exact AI-usage leaderboards and explainable tokenmaxxing alerts from a Kafka stream.",
-        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Leaderboard.self, CheckConfig.self, Bench.self]
+        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Leaderboard.self, CheckConfig.self, Bench.self]
     )
 }
 
@@ -132,7 +132,8 @@ struct DevBroker: AsyncParsableCommand {
 struct Loadgen: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Produce synthetic AI-usage events (deterministic with --seed).")
 
-    @Option(help: "Bootstrap brokers.") var brokers: String
+    @Option(help: "Bootstrap brokers.") var brokers: String?
+    @Option(help: "Write the events as JSON lines to this file instead of producing them.") var file: String?
     @Option(help: "Topic to produce to.") var topic = "ai-usage"
     @Option(help: "Number of users.") var users = 200
     @Option(help: "Number of events to produce.") var events: Int?
@@ -146,6 +147,7 @@ struct Loadgen: ParsableCommand {
 
     func validate() throws {
         if events == nil && duration == nil { throw ValidationError("give --events N or --duration SEC") }
+        if (brokers == nil) == (file == nil) { throw ValidationError("give exactly one of --brokers B or --file PATH") }
         if duration != nil && rate == nil && events == nil { throw ValidationError("--duration needs --rate") }
         if scenario != "regular" { throw ValidationError("unknown scenario '\(scenario)' (available: regular)") }
         if DurationText.parse(span) == nil { throw ValidationError("--span '\(span)' is not a duration") }
@@ -160,9 +162,27 @@ struct Loadgen: ParsableCommand {
         }
         let startMs = try start.map(parseTime)
         let spanMs = DurationText.parse(span)!
+        if let file {
+            guard let out = FileHandle(forWritingAtPath: file) ?? {
+                FileManager.default.createFile(atPath: file, contents: nil)
+                return FileHandle(forWritingAtPath: file)
+            }() else { throw ValidationError("cannot write \(file)") }
+            try out.truncate(atOffset: 0)
+            var buffer: [UInt8] = []
+            for i in 0..<total {
+                let ts = startMs.map { $0 + Int64(Double(spanMs) * Double(i) / Double(max(total, 1))) } ?? WallClock.nowMs()
+                buffer.append(contentsOf: traffic.next(ts: ts).value)
+                buffer.append(0x0A)
+                if buffer.count > 1 << 20 { try out.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+            }
+            try out.write(contentsOf: buffer)
+            try out.close()
+            logger.info("loadgen wrote file", metadata: ["events": "\(total)", "file": "\(file)"])
+            return
+        }
         let producer: KafkaProducer
         do {
-            producer = try KafkaProducer(configuration: ["bootstrap.servers": brokers, "linger.ms": "20"], logger: logger)
+            producer = try KafkaProducer(configuration: ["bootstrap.servers": brokers!, "linger.ms": "20"], logger: logger)
         } catch {
             FileHandle.standardError.write(Data("tokenwatch loadgen: \(error)\n".utf8))
             throw Exit.runtime

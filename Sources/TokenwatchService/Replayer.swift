@@ -1,0 +1,256 @@
+import Foundation
+import Kafka
+import Logging
+import TokenwatchCore
+
+/// Where replayed outputs go.
+public protocol ReplaySink {
+    mutating func write(_ record: OutputRecord) throws
+    mutating func finish() throws
+}
+
+/// What a replay did, for the final summary.
+public struct ReplaySummary: Sendable {
+    public var messages = 0
+    public var counters = EngineCounters()
+    public var boardsWritten = 0
+    public var alertsWritten = 0
+    public var deadLettersWritten = 0
+    public var elapsedSeconds = 0.0
+    /// How the start offsets were found (topic replays).
+    public var startPath = ""
+
+    public var text: String {
+        var lines = [String(format: "replayed %d messages in %.2f s (%.0f/s)", messages, elapsedSeconds, Double(messages) / max(elapsedSeconds, 1e-9))]
+        lines.append("  counted \(counters.counted), service accounts \(counters.service), duplicates \(counters.duplicates), dead letters \(counters.deadLetterTotal)")
+        for (reason, n) in counters.deadLetters.sorted(by: { $0.key < $1.key }) { lines.append("    \(reason): \(n)") }
+        lines.append("  snapshot times \(counters.snapshots); written: \(boardsWritten) boards, \(alertsWritten) alerts, \(deadLettersWritten) dead letters")
+        if !startPath.isEmpty { lines.append("  start offsets: \(startPath)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Recomputes boards (and alerts) over history with the same pure engine as the live daemon.
+///
+/// Partitions are read in their own order; a partition whose input is exhausted stops holding the
+/// watermark back, as an idle partition does live. Boards outside `[from, to]` are not written.
+public final class Replayer {
+    let engineConfiguration: EngineConfiguration
+    let inputTopic: String
+    let from: Int64?
+    let to: Int64?
+    let logger: Logger
+    let progress: ProgressReporter
+
+    public init(engine: EngineConfiguration, inputTopic: String, from: Int64?, to: Int64?, logger: Logger, progress: ProgressReporter) {
+        engineConfiguration = engine
+        self.inputTopic = inputTopic
+        self.from = from
+        self.to = to
+        self.logger = logger
+        self.progress = progress
+    }
+
+    /// Event time that must be read before `from` so every window is full at `from`.
+    public var warmUpMs: Int64 {
+        (engineConfiguration.windows.map(\.lengthMs).max() ?? 0) + engineConfiguration.allowedLatenessMs
+    }
+
+    // MARK: - Shared driver
+
+    struct Drive {
+        var engine: Engine
+        var remaining: [Int32: Int64]
+        var exhausted = Set<Int32>()
+        var summary = ReplaySummary()
+        var sinceEmit = 0
+    }
+
+    private func makeDrive(counts: [Int32: Int64]) -> Drive {
+        var engine = Engine(configuration: engineConfiguration, inputTopic: inputTopic)
+        engine.assign(partitions: counts.keys.sorted())
+        var d = Drive(engine: engine, remaining: counts)
+        for (p, n) in counts where n == 0 { d.exhausted.insert(p) }
+        return d
+    }
+
+    private func feed<S: ReplaySink>(_ d: inout Drive, partition: Int32, offset: Int64, payload: UnsafeRawBufferPointer,
+                                     receivedAt: Int64, sink: inout S) throws {
+        d.engine.process(payload, partition: partition, offset: offset, receivedAtMs: receivedAt)
+        d.summary.messages += 1
+        d.sinceEmit += 1
+        if let left = d.remaining[partition] {
+            d.remaining[partition] = left - 1
+            if left - 1 <= 0 { d.exhausted.insert(partition); d.sinceEmit = 1 << 20 }
+        }
+        if d.sinceEmit >= 2048 || d.engine.outbox.count > 4096 {
+            d.sinceEmit = 0
+            try emit(&d, sink: &sink)
+        }
+    }
+
+    private func emit<S: ReplaySink>(_ d: inout Drive, sink: inout S) throws {
+        d.engine.emitDueSnapshots(idle: d.exhausted)
+        for record in d.engine.takeOutputs() {
+            if let t = record.eventTime {
+                if let from, t < from { continue }
+                if let to, t > to { continue }
+            }
+            switch record.kind {
+            case .leaderboard: d.summary.boardsWritten += 1
+            case .alert: d.summary.alertsWritten += 1
+            case .deadLetter: d.summary.deadLettersWritten += 1
+            }
+            try sink.write(record)
+        }
+    }
+
+    /// True once every board up to `to` has been written.
+    private func done(_ d: Drive) -> Bool {
+        guard let to, let last = d.engine.lastSnapshotAt else { return false }
+        return last >= to
+    }
+
+    private func finish<S: ReplaySink>(_ d: inout Drive, sink: inout S, started: Int64) throws -> ReplaySummary {
+        d.exhausted.formUnion(d.remaining.keys)
+        try emit(&d, sink: &sink)
+        try sink.finish()
+        progress.finish()
+        d.summary.counters = d.engine.counters
+        d.summary.elapsedSeconds = Double(WallClock.monotonicMs() - started) / 1000
+        return d.summary
+    }
+
+    // MARK: - From a file
+
+    /// Replays a JSON-lines file (or `.jsonl.gz`); each line's partition is the one librdkafka's
+    /// default partitioner gives its `user_id` among `partitions`, as on the live topic.
+    public func replayFile<S: ReplaySink>(path: String, partitions: Int32, sink: inout S) throws -> ReplaySummary {
+        let started = WallClock.monotonicMs()
+        // First pass: how many lines each partition holds, so exhausted partitions stop holding the watermark.
+        var counts: [Int32: Int64] = [:]
+        for p in 0..<partitions { counts[p] = 0 }
+        var total: Int64 = 0
+        let scan = try LineReader(path: path)
+        while try scan.next({ line in
+            guard !line.isEmpty else { return }
+            counts[Self.partition(of: line, partitions: partitions), default: 0] += 1
+            total += 1
+        }) {}
+        progress.start(total: total, unit: "events")
+        var d = makeDrive(counts: counts)
+        var offsets = [Int64](repeating: 0, count: Int(partitions))
+        let reader = try LineReader(path: path)
+        while try reader.next({ line in
+            guard !line.isEmpty else { return }
+            let p = Self.partition(of: line, partitions: partitions)
+            try feed(&d, partition: p, offset: offsets[Int(p)], payload: line, receivedAt: 0, sink: &sink)
+            offsets[Int(p)] += 1
+            progress.update(done: Int64(d.summary.messages))
+        }) {
+            if done(d) { break }
+        }
+        return try finish(&d, sink: &sink, started: started)
+    }
+
+    /// The partition of one line: CRC-32 of its `user_id` (found without a full decode when it has no escapes).
+    static func partition(of line: UnsafeRawBufferPointer, partitions: Int32) -> Int32 {
+        let needle = Array("\"user_id\"".utf8)
+        let n = line.count
+        var i = 0
+        outer: while i + needle.count <= n {
+            for k in 0..<needle.count where line[i + k] != needle[k] { i += 1; continue outer }
+            var j = i + needle.count
+            while j < n && (line[j] == 0x20 || line[j] == 0x09) { j += 1 }
+            guard j < n, line[j] == UInt8(ascii: ":") else { i += 1; continue }
+            j += 1
+            while j < n && (line[j] == 0x20 || line[j] == 0x09) { j += 1 }
+            guard j < n, line[j] == UInt8(ascii: "\"") else { return 0 }
+            let s = j + 1
+            var e = s
+            while e < n && line[e] != UInt8(ascii: "\"") {
+                if line[e] == UInt8(ascii: "\\") { return slowPartition(line, partitions) }
+                e += 1
+            }
+            return KeyPartitioner.partition(key: UnsafeRawBufferPointer(rebasing: line[s..<e]), partitions: partitions)
+        }
+        return 0
+    }
+
+    private static func slowPartition(_ line: UnsafeRawBufferPointer, _ partitions: Int32) -> Int32 {
+        var decoder = EventDecoder()
+        guard let e = try? decoder.decode(line) else { return 0 }
+        return decoder.withBytes(e.userId) { KeyPartitioner.partition(key: $0, partitions: partitions) }
+    }
+
+    // MARK: - From a topic
+
+    /// Replays `topic` from `from` minus the warm-up (found by offsets-for-times, or from the earliest
+    /// offset where the broker cannot answer) to the end offsets seen at start. Uses manual assignment:
+    /// it never joins or moves any consumer group.
+    public func replayTopic<S: ReplaySink>(brokers: String, topic: String, librdkafka: [String: String], sink: inout S) throws -> ReplaySummary {
+        let started = WallClock.monotonicMs()
+        var config = librdkafka
+        config["bootstrap.servers"] = brokers
+        config["enable.auto.commit"] = "false"
+        let consumer = try KafkaConsumer(configuration: config, logger: logger)
+        defer { consumer.close() }
+        let count = try consumer.partitionCount(topic: topic, timeout: .seconds(15))
+        var low: [Int32: Int64] = [:], high: [Int32: Int64] = [:]
+        for p in 0..<Int32(count) {
+            let w = try consumer.watermarks(topic: topic, partition: p, timeout: .seconds(15))
+            low[p] = w.low
+            high[p] = w.high
+        }
+        var start = low
+        var path = "earliest offset (no --from)"
+        if let from {
+            let query = (0..<Int32(count)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: from - warmUpMs) }
+            let answer = (try? consumer.offsetsForTimes(query, timeout: .seconds(15))) ?? []
+            let usable = answer.filter { $0.offset >= 0 }
+            if usable.isEmpty {
+                path = "earliest offset: the broker gave no offsets for \(RFC3339.format(from - warmUpMs)) (the dev broker cannot answer offsets-for-times); reading everything and skipping boards before --from"
+            } else {
+                path = "offsets-for-times at --from minus the longest window and allowed lateness (\(RFC3339.format(from - warmUpMs)))"
+                for a in answer { start[a.partition] = a.offset >= 0 ? a.offset : high[a.partition]! }
+            }
+        }
+        logger.info("replay start offsets", metadata: ["path": "\(path)"])
+        var counts: [Int32: Int64] = [:]
+        for p in 0..<Int32(count) { counts[p] = max(0, high[p]! - start[p]!) }
+        let total = counts.values.reduce(0, +)
+        progress.start(total: total, unit: "messages")
+        var d = makeDrive(counts: counts)
+        d.summary.startPath = path
+        let assignment = counts.filter { $0.value > 0 }.map { TopicPartitionOffset(topic: topic, partition: $0.key, offset: start[$0.key]!) }
+        if !assignment.isEmpty { try consumer.assign(assignment) }
+        var lastProgress = WallClock.monotonicMs()
+        while d.exhausted.count < counts.count && !done(d) {
+            var failure: Error?
+            let n = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(500)) { m in
+                guard failure == nil, m.error == nil, let end = high[m.partition], m.offset < end else { return }
+                do {
+                    try feed(&d, partition: m.partition, offset: m.offset, payload: m.payload, receivedAt: m.timestampMs ?? 0, sink: &sink)
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+            if n > 0 {
+                lastProgress = WallClock.monotonicMs()
+                progress.update(done: Int64(d.summary.messages))
+            } else if WallClock.monotonicMs() - lastProgress > 60_000 {
+                throw ReplayError.stalled(remaining: d.remaining.filter { $0.value > 0 })
+            }
+        }
+        return try finish(&d, sink: &sink, started: started)
+    }
+}
+
+/// A replay could not complete.
+public enum ReplayError: Error, CustomStringConvertible {
+    case stalled(remaining: [Int32: Int64])
+    public var description: String {
+        switch self {
+        case .stalled(let r): "no progress for 60 s; messages still expected per partition: \(r.sorted { $0.key < $1.key })"
+        }
+    }
+}
