@@ -69,8 +69,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
 extension SlidingWindow {
     func write(to w: inout BinaryWriter) {
         w.i64(end)
-        w.int(entries.count)
-        for list in entries {
+        w.int(hot.count)
+        for u in hot.indices {
+            let list = entries(of: u)
             w.int(list.count)
             for e in list {
                 w.i64(e.bucket); w.i64(e.tokens); w.u32(e.team); w.i32(e.teamOffset); w.u32(e.events); w.u32(e.outcomes)

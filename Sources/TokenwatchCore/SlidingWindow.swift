@@ -1,6 +1,8 @@
 /// Per-user counts of one hopping window, kept sparse: only buckets with events are stored.
 ///
-/// Each user has a short list of (bucket, counts) sorted by bucket. The window's running totals
+/// Each user's newest bucket lives in a dense per-user array (`hot`), so the common event — another
+/// request in the user's current bucket — touches one contiguous slot and no heap list; older
+/// buckets move to a short per-user list (`cold`) sorted by bucket. The window's running totals
 /// cover buckets `[end - bucketsPerWindow, end)`; buckets at or after `end` are pending (events
 /// ahead of the last snapshot). `advance(toEnd:)` moves the window, touching only the users listed
 /// in the buckets that enter or leave (the `calendar`), so a snapshot never rescans history.
@@ -14,13 +16,29 @@ public struct SlidingWindow: Sendable {
         var teamOffset: Int32
         var events: UInt32
         var outcomes: UInt32
+
+        static let none = Entry(bucket: Int64.min, tokens: 0, team: 0, teamOffset: 0, events: 0, outcomes: 0)
+        var isNone: Bool { bucket == Int64.min }
+
+        mutating func count(team t: UInt32, offset: Int32, tokens n: Int64, outcomes o: UInt32) {
+            events &+= 1
+            outcomes &+= o
+            tokens &+= n
+            if offset >= teamOffset {
+                team = t
+                teamOffset = offset
+            }
+        }
     }
 
     public let spec: WindowSpec
     let bucketsPerWindow: Int64
     /// Exclusive end of the counted range, in buckets.
     public private(set) var end: Int64
-    var entries: [[Entry]] = []
+    /// Per user: the newest bucket (or `.none`).
+    var hot: [Entry] = []
+    /// Per user: older buckets, sorted, all below the hot one.
+    var cold: [[Entry]] = []
     /// Running totals per user over `[end - bucketsPerWindow, end)`.
     public private(set) var tokens: [Int64] = []
     public private(set) var events: [Int64] = []
@@ -30,10 +48,6 @@ public struct SlidingWindow: Sendable {
     private var activeIndex: [Int32] = []
     /// Bucket → users with an entry in it.
     var calendar = BucketCalendar()
-    /// Per user: the newest bucket stored and the team of its newest event, so boards
-    /// find a user's team without walking the bucket list.
-    private(set) var newestBucket: [Int64] = []
-    private(set) var newestTeam: [UInt32] = []
     /// Set whenever a total or the active set changes; cleared by whoever reads the board.
     public var changed = true
 
@@ -50,15 +64,14 @@ public struct SlidingWindow: Sendable {
 
     mutating func ensureUser(_ user: UInt32) {
         let n = Int(user) + 1
-        if entries.count < n {
-            let extra = n - entries.count
-            entries.append(contentsOf: repeatElement([], count: extra))
+        if hot.count < n {
+            let extra = n - hot.count
+            hot.append(contentsOf: repeatElement(.none, count: extra))
+            cold.append(contentsOf: repeatElement([], count: extra))
             tokens.append(contentsOf: repeatElement(0, count: extra))
             events.append(contentsOf: repeatElement(0, count: extra))
             outcomes.append(contentsOf: repeatElement(0, count: extra))
             activeIndex.append(contentsOf: repeatElement(-1, count: extra))
-            newestBucket.append(contentsOf: repeatElement(Int64.min, count: extra))
-            newestTeam.append(contentsOf: repeatElement(0, count: extra))
         }
     }
 
@@ -69,50 +82,30 @@ public struct SlidingWindow: Sendable {
     public mutating func add(user: UInt32, team: UInt32, ts: Int64, tokens t: Int64, outcomes o: UInt32) {
         let b = bucket(of: ts)
         guard b >= start else { return }
-        if Int(user) >= entries.count { ensureUser(user) }
+        if Int(user) >= hot.count { ensureUser(user) }
         let u = Int(user)
         let offset = Int32(truncatingIfNeeded: ts - b * spec.stepMs)
-        let isNew = Self.record(into: &entries[u], bucket: b, team: team, offset: offset, tokens: t, outcomes: o)
-        if isNew { calendar.append(user, bucket: b) }
-        // The newest entry's team, for boards (its team is that of its newest event).
-        let newest = entries[u][entries[u].count - 1]
-        newestBucket[u] = newest.bucket
-        newestTeam[u] = newest.team
+        let hotBucket = hot[u].bucket
+        if hotBucket == b {
+            hot[u].count(team: team, offset: offset, tokens: t, outcomes: o)
+        } else if b > hotBucket {
+            if hotBucket != Int64.min { cold[u].append(hot[u]) }
+            hot[u] = Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o)
+            calendar.append(user, bucket: b)
+        } else if Self.record(into: &cold[u], bucket: b, team: team, offset: offset, tokens: t, outcomes: o) {
+            calendar.append(user, bucket: b)
+        }
         if b < end {
             apply(u, tokens: t, events: 1, outcomes: Int64(o))
         }
     }
 
-    /// Adds to the user's entry for `bucket` (one exclusive access to the list); true when the entry is new.
-    @inline(__always)
+    /// Adds to the user's older entry for `bucket`; true when the entry is new.
     private static func record(into list: inout [Entry], bucket b: Int64, team: UInt32, offset: Int32, tokens t: Int64, outcomes o: UInt32) -> Bool {
-        let count = list.count
-        if count > 0 && list[count - 1].bucket == b {
-            // The common case: another event in the user's newest bucket.
-            list[count - 1].events &+= 1
-            list[count - 1].outcomes &+= o
-            list[count - 1].tokens &+= t
-            if offset >= list[count - 1].teamOffset {
-                list[count - 1].team = team
-                list[count - 1].teamOffset = offset
-            }
-            return false
-        }
-        if count == 0 || list[count - 1].bucket < b {
-            list.append(Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o))
-            return true
-        }
-        // Out of order within the user's list: walk back to the place.
-        var index = count - 1
+        var index = list.count
         while index > 0 && list[index - 1].bucket >= b { index -= 1 }
-        if list[index].bucket == b {
-            list[index].events &+= 1
-            list[index].outcomes &+= o
-            list[index].tokens &+= t
-            if offset >= list[index].teamOffset {
-                list[index].team = team
-                list[index].teamOffset = offset
-            }
+        if index < list.count && list[index].bucket == b {
+            list[index].count(team: team, offset: offset, tokens: t, outcomes: o)
             return false
         }
         list.insert(Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o), at: index)
@@ -151,19 +144,30 @@ public struct SlidingWindow: Sendable {
             let wasIn = b >= oldStart && b < oldEnd
             let isIn = b >= newStart && b < newEnd
             if wasIn == isIn && (isIn || b >= newStart) { continue }
-            let users = calendar.users(at: b)
-            for user in users {
+            for user in calendar.users(at: b) {
                 let u = Int(user)
-                guard let i = entries[u].firstIndex(where: { $0.bucket == b }) else { continue }
-                let e = entries[u][i]
+                let e: Entry
+                var coldIndex = -1
+                if hot[u].bucket == b {
+                    e = hot[u]
+                } else if let i = cold[u].firstIndex(where: { $0.bucket == b }) {
+                    e = cold[u][i]
+                    coldIndex = i
+                } else {
+                    continue
+                }
                 if wasIn && !isIn {
                     apply(u, tokens: -e.tokens, events: -Int64(e.events), outcomes: -Int64(e.outcomes))
                 } else if !wasIn && isIn {
                     apply(u, tokens: e.tokens, events: Int64(e.events), outcomes: Int64(e.outcomes))
                 }
                 if b < newStart {
-                    entries[u].remove(at: i)
-                    if entries[u].isEmpty { entries[u] = [] }  // frees the storage of idle users
+                    if coldIndex < 0 {
+                        hot[u] = .none
+                    } else {
+                        cold[u].remove(at: coldIndex)
+                        if cold[u].isEmpty { cold[u] = [] }  // frees the storage of idle users
+                    }
                 }
             }
         }
@@ -172,14 +176,18 @@ public struct SlidingWindow: Sendable {
         changed = true
     }
 
+    /// Every stored entry of one user, oldest first (checkpoints).
+    func entries(of user: Int) -> [Entry] {
+        hot[user].isNone ? cold[user] : cold[user] + [hot[user]]
+    }
+
     /// Restores one user's entries (checkpoint), rebuilding totals and the calendar from them.
     mutating func restore(user: UInt32, entries list: [Entry]) {
         ensureUser(user)
         let u = Int(user)
-        entries[u] = list
         if let last = list.last {
-            newestBucket[u] = last.bucket
-            newestTeam[u] = last.team
+            hot[u] = last
+            cold[u] = Array(list.dropLast())
         }
         for e in list {
             calendar.append(user, bucket: e.bucket)
@@ -191,14 +199,14 @@ public struct SlidingWindow: Sendable {
 
     /// The team of the user's newest bucket inside the counted range.
     public func team(of user: UInt32) -> UInt32? {
-        guard Int(user) < entries.count else { return nil }
         let u = Int(user)
-        // Fast path: the newest stored bucket is inside the range.
-        if newestBucket[u] < end && newestBucket[u] >= start { return newestTeam[u] }
-        var i = entries[u].count - 1
+        guard u < hot.count else { return nil }
+        let h = hot[u]
+        if h.bucket < end && h.bucket >= start { return h.team }
+        var i = cold[u].count - 1
         while i >= 0 {
-            let bucket = entries[u][i].bucket
-            if bucket < end && bucket >= start { return entries[u][i].team }
+            let bucket = cold[u][i].bucket
+            if bucket < end && bucket >= start { return cold[u][i].team }
             i -= 1
         }
         return nil
