@@ -39,6 +39,8 @@ public struct SlidingWindow: Sendable {
     var hot: [Entry] = []
     /// Per user: older buckets, sorted, all below the hot one.
     var cold: [[Entry]] = []
+    /// Per user: bucket and team of the newest cold entry, so boards rarely walk `cold`.
+    var previous: [(bucket: Int64, team: UInt32)] = []
     /// Running totals per user over `[end - bucketsPerWindow, end)`.
     public private(set) var tokens: [Int64] = []
     public private(set) var events: [Int64] = []
@@ -68,6 +70,7 @@ public struct SlidingWindow: Sendable {
             let extra = n - hot.count
             hot.append(contentsOf: repeatElement(.none, count: extra))
             cold.append(contentsOf: repeatElement([], count: extra))
+            previous.append(contentsOf: repeatElement((bucket: Int64.min, team: UInt32(0)), count: extra))
             tokens.append(contentsOf: repeatElement(0, count: extra))
             events.append(contentsOf: repeatElement(0, count: extra))
             outcomes.append(contentsOf: repeatElement(0, count: extra))
@@ -89,27 +92,32 @@ public struct SlidingWindow: Sendable {
         if hotBucket == b {
             hot[u].count(team: team, offset: offset, tokens: t, outcomes: o)
         } else if b > hotBucket {
-            if hotBucket != Int64.min { cold[u].append(hot[u]) }
+            if hotBucket != Int64.min {
+                cold[u].append(hot[u])
+                previous[u] = (hotBucket, hot[u].team)
+            }
             hot[u] = Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o)
             calendar.append(user, bucket: b)
-        } else if Self.record(into: &cold[u], bucket: b, team: team, offset: offset, tokens: t, outcomes: o) {
-            calendar.append(user, bucket: b)
+        } else {
+            let (isNew, bucketTeam) = Self.record(into: &cold[u], bucket: b, team: team, offset: offset, tokens: t, outcomes: o)
+            if isNew { calendar.append(user, bucket: b) }
+            if b >= previous[u].bucket { previous[u] = (b, bucketTeam) }
         }
         if b < end {
             apply(u, tokens: t, events: 1, outcomes: Int64(o))
         }
     }
 
-    /// Adds to the user's older entry for `bucket`; true when the entry is new.
-    private static func record(into list: inout [Entry], bucket b: Int64, team: UInt32, offset: Int32, tokens t: Int64, outcomes o: UInt32) -> Bool {
+    /// Adds to the user's older entry for `bucket`; says whether the entry is new, and its team now.
+    private static func record(into list: inout [Entry], bucket b: Int64, team: UInt32, offset: Int32, tokens t: Int64, outcomes o: UInt32) -> (Bool, UInt32) {
         var index = list.count
         while index > 0 && list[index - 1].bucket >= b { index -= 1 }
         if index < list.count && list[index].bucket == b {
             list[index].count(team: team, offset: offset, tokens: t, outcomes: o)
-            return false
+            return (false, list[index].team)
         }
         list.insert(Entry(bucket: b, tokens: t, team: team, teamOffset: offset, events: 1, outcomes: o), at: index)
-        return true
+        return (true, team)
     }
 
     @inline(__always) private mutating func apply(_ u: Int, tokens t: Int64, events e: Int64, outcomes o: Int64) {
@@ -188,6 +196,7 @@ public struct SlidingWindow: Sendable {
         if let last = list.last {
             hot[u] = last
             cold[u] = Array(list.dropLast())
+            if let p = cold[u].last { previous[u] = (p.bucket, p.team) }
         }
         for e in list {
             calendar.append(user, bucket: e.bucket)
@@ -203,6 +212,8 @@ public struct SlidingWindow: Sendable {
         guard u < hot.count else { return nil }
         let h = hot[u]
         if h.bucket < end && h.bucket >= start { return h.team }
+        let p = previous[u]
+        if p.bucket < end && p.bucket >= start && (h.bucket >= end || h.isNone) { return p.team }
         var i = cold[u].count - 1
         while i >= 0 {
             let bucket = cold[u][i].bucket
