@@ -192,7 +192,9 @@ public struct Engine: Sendable {
         let outcomeUnits = (event.accepted == true ? 1 : 0) + event.commits + event.prs
         let pending = PendingEvent(user: user.id, team: team, ts: ts, tokens: event.tokens,
                                    outcomes: UInt32(clamping: outcomeUnits), releaseAt: releaseAt)
-        if isLate, let last = lastSnapshotAt, releaseAt >= last {
+        // Late events wait for the snapshot after their partition's watermark, even before the first
+        // snapshot, so they count identically however partitions interleave.
+        if isLate, lastSnapshotAt.map({ releaseAt >= $0 }) ?? true {
             partitions.withState(p) { $0.pending.append(pending) }
         } else {
             if !windows.contains(where: { $0.accepts(ts) }) { return .deadLetter(.late) }
