@@ -67,6 +67,10 @@ let package = Package(
         .testTarget(name: "TokenwatchConfigTests", dependencies: ["TokenwatchConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(
+            name: "ReplayTests",
+            dependencies: ["TokenwatchService", "TokenwatchCore", "Kafka", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["TokenwatchCore", "Kafka"]
         ),
