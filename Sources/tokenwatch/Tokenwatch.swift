@@ -13,7 +13,7 @@ struct Tokenwatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenwatch",
         abstract: "Exact AI-usage leaderboards and explainable tokenmaxxing alerts from a Kafka stream.",
-        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Leaderboard.self, CheckConfig.self, Bench.self]
+        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Alerts.self, Leaderboard.self, CheckConfig.self, Bench.self]
     )
 }
 

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import TokenwatchCore
+import TokenwatchService
+
+struct Alerts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Subscribe to tokenmaxxing alerts: print what is on the alerts topic, optionally following new ones.")
+
+    @Option(help: "Bootstrap brokers.") var brokers: String
+    @Option(help: "Alerts topic.") var topic = "tokenwatch.alerts"
+    @Flag(help: "Keep running and print new alerts as they arrive (Ctrl-C to stop).") var follow = false
+    @Option(help: "Only alerts whose event time is at or after TIME (RFC 3339 or epoch ms).") var since: String?
+    @Option(help: "Only this user.") var user: String?
+    @Option(help: "Only this team.") var team: String?
+    @Option(help: "Only this rule.") var rule: String?
+    @Option(help: "Only this severity or above: info, warning, critical.") var minSeverity: String?
+    @Flag(help: "Print each alert as one JSON object per line.") var json = false
+
+    static let severities = ["info": 0, "warning": 1, "critical": 2]
+
+    func validate() throws {
+        if let minSeverity, Self.severities[minSeverity] == nil {
+            throw ValidationError("--min-severity must be info, warning or critical")
+        }
+    }
+
+    func run() throws {
+        let sinceMs = try since.map(parseTime)
+        do {
+            try stream(sinceMs: sinceMs)
+        } catch {
+            FileHandle.standardError.write(Data("tokenwatch alerts: \(error)\n".utf8))
+            throw Exit.runtime
+        }
+    }
+
+    private func stream(sinceMs: Int64?) throws(KafkaError) {
+        let logger = makeLogger("tokenwatch.alerts")
+        let consumer = try KafkaConsumer(configuration: ["bootstrap.servers": brokers], logger: logger)
+        defer { consumer.close() }
+        let count = try consumer.partitionCount(topic: topic, timeout: .seconds(15))
+        var ends: [Int32: Int64] = [:]
+        var assignment: [TopicPartitionOffset] = []
+        for p in 0..<Int32(count) {
+            let w = try consumer.watermarks(topic: topic, partition: p, timeout: .seconds(15))
+            ends[p] = w.high
+            // Following starts at the end unless a start time says otherwise.
+            let startAt = (follow && sinceMs == nil) ? w.high : w.low
+            assignment.append(TopicPartitionOffset(topic: topic, partition: p, offset: startAt))
+        }
+        try consumer.assign(assignment)
+        var position: [Int32: Int64] = [:]
+        for a in assignment { position[a.partition] = a.offset }
+        let minimum = minSeverity.flatMap { Self.severities[$0] } ?? 0
+        while follow || ends.contains(where: { (position[$0.key] ?? 0) < $0.value }) {
+            _ = consumer.poll(maxMessages: 1000, timeout: .milliseconds(250)) { m in
+                guard m.error == nil else { return }
+                position[m.partition] = m.offset + 1
+                guard let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] else { return }
+                let ts = (o["ts"] as? NSNumber)?.int64Value ?? 0
+                if let sinceMs, ts < sinceMs { return }
+                if let user, o["user_id"] as? String != user { return }
+                if let team, o["team"] as? String != team { return }
+                if let rule, o["rule"] as? String != rule { return }
+                if (Self.severities[o["severity"] as? String ?? ""] ?? 0) < minimum { return }
+                if json {
+                    print(String(decoding: m.payload, as: UTF8.self))
+                } else {
+                    print(Self.line(o, ts: ts))
+                }
+            }
+        }
+    }
+
+    /// One alert as a line a person reads.
+    static func line(_ o: [String: Any], ts: Int64) -> String {
+        let severity = (o["severity"] as? String ?? "?").uppercased()
+        let state = o["state"] as? String ?? "?"
+        let who = "\(o["user_id"] as? String ?? "?") (\(o["team"] as? String ?? "?"))"
+        let summary = o["summary"] as? String ?? ""
+        return "\(RFC3339.format(ts))  \(severity.padding(toLength: 8, withPad: " ", startingAt: 0)) \(state.padding(toLength: 8, withPad: " ", startingAt: 0)) \((o["rule"] as? String ?? "?").padding(toLength: 19, withPad: " ", startingAt: 0)) \(who): \(summary)"
+    }
+}
