@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "TokenwatchConfigTests", dependencies: ["TokenwatchConfig"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(
-            name: "ReplayTests",
+            name: "PipelineTests",
             dependencies: ["TokenwatchService", "TokenwatchCore", "Kafka", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
