@@ -126,7 +126,8 @@ final class Harness {
 
     private func teardown() {
         for child in children { child.killNow() }
-        if failed {
+        // INTEGRATION_TESTS_VERBOSE=1 prints the logs of passing tests too.
+        if failed || ProcessInfo.processInfo.environment["INTEGRATION_TESTS_VERBOSE"] != nil {
             var report = "==== \(name): logs of the child processes (kept in \(directory.path)) ====\n"
             // kcat runs that succeeded are many and say nothing useful.
             for child in children where !(child.name.contains("kcat") && child.exitStatus == 0) {
@@ -135,9 +136,8 @@ final class Harness {
                 report += lines.suffix(120).joined(separator: "\n") + "\n"
             }
             print(report)
-        } else {
-            try? FileManager.default.removeItem(at: directory)
         }
+        if !failed { try? FileManager.default.removeItem(at: directory) }
     }
 
     // MARK: - Checks that also mark the test failed (so teardown prints the logs)
@@ -243,7 +243,11 @@ final class Harness {
 
     /// Starts `tokenwatch run` against `brokers` with `settings` as TOKENWATCH_* environment variables.
     func startDaemon(brokers: String, stateDirectory: URL, settings: [String: String]) throws -> Child {
-        var env: [String: String] = ["TOKENWATCH_HTTP_LISTEN": "127.0.0.1:0"]
+        // The mock cluster keeps an emptied group in "joining" for session.timeout.ms - 1 s after the
+        // last member leaves (librdkafka 2.0.2 rdkafka_mock_cgrp.c), so a restarted daemon would wait
+        // ~44 s for its assignment with the 45 s default. A short session keeps restarts quick.
+        var env: [String: String] = ["TOKENWATCH_HTTP_LISTEN": "127.0.0.1:0",
+                                     "TOKENWATCH_KAFKA_LIBRDKAFKA_SESSION_TIMEOUT_MS": "6000"]
         for (k, v) in settings { env[k] = v }
         return try spawn("tokenwatch-run", tokenwatch,
                          ["run", "--config", emptyConfig.path, "--brokers", brokers, "--state-dir", stateDirectory.path],
