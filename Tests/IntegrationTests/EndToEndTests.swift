@@ -62,10 +62,18 @@ struct EndToEndTests {
             let events = generateStream(seed: 7, start: 1_741_560_000_000, count: 3000)
             let daemon = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state"),
                                            settings: Self.settings(topK: 10))
-            // Produced while the daemon runs: the live path, batches interleaving partitions as they come.
-            try await h.produce(brokers: brokers, topic: Self.inputTopic, events.map { ($0.userId, $0.payload) })
-            let lastAsOf = try await Self.lastAsOf(h, brokers: brokers, events: events, partitions: partitions)
-            try await Self.waitForBoard(h, brokers: brokers, asOf: lastAsOf, daemon: daemon)
+            // The live path: produced in chunks while the daemon runs, each chunk after the daemon has
+            // published the boards the previous one allowed, so events keep arriving after snapshots
+            // (into buckets at and past each window's end) instead of all in one first batch.
+            let chunks = 6
+            var lastAsOf = Int64.min
+            for c in 0..<chunks {
+                let chunk = events[(events.count * c / chunks)..<(events.count * (c + 1) / chunks)]
+                try await h.produce(brokers: brokers, topic: Self.inputTopic, chunk.map { ($0.userId, $0.payload) })
+                let sent = Array(events[..<(events.count * (c + 1) / chunks)])
+                lastAsOf = try await Self.lastAsOf(h, brokers: brokers, events: sent, partitions: partitions)
+                try await Self.waitForBoard(h, brokers: brokers, asOf: lastAsOf, daemon: daemon)
+            }
             let status = try await h.stop(daemon)
             h.expect(status == 0, "tokenwatch run exited with \(status) after SIGTERM, expected 0")
 

@@ -97,6 +97,8 @@ final class Harness {
     /// An empty configuration file, so no /etc/tokenwatch/tokenwatch.yaml of the machine leaks in.
     let emptyConfig: URL
     private(set) var children: [Child] = []
+    /// The dev broker of this test, once started: every wait fails fast when it is gone.
+    private(set) var broker: Child?
     private var sequence = 0
     /// Set by every failed check of the harness; decides whether logs are printed at teardown.
     private(set) var failed = false
@@ -159,6 +161,10 @@ final class Harness {
 
     func fail(_ message: String) -> HarnessError {
         failed = true
+        if let broker, !broker.isRunning {
+            // It only stops on a signal: someone else's broad kill, or a crash.
+            return HarnessError(message + " (the dev broker is gone: exit \(broker.exitStatus ?? -1))")
+        }
         return HarnessError(message)
     }
 
@@ -233,6 +239,7 @@ final class Harness {
                 guard address.contains(":"), !address.contains(" ") else {
                     throw fail("dev-broker's first stdout line is not a bootstrap address: \(address)")
                 }
+                self.broker = broker
                 return (broker, address)
             }
             if !broker.isRunning { throw fail("dev-broker exited with \(broker.exitStatus ?? -1) before printing its address") }
@@ -270,7 +277,7 @@ final class Harness {
         let start = ContinuousClock.now
         while true {
             if try await condition() { return }
-            for child in alive where !child.isRunning {
+            for child in alive + (broker.map { [$0] } ?? []) where !child.isRunning {
                 throw fail("\(child.name) exited with status \(child.exitStatus ?? -1) while waiting for \(what)")
             }
             if ContinuousClock.now - start >= timeout { throw fail("timed out after \(timeout) waiting for \(what)") }
