@@ -261,12 +261,12 @@ final class Harness {
                          environment: environment(env))
     }
 
-    /// SIGTERM, then waits for the exit within `timeout`; returns the exit status.
-    func stop(_ child: Child, timeout: Duration = .seconds(30)) async throws -> Int32 {
-        child.signal(SIGTERM)
+    /// Sends `signal` (SIGTERM unless told), then waits for the exit within `timeout`; returns the exit status.
+    func stop(_ child: Child, signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async throws -> Int32 {
+        child.signal(signal)
         guard await child.waitForExit(timeout: timeout) else {
             child.killNow()
-            throw fail("\(child.name) did not exit within \(timeout) of SIGTERM")
+            throw fail("\(child.name) did not exit within \(timeout) of signal \(signal)")
         }
         return child.exitStatus ?? -1
     }

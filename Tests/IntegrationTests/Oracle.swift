@@ -310,18 +310,21 @@ struct BruteForce {
         var seen: [String: PublishedBoard] = [:]
         var present: [Int64: [String: Set<String>]] = [:]  // as_of → window → scopes
         var lastAsOfPerKey: [String: Int64] = [:]
+        var latestPerKey: [String: PublishedBoard] = [:]
         var verified = Set<String>()
         for b in boards.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
             let at = "board \(b.id) (\(b.partition)/\(b.offset))"
-            if let previous = lastAsOfPerKey[b.key], b.asOf < previous {
-                problems.append("\(at): as_of goes back in its partition (after \(previous)); a compacted topic would keep a stale board")
-            }
-            lastAsOfPerKey[b.key] = max(lastAsOfPerKey[b.key] ?? .min, b.asOf)
+            latestPerKey[b.key] = b
             if let earlier = seen[b.id] {
                 if !allowRepeats { problems.append("\(at): emitted more than once") }
                 if earlier.raw != b.raw { problems.append("\(at): repeated with different content:\n    \(earlier.raw)\n    \(b.raw)") }
                 continue
             }
+            // New boards of a key come in as_of order (a replay after a crash may repeat older ones first).
+            if let previous = lastAsOfPerKey[b.key], b.asOf < previous {
+                problems.append("\(at): as_of goes back in its partition (after \(previous))")
+            }
+            lastAsOfPerKey[b.key] = max(lastAsOfPerKey[b.key] ?? .min, b.asOf)
             seen[b.id] = b
             if b.schema != "tokenwatch.leaderboard.v1" { problems.append("\(at): schema \(b.schema)") }
             if b.key != "\(b.window)|\(b.scope)" { problems.append("\(at): key does not match window \(b.window) and scope \(b.scope)") }
@@ -349,6 +352,10 @@ struct BruteForce {
                 problems.append("\(at): adoption.known_users \(b.knownUsers) outside [active \(b.activeUsers), seen so far \(everSeen)]")
             }
             verified.insert(b.id)
+        }
+        // What a compacted topic keeps (the last message per key) must be the newest board of the key.
+        for (key, b) in latestPerKey where b.asOf != lastAsOfPerKey[key] {
+            problems.append("the last message of \(key) is as of \(b.asOf), but \(lastAsOfPerKey[key]!) was published: a compacted topic keeps a stale board")
         }
         // Every snapshot time from the first to the expected last, each with the boards it must have.
         let times = present.keys.sorted()
