@@ -309,6 +309,44 @@ struct EndToEndTests {
         }
     }
 
+    // MARK: - Idle partitions
+
+    @Test("a partition without events stops holding the boards back after engine.idle_timeout")
+    func idlePartitionDoesNotStallBoards() async throws {
+        try await Harness.run("idle-partition") { h in
+            let partitions = 4
+            let (_, brokers) = try await h.startBroker(partitions: partitions)
+            // 2025-09-02T09:00Z; partition 3 gets nothing.
+            let events = generateStream(seed: 5, start: 1_756_803_600_000, count: 600)
+            func partition(of user: String) -> Int32 { Int32(user.utf8.reduce(0) { $0 + Int($1) } % 3) }
+            var newest: [Int32: Int64] = [:]
+            for p in Int32(0)..<3 {
+                let mine = events.filter { partition(of: $0.userId) == p }
+                try #require(!mine.isEmpty, "test data has no user for partition \(p)")
+                newest[p] = mine.map(\.ts).max()!
+                try await h.produce(brokers: brokers, topic: Self.inputTopic, mine.map { ($0.userId, $0.payload) }, partition: p)
+            }
+            let started = ContinuousClock.now
+            let daemon = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state"),
+                                           settings: Self.settings(topK: 10, extra: ["TOKENWATCH_ENGINE_IDLE_TIMEOUT": "2s"]))
+            // Once partition 3 is idle the watermark is the minimum over the others; once all are
+            // quiet it is the highest one, then advances with the wall clock.
+            let interval = Self.snapshotIntervalMs
+            let atLeast = floorDivide(newest.values.max()! - Self.allowedLatenessMs, interval) * interval
+            try await Self.waitForBoard(h, brokers: brokers, asOf: atLeast, daemon: daemon)
+            let status = try await h.stop(daemon)
+            h.expect(status == 0, "tokenwatch run exited with \(status) after SIGTERM, expected 0")
+            let elapsedMs = Int64((ContinuousClock.now - started) / .milliseconds(1))
+
+            let boards = try parseBoards(try await h.consume(brokers: brokers, topic: Self.boardTopic))
+            let last = boards.map(\.asOf).max() ?? .min
+            let atMost = floorDivide(newest.values.max()! - Self.allowedLatenessMs + elapsedMs, interval) * interval
+            h.expect(last >= atLeast && last <= atMost, "newest board as of \(last), expected within [\(atLeast), \(atMost)]")
+            var brute = BruteForce(produced: events, windows: Self.windows, topK: 10, snapshotIntervalMs: interval)
+            h.expectNoProblems(brute.verify(boards, expectedLastAsOf: last, allowRepeats: false), "boards vs brute force")
+        }
+    }
+
     // MARK: - 4. The CLI around the daemon
 
     @Test("`tokenwatch leaderboard --json` prints the latest board, the same as kcat's last message for the key")
