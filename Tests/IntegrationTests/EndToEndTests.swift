@@ -172,6 +172,19 @@ struct EndToEndTests {
             bad(&p1, "wrong_type:outcome", "{\"event_id\":\"d5\",\"ts\":\(t),\"user_id\":\"frank\",\(rest),\"outcome\":\"yes\"}")
             bad(&p1, "out_of_range:ts", "{\"event_id\":\"d6\",\"ts\":253402300800000,\"user_id\":\"frank\",\(rest)}")
             for i in 0..<54 { good(&p1, ["frank", "gina"][i % 2], t + 45_000 + Int64(i) * 45_000, team: "edge") }
+            // Strings that need escaping or are not ASCII: decoded on the way in, escaped on the way out,
+            // ranked by UTF-8 bytes; `caf\u00e9` and `café` (and the emoji as a surrogate pair) are one user each.
+            let tricky: [(user: String, json: String, key: String)] = [
+                ("o\"brien", "o\\\"brien", "obrien"), ("back\\slash", "back\\\\slash", "backslash"),
+                ("tab\there", "tab\\there", "tab-user"), ("café", "café", "cafe"), ("café", "caf\\u00e9", "cafe"),
+                ("emoji😀", "emoji😀", "emoji"), ("emoji😀", "emoji\\ud83d\\ude00", "emoji"), ("Ωmega", "Ωmega", "omega"),
+            ]
+            for (i, u) in tricky.enumerated() {
+                serial += 1
+                let e = makeEvent(id: "intl-\(i)", ts: t + 60_000 + Int64(i) * 1000, user: u.user, team: "r&d \"lab\"",
+                                  input: 300 + Int64(i % 3) * 50, output: 0, userJSON: u.json, teamJSON: "r&d \\\"lab\\\"")
+                p1.append(Message(key: u.key, bytes: e.payload, reason: nil, event: e))
+            }
 
             let (_, brokers) = try await h.startBroker(partitions: 2)
             let started = Int64(Date().timeIntervalSince1970 * 1000)
@@ -242,6 +255,11 @@ struct EndToEndTests {
             let boards = try parseBoards(try await h.consume(brokers: brokers, topic: Self.boardTopic))
             var brute = BruteForce(produced: goodEvents, windows: windows, topK: 10, snapshotIntervalMs: 60_000)
             h.expectNoProblems(brute.verify(boards, expectedLastAsOf: lastAsOf, allowRepeats: false), "boards vs brute force")
+            let intl = boards.filter { $0.scope == "team:r&d \"lab\"" }.max { $0.asOf < $1.asOf }
+            h.expect(intl?.entries.map(\.userId) == ["emoji😀", "café", "tab\there", "back\\slash", "Ωmega", "o\"brien"],
+                     "newest board of team r&d \"lab\": \(intl.map { "\($0.entries)" } ?? "none")")
+            let longUser = String(repeating: "u", count: 256)
+            h.expect(boards.contains { $0.entries.contains { $0.userId == longUser } }, "the 256-byte user_id never reached a board")
         }
     }
 

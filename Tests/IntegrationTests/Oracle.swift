@@ -68,12 +68,14 @@ func rfc3339(_ ms: Int64, offsetMinutes: Int = 0, fraction: Bool) -> String {
 }
 
 /// Builds the JSON of one event; `tsText` replaces the integer `ts` when given.
+/// `userJSON`/`teamJSON` are the JSON text of the strings when it differs from the value (escapes).
 func makeEvent(id: String, ts: Int64, user: String, team: String?, input: Int64, output: Int64,
-               source: String? = nil, tsText: String? = nil, extra: String = "") -> UsageEvent {
+               source: String? = nil, tsText: String? = nil, extra: String = "",
+               userJSON: String? = nil, teamJSON: String? = nil) -> UsageEvent {
     var fields = ["\"event_id\":\"\(id)\""]
     fields.append(tsText.map { "\"ts\":\"\($0)\"" } ?? "\"ts\":\(ts)")
-    fields.append("\"user_id\":\"\(user)\"")
-    if let team { fields.append("\"team\":\"\(team)\"") }
+    fields.append("\"user_id\":\"\(userJSON ?? user)\"")
+    if let team { fields.append("\"team\":\"\(teamJSON ?? team)\"") }
     if let source { fields.append("\"source\":\"\(source)\"") }
     fields.append("\"input_tokens\":\(input)")
     fields.append("\"output_tokens\":\(output)")
