@@ -405,7 +405,7 @@ struct EndToEndTests {
         }
     }
 
-    @Test("`tokenwatch check-config` exits 2 naming the bad key, and 0 for config/tokenwatch.yaml")
+    @Test("`tokenwatch check-config` (and `run`) exit 2 naming the bad key; 0 for config/tokenwatch.yaml")
     func checkConfig() async throws {
         try await Harness.run("check-config") { h in
             let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -426,6 +426,14 @@ struct EndToEndTests {
                 h.expect(run.exitStatus == 2, "check-config of \(c.yaml.debugDescription) exited with \(run.exitStatus ?? -1), expected 2")
                 h.expect(run.stderr.contains(c.key), "check-config of \(c.yaml.debugDescription) does not name \(c.key): \(run.stderr)")
             }
+            // The daemon itself refuses a bad value from the environment the same way, before connecting anywhere.
+            let run = try await h.runTool("run-bad-env", h.tokenwatch,
+                                          ["run", "--config", h.emptyConfig.path, "--brokers", "127.0.0.1:9",
+                                           "--state-dir", h.directory.appendingPathComponent("state").path],
+                                          environment: h.environment(["TOKENWATCH_LEADERBOARD_TOP_K": "0"]), timeout: .seconds(20))
+            h.expect(run.exitStatus == 2, "tokenwatch run with TOKENWATCH_LEADERBOARD_TOP_K=0 exited with \(run.exitStatus ?? -1), expected 2")
+            h.expect(run.stderr.contains("leaderboard.top_k") || run.stderr.contains("TOKENWATCH_LEADERBOARD_TOP_K"),
+                     "tokenwatch run does not name the bad key: \(run.stderr)")
         }
     }
 }
