@@ -171,7 +171,12 @@ final class Harness {
     // MARK: - Locating the executables
 
     static func locateTokenwatch() throws -> URL {
-        if let path = ProcessInfo.processInfo.environment["TOKENWATCH_TEST_EXECUTABLE"] { return URL(fileURLWithPath: path) }
+        if let path = ProcessInfo.processInfo.environment["TOKENWATCH_TEST_EXECUTABLE"] {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw HarnessError("TOKENWATCH_TEST_EXECUTABLE=\(path) is not an executable file")
+            }
+            return URL(fileURLWithPath: path)
+        }
         var directories = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
                            Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
         if let exe = Bundle.main.executableURL { directories.append(exe.deletingLastPathComponent()) }
