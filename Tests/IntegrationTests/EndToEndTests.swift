@@ -292,16 +292,30 @@ struct EndToEndTests {
             let second = resent + events[split...]
             let state = h.directory.appendingPathComponent("state")
 
-            let run1 = try h.startDaemon(brokers: brokers, stateDirectory: state, settings: Self.settings(topK: 8))
-            // In two chunks, so the kill lands soon after the second chunk's boards: likely after the
-            // last checkpoint (every 2 s), which makes the restarted daemon replay and repeat them.
+            // For the kill: checkpoints every 8 s, the first chunk's state checkpointed, the second chunk's
+            // boards published, then kill -9 well before the next checkpoint. The restarted daemon must
+            // restore the first chunk and replay the second, repeating its boards.
+            let checkpoint = state.appendingPathComponent("engine.checkpoint")
+            let run1 = try h.startDaemon(brokers: brokers, stateDirectory: state,
+                                         settings: Self.settings(topK: 8, extra: graceful ? [:] : ["TOKENWATCH_STATE_CHECKPOINT_INTERVAL": "8s"]))
             var firstAsOf = Int64.min
-            for range in [0..<(split / 2), (split / 2)..<split] {
+            var checkpointedAt: Date?
+            for (i, range) in [0..<(split / 2), (split / 2)..<split].enumerated() {
+                if i == 1 && !graceful {
+                    try await h.waitUntil("the first checkpoint", timeout: .seconds(30), alive: [run1]) {
+                        FileManager.default.fileExists(atPath: checkpoint.path)
+                    }
+                    checkpointedAt = try FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date
+                }
                 try await h.produce(brokers: brokers, topic: Self.inputTopic, first[range].map { ($0.userId, $0.payload) })
                 firstAsOf = try await Self.lastAsOf(h, brokers: brokers, events: Array(first[..<range.upperBound]), partitions: partitions)
                 try await Self.waitForBoard(h, brokers: brokers, asOf: firstAsOf, daemon: run1)
             }
             let status1 = try await h.stop(run1, signal: signal)
+            if let checkpointedAt {
+                let now = try FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date
+                if now != checkpointedAt { print("restart after kill: a checkpoint landed after the second chunk; the replay path ran less") }
+            }
             if graceful {
                 h.expect(status1 == 0, "first run exited with \(status1) after SIGTERM, expected 0")
             }
