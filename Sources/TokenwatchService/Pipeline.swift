@@ -122,6 +122,11 @@ public final class Pipeline: Sendable {
         var lastCommit = WallClock.monotonicMs()
         var consumed = 0
         var paused = false
+        // Partitions the group gave this instance. The restored engine also knows the partitions of its
+        // checkpoint, but only assigned ones may be committed: a synchronous commit before the group
+        // join completes blocks the loop (the restarted daemon then never gets its assignment), and
+        // committing a partition another instance owns would move that instance's offsets.
+        var assigned = Set<Int32>()
 
         func topic(for kind: OutputRecord.Kind) -> String {
             switch kind {
@@ -182,7 +187,7 @@ public final class Pipeline: Sendable {
             }
             try store.save(engine.checkpoint())
             let offsets = engine.positions.compactMap { (p, next) -> TopicPartitionOffset? in
-                next >= 0 ? TopicPartitionOffset(topic: settings.inputTopic, partition: p, offset: next) : nil
+                next >= 0 && assigned.contains(p) ? TopicPartitionOffset(topic: settings.inputTopic, partition: p, offset: next) : nil
             }
             if !offsets.isEmpty {
                 do {
@@ -202,6 +207,7 @@ public final class Pipeline: Sendable {
                 case .assigned(let parts):
                     let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
                     engine.assign(partitions: ids)
+                    assigned.formUnion(ids)
                     let now = WallClock.monotonicMs()
                     for id in ids where lastActivity[id] == nil { lastActivity[id] = now }
                     logger.info("partitions assigned", metadata: ["partitions": "\(ids.sorted())"])
@@ -209,6 +215,7 @@ public final class Pipeline: Sendable {
                     try commitCycle(final: true)
                     let ids = parts.map(\.partition)
                     engine.revoke(partitions: ids)
+                    assigned.subtract(ids)
                     for id in ids { lastActivity[id] = nil }
                     logger.info("partitions revoked", metadata: ["partitions": "\(ids.sorted())"])
                 }

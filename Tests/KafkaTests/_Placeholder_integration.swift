@@ -1,0 +1,1 @@
+// Keeps the KafkaTests target buildable until its tests land on this branch.
