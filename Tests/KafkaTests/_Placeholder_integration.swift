@@ -1,1 +1,0 @@
-// Keeps the KafkaTests target buildable until its tests land on this branch.
