@@ -36,3 +36,21 @@ public enum ProductionServices {
             logger: logger))
     }
 }
+
+// Short names in swift-service-lifecycle's logs (it logs each service's description), instead of a
+// dump of everything a service holds.
+extension SystemdService: CustomStringConvertible {
+    public var description: String { "SystemdService(\(notifier?.socketPath ?? "no NOTIFY_SOCKET"))" }
+}
+
+extension HTTPService: CustomStringConvertible {
+    public var description: String { "HTTPService(\(server.boundAddress))" }
+}
+
+extension ReloadService: CustomStringConvertible {
+    public var description: String { "ReloadService(SIGHUP)" }
+}
+
+extension PipelineService: CustomStringConvertible {
+    public var description: String { "PipelineService(\(pipeline.settings.inputTopic))" }
+}
