@@ -2,6 +2,7 @@
 public struct ReconfigureError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The engine settings that differ and cannot change while state is kept.
     public var fields: [String]
+    public init(fields: [String]) { self.fields = fields }
     public var description: String {
         "cannot change \(fields.joined(separator: ", ")) without a restart (the state is built on them)"
     }

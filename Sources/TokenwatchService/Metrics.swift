@@ -6,7 +6,7 @@ import Synchronization
 public struct LatencyHistogram: Sendable, Equatable {
     /// Upper bounds in seconds (Prometheus' `le`), `+Inf` implied.
     public static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
-    private static let boundsMs: [Int64] = bounds.map { Int64(($0 * 1000).rounded(.up)) }
+    private static let boundsMs: [Double] = bounds.map { $0 * 1000 }
 
     /// Observations per bucket (not cumulative); the last slot is above every bound.
     public private(set) var counts: [Int] = Array(repeating: 0, count: LatencyHistogram.bounds.count + 1)
@@ -19,7 +19,8 @@ public struct LatencyHistogram: Sendable, Equatable {
     public mutating func observe(milliseconds: Int64) {
         let v = max(0, milliseconds)
         var i = 0
-        while i < Self.boundsMs.count && v > Self.boundsMs[i] { i += 1 }
+        let ms = Double(v)
+        while i < Self.boundsMs.count && ms > Self.boundsMs[i] { i += 1 }
         counts[i] += 1
         sumMs &+= v
         count += 1

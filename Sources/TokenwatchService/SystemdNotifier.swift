@@ -113,7 +113,8 @@ public struct SystemdService: Service {
             return
         }
         let watchdogEvery = notifier.watchdogInterval
-        let step = min(tick, watchdogEvery ?? tick)
+        // READY and STOPPING go out within this much of the change; STATUS every `tick`.
+        let step = Duration.milliseconds(100)
         logger.info("systemd notification on", metadata: [
             "socket": "\(notifier.socketPath)", "watchdog": "\(watchdogEvery.map { "\($0)" } ?? "off")",
         ])
@@ -123,6 +124,7 @@ public struct SystemdService: Service {
         var rate = RateMeter()
         let clock = ContinuousClock()
         var nextWatchdog = clock.now
+        var nextStatus = clock.now
         var lastStatus = ""
         var warnedStall = false
         while !Task.isCancelled {
@@ -137,10 +139,14 @@ public struct SystemdService: Service {
                 messages.append("STOPPING=1")
                 sentStopping = true
             }
-            let statusLine = Self.statusLine(s, eventsPerSecond: rate.update(consumed: s.consumed))
-            if statusLine != lastStatus {
-                messages.append("STATUS=" + statusLine)
-                lastStatus = statusLine
+            // A new state (READY, STOPPING) comes with its status line.
+            if clock.now >= nextStatus || !messages.isEmpty {
+                nextStatus = clock.now + tick
+                let statusLine = Self.statusLine(s, eventsPerSecond: rate.update(consumed: s.consumed))
+                if statusLine != lastStatus {
+                    messages.append("STATUS=" + statusLine)
+                    lastStatus = statusLine
+                }
             }
             if let every = watchdogEvery, clock.now >= nextWatchdog {
                 nextWatchdog = clock.now + every
@@ -165,6 +171,7 @@ public struct SystemdService: Service {
             // reverse order), the pipeline has finished: nothing more to say.
             if Task.isShuttingDownGracefully { break }
         }
+        if !sentStopping { notifier.send("STOPPING=1") }
     }
 
     /// The human line `systemctl status` shows.
