@@ -105,8 +105,10 @@ public struct ReloadService: Service {
 
     /// One reload; returns the configuration now running.
     func reload(_ running: TokenwatchConfiguration) async -> TokenwatchConfiguration {
-        notifier?.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
-        defer { notifier?.send("READY=1") }
+        // Before the first READY=1 (still starting) systemd hears nothing: SystemdService sends READY when due.
+        let wasReady = pipeline.status.ready
+        if wasReady { notifier?.send("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())") }
+        defer { if wasReady { notifier?.send("READY=1") } }
         logger.info("SIGHUP: reloading the configuration")
         let new: TokenwatchConfiguration
         do {

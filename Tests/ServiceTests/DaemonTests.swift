@@ -49,6 +49,16 @@ struct DaemonTests {
         let status = await collect(until: { $0.contains { $0.hasPrefix("STATUS=") && $0.contains("ev/s") } }, timeout: .seconds(10))
         #expect(status, "no STATUS= with a rate; got \(seen)")
 
+        // SIGHUP: RELOADING=1, then READY=1 again.
+        let beforeReload = seen.count
+        daemon.signal(SIGHUP)
+        let reloaded = await collect(until: { lines in
+            guard let r = lines[beforeReload...].firstIndex(of: "RELOADING=1") else { return false }
+            return lines[r...].contains("READY=1")
+        }, timeout: .seconds(30))
+        #expect(reloaded, "no RELOADING=1 then READY=1; got \(seen[beforeReload...])")
+        #expect(seen[beforeReload...].contains { $0.hasPrefix("MONOTONIC_USEC=") })
+
         daemon.signal(SIGTERM)
         let stopping = await collect(until: { $0.contains("STOPPING=1") }, timeout: .seconds(30))
         #expect(stopping, "no STOPPING=1; got \(seen)")
