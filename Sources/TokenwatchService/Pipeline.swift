@@ -297,7 +297,9 @@ public final class Pipeline: Sendable {
             let now = WallClock.nowMs()
             let monotonic = WallClock.monotonicMs()
             var lastTimestamp: Int64?
+            var batchStart: Int64?
             let n = consumer.poll(maxMessages: settings.batchSize, timeout: .milliseconds(100)) { message in
+                if batchStart == nil { batchStart = WallClock.monotonicMs() }  // not the wait for the first message
                 if let error = message.error {
                     logger.warning("consumer error", metadata: ["error": "\(error)"])
                     return
@@ -308,8 +310,8 @@ public final class Pipeline: Sendable {
                                receivedAtMs: now, wallClockMs: now)
             }
             consumed += n
-            if n > 0 {
-                batchDuration.observe(milliseconds: WallClock.monotonicMs() - monotonic)
+            if n > 0, let start = batchStart {
+                batchDuration.observe(milliseconds: WallClock.monotonicMs() - start)
                 if let ts = lastTimestamp { processingLatency.observe(milliseconds: WallClock.nowMs() - ts) }
             }
             if monotonic - lastLagAt >= 1_000 {
