@@ -74,6 +74,17 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["TokenwatchCore", "Kafka"]
         ),
+        // Production service: HTTP, metrics, sd_notify, SIGHUP reload, secrets; spawns the built `tokenwatch`.
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: [
+                "TokenwatchService",
+                "TokenwatchCore",
+                "TokenwatchConfig",
+                "Kafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

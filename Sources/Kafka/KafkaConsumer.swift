@@ -228,6 +228,17 @@ public final class KafkaConsumer: @unchecked Sendable {
         return (low, high)
     }
 
+    /// The low and high offsets librdkafka last learnt from fetch responses for a partition this consumer
+    /// fetches; no broker request, so cheap enough to call every second. Nil until a fetch reported them.
+    public func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {
+        guard core.isOpen else { return nil }
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let err = rd_kafka_get_watermark_offsets(core.rk, topic, partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
+    }
+
     /// For each partition, the earliest offset whose timestamp is at or after the query's `offset` field
     /// (a timestamp in epoch ms); `-1` when there is none (past the end). Throws on a per-partition error.
     /// The mock cluster does not implement this lookup (see the tests for what it answers).

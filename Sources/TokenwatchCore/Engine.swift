@@ -62,7 +62,8 @@ public struct Engine: Sendable {
         var pendingHead = 0
     }
 
-    public let configuration: EngineConfiguration
+    /// Replaced only through `reconfigure(_:)` (SIGHUP reload), which keeps the structural fields.
+    public internal(set) var configuration: EngineConfiguration
     public let inputTopic: String
     var decoder: EventDecoder
     public internal(set) var users = Interner(capacity: 4096)
@@ -82,7 +83,7 @@ public struct Engine: Sendable {
     public internal(set) var counters = EngineCounters()
     /// Records produced since the last `takeOutputs()`.
     public internal(set) var outbox: [OutputRecord] = []
-    let servicePatterns: [GlobPattern]
+    var servicePatterns: [GlobPattern]
     let unassignedTeam: UInt32
 
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage") {

@@ -48,6 +48,31 @@ public struct PipelineStatus: Sendable {
     public var lastCheckpointAtMs: Int64?
     public var ready = false
     public var paused = false
+
+    // Production figures (health, metrics, systemd): updated between batches, never per event.
+
+    /// Loop iterations, also counted while the loop waits for the broker; stops only when the loop is stuck.
+    public var heartbeat: UInt64 = 0
+    /// Whether the last poll found nothing to consume.
+    public var idle = false
+    /// Whether a stop was requested: the loop is draining.
+    public var stopping = false
+    /// The latest leaderboard JSON published per key `"<window>|<scope>"`.
+    public var latestBoards: [String: [UInt8]] = [:]
+    /// Per assigned partition: high watermark (as librdkafka last saw it) − next offset to process.
+    public var lag: [Int32: Int64] = [:]
+    /// Kafka timestamp → end of processing, sampled once per batch (its last message).
+    public var processingLatency = LatencyHistogram()
+    /// Time the engine spent on each batch.
+    public var batchDuration = LatencyHistogram()
+    /// Distinct users the engine holds, and per window the users active in it (last snapshot).
+    public var trackedUsers = 0
+    public var activeUsers: [(window: String, users: Int)] = []
+    /// Alerts published, by rule.
+    public var alertsByRule: [String: Int] = [:]
+    /// The generation of the last reload the loop handled (see `Pipeline.requestReload`), and its error.
+    public var reloadGeneration: UInt64 = 0
+    public var reloadError: String?
 }
 
 /// The live daemon: consume → engine → produce, with commits only after outputs are acknowledged.
@@ -62,6 +87,10 @@ public final class Pipeline: Sendable {
     let logger: Logger
     private let stopFlag = Atomic<Bool>(false)
     private let statusBox = Mutex(PipelineStatus())
+    /// Bumped by the loop (see `PipelineStatus.heartbeat`); an atomic so waits inside the loop can bump it.
+    let heartbeat = Atomic<UInt64>(0)
+    /// A reload and user queries handed to the loop; it looks at the flags once per iteration.
+    let control = PipelineControl()
 
     public init(settings: PipelineSettings, logger: Logger) {
         self.settings = settings
@@ -71,7 +100,14 @@ public final class Pipeline: Sendable {
     /// Asks the loop to drain, flush, checkpoint, commit and return.
     public func requestStop() { stopFlag.store(true, ordering: .relaxed) }
 
-    public var status: PipelineStatus { statusBox.withLock { $0 } }
+    public var status: PipelineStatus {
+        var s = statusBox.withLock { $0 }
+        s.heartbeat = heartbeat.load(ordering: .relaxed)
+        s.stopping = stopFlag.load(ordering: .relaxed)
+        return s
+    }
+
+    private func beat() { heartbeat.add(1, ordering: .relaxed) }
 
     /// Runs the loop on a dedicated thread until `requestStop()`; throws on a fatal error.
     public func run() async throws {
@@ -127,6 +163,13 @@ public final class Pipeline: Sendable {
         // join completes blocks the loop (the restarted daemon then never gets its assignment), and
         // committing a partition another instance owns would move that instance's offsets.
         var assigned = Set<Int32>()
+        var latestBoards: [String: [UInt8]] = [:]
+        var boardsChanged = false
+        var alertsByRule: [String: Int] = [:]
+        var processingLatency = LatencyHistogram()
+        var batchDuration = LatencyHistogram()
+        var lag: [Int32: Int64] = [:]
+        var lastLagAt: Int64 = 0
 
         func topic(for kind: OutputRecord.Kind) -> String {
             switch kind {
@@ -161,6 +204,7 @@ public final class Pipeline: Sendable {
                     }
                     // Local queue full or transient: serve delivery reports, then try again.
                     handle(producer.pollDeliveries(timeout: .milliseconds(50)))
+                    beat()
                     if stopFlag.load(ordering: .relaxed) && inFlight.count > settings.maxInFlight * 2 { return }
                 }
             }
@@ -168,6 +212,17 @@ public final class Pipeline: Sendable {
 
         func publish(_ records: [OutputRecord]) {
             for record in records {
+                switch record.kind {
+                case .leaderboard:
+                    if let key = record.key {
+                        latestBoards[String(decoding: key, as: UTF8.self)] = record.value
+                        boardsChanged = true
+                    }
+                case .alert:
+                    alertsByRule[PipelineControl.ruleName(ofAlert: record.value), default: 0] += 1
+                case .deadLetter:
+                    break
+                }
                 let token = nextToken
                 nextToken += 1
                 send(InFlight(topic: topic(for: record.kind), record: record), token: token)
@@ -179,6 +234,7 @@ public final class Pipeline: Sendable {
             let deadline = WallClock.monotonicMs() + (final ? 20_000 : Int64.max / 2)
             while !inFlight.isEmpty {
                 handle(producer.pollDeliveries(timeout: .milliseconds(100)))
+                beat()
                 if WallClock.monotonicMs() > deadline {
                     logger.error("outputs still unacknowledged at shutdown; not committing", metadata: ["inFlight": "\(inFlight.count)"])
                     return
@@ -202,6 +258,13 @@ public final class Pipeline: Sendable {
         }
 
         while !stopFlag.load(ordering: .relaxed) {
+            beat()
+            if let reload = control.serve(&engine, logger: logger) {
+                statusBox.withLock {
+                    $0.reloadGeneration = reload.generation
+                    $0.reloadError = reload.error
+                }
+            }
             for event in consumer.takeRebalanceEvents() {
                 switch event {
                 case .assigned(let parts):
@@ -240,16 +303,32 @@ public final class Pipeline: Sendable {
 
             let now = WallClock.nowMs()
             let monotonic = WallClock.monotonicMs()
+            var lastTimestamp: Int64?
+            var batchStart: Int64?
             let n = consumer.poll(maxMessages: settings.batchSize, timeout: .milliseconds(100)) { message in
+                if batchStart == nil { batchStart = WallClock.monotonicMs() }  // not the wait for the first message
                 if let error = message.error {
                     logger.warning("consumer error", metadata: ["error": "\(error)"])
                     return
                 }
                 lastActivity[message.partition] = monotonic
+                lastTimestamp = message.timestampMs
                 engine.process(message.payload, partition: message.partition, offset: message.offset,
                                receivedAtMs: now, wallClockMs: now)
             }
             consumed += n
+            if n > 0, let start = batchStart {
+                batchDuration.observe(milliseconds: WallClock.monotonicMs() - start)
+                if let ts = lastTimestamp { processingLatency.observe(milliseconds: WallClock.nowMs() - ts) }
+            }
+            if monotonic - lastLagAt >= 1_000 {
+                // librdkafka's cached high watermarks: no broker request.
+                lastLagAt = monotonic
+                lag = [:]
+                for (p, next) in engine.positions where next >= 0 {
+                    if let w = consumer.cachedWatermarks(topic: settings.inputTopic, partition: p) { lag[p] = max(0, w.high - next) }
+                }
+            }
 
             let idleAfter = settings.engine.idleTimeoutMs
             let idle = Set(lastActivity.filter { monotonic - $0.value > idleAfter }.keys)
@@ -272,7 +351,16 @@ public final class Pipeline: Sendable {
                 $0.lastSnapshotAt = engine.lastSnapshotAt
                 $0.inFlight = inFlight.count
                 $0.paused = paused
+                $0.idle = n == 0
+                if boardsChanged { $0.latestBoards = latestBoards }
+                $0.alertsByRule = alertsByRule
+                $0.processingLatency = processingLatency
+                $0.batchDuration = batchDuration
+                $0.lag = lag
+                $0.trackedUsers = engine.trackedUsers
+                $0.activeUsers = engine.activeUsersPerWindow
             }
+            boardsChanged = false
 
             if monotonic - lastCommit >= settings.checkpointIntervalMs {
                 try commitCycle(final: false)

@@ -7,9 +7,15 @@ public struct PipelineService: Service {
     public init(pipeline: Pipeline) { self.pipeline = pipeline }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await pipeline.run()
-        } onGracefulShutdown: {
+        // Cancellation (another service failed, or a second signal) also stops the loop: its thread
+        // does not see task cancellation, and `run()` would otherwise never return.
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await pipeline.run()
+            } onGracefulShutdown: {
+                pipeline.requestStop()
+            }
+        } onCancel: {
             pipeline.requestStop()
         }
     }

@@ -41,16 +41,19 @@ extension LoggingSystem {
 /// Loads the configuration with the contract's precedence; errors exit 2 naming the key.
 func loadConfiguration(path: String?, overrides: [String: String]) throws -> TokenwatchConfiguration {
     let env = ProcessInfo.processInfo.environment
-    var resolved = path ?? env["TOKENWATCH_CONFIG"]
-    if resolved == nil, FileManager.default.fileExists(atPath: "/etc/tokenwatch/tokenwatch.yaml") {
-        resolved = "/etc/tokenwatch/tokenwatch.yaml"
-    }
     do {
-        return try ConfigurationLoader.load(path: resolved, environment: env, overrides: overrides)
+        return try ConfigurationLoader.load(path: configurationPath(path), environment: env, overrides: overrides)
     } catch {
         FileHandle.standardError.write(Data("tokenwatch: configuration error: \(error)\n".utf8))
         throw Exit.usage
     }
+}
+
+/// The file `path` names, else $TOKENWATCH_CONFIG, else /etc/tokenwatch/tokenwatch.yaml when present.
+func configurationPath(_ path: String?) -> String? {
+    if let resolved = path ?? ProcessInfo.processInfo.environment["TOKENWATCH_CONFIG"] { return resolved }
+    let installed = "/etc/tokenwatch/tokenwatch.yaml"
+    return FileManager.default.fileExists(atPath: installed) ? installed : nil
 }
 
 func pipelineSettings(_ config: TokenwatchConfiguration, stateDirectory: String? = nil) -> PipelineSettings {
@@ -87,10 +90,18 @@ struct Run: AsyncParsableCommand {
         let configuration = try loadConfiguration(path: config, overrides: overrides)
         let logger = makeLogger("tokenwatch")
         let pipeline = Pipeline(settings: pipelineSettings(configuration), logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: PipelineService(pipeline: pipeline))],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group: ServiceGroup
+        do {
+            group = try ProductionServices.group(
+                configuration: configuration, pipeline: pipeline, logger: logger,
+                reload: { [config, overrides] in
+                    try ConfigurationLoader.load(path: configurationPath(config), environment: ProcessInfo.processInfo.environment,
+                                                 overrides: overrides)
+                })
+        } catch {
+            logger.error("tokenwatch cannot start: \(error)")
+            throw Exit.runtime
+        }
         do {
             try await group.run()
         } catch {

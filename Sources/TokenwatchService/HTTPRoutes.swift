@@ -1,0 +1,147 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TokenwatchCore
+
+/// The daemon's HTTP API: `/healthz`, `/readyz`, `/metrics`, `/leaderboard?window=&scope=`, `/users/<id>`.
+///
+/// With a bearer token configured, every path but `/healthz` and `/readyz` needs
+/// `Authorization: Bearer <token>` (probes stay usable by systemd and load balancers without the secret).
+public final class HTTPRoutes: Sendable {
+    let pipeline: Pipeline
+    let counters: ServiceCounters
+    private let bearerToken: [UInt8]?
+    /// Window names in configuration order; the first is the default of `/leaderboard`.
+    let windows: [String]
+    /// A loop whose heartbeat has not moved for this long is reported dead by `/healthz`.
+    let stallAfterMs: Int64
+    private let lastBeat = Mutex<(beat: UInt64, atMs: Int64)>((0, WallClock.monotonicMs()))
+
+    public init(pipeline: Pipeline, counters: ServiceCounters, bearerToken: String?, windows: [String],
+                stallAfter: Duration = .seconds(60)) {
+        self.pipeline = pipeline
+        self.counters = counters
+        self.bearerToken = bearerToken.map { Array($0.utf8) }
+        self.windows = windows
+        self.stallAfterMs = stallAfter.components.seconds * 1000
+    }
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        counters.httpRequests.add(1, ordering: .relaxed)
+        switch request.path {
+        case "/healthz": return healthz()
+        case "/readyz": return readyz()
+        default: break
+        }
+        if let token = bearerToken, !Self.authorized(request.headers["authorization"], token: token) {
+            counters.httpUnauthorized.add(1, ordering: .relaxed)
+            return .text(401, "unauthorized: send Authorization: Bearer <token>", headers: [("WWW-Authenticate", "Bearer")])
+        }
+        if request.path == "/metrics" {
+            let text = PrometheusText.render(status: pipeline.status, counters: counters)
+            return HTTPResponse(status: 200, contentType: PrometheusText.contentType, body: Array(text.utf8))
+        }
+        if request.path == "/leaderboard" { return leaderboard(request) }
+        if request.path.hasPrefix("/users/") { return user(String(request.path.dropFirst("/users/".count))) }
+        return .text(404, "not found; try /healthz, /readyz, /metrics, /leaderboard?window=&scope=, /users/<id>")
+    }
+
+    /// Constant-time comparison of the presented token (no early exit on the first different byte).
+    static func authorized(_ header: String?, token: [UInt8]) -> Bool {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
+        let presented = Array(header.dropFirst(7).utf8)
+        var diff = UInt8(presented.count == token.count ? 0 : 1)
+        for i in 0..<max(presented.count, token.count) {
+            diff |= (i < presented.count ? presented[i] : 0) ^ (i < token.count ? token[i] : 0xFF)
+        }
+        return diff == 0
+    }
+
+    private func healthz() -> HTTPResponse {
+        let status = pipeline.status
+        let now = WallClock.monotonicMs()
+        let stalledFor: Int64 = lastBeat.withLock { last in
+            if status.heartbeat != last.beat { last = (status.heartbeat, now) }
+            return now - last.atMs
+        }
+        if status.heartbeat > 0 && stalledFor > stallAfterMs {
+            return .text(503, "unhealthy: the pipeline loop has not moved for \(stalledFor / 1000) s")
+        }
+        return .text(200, "ok")
+    }
+
+    private func readyz() -> HTTPResponse {
+        let status = pipeline.status
+        if status.stopping { return .text(503, "not ready: stopping") }
+        if !status.ready { return .text(503, "not ready: restoring state or waiting for partitions") }
+        return .text(200, "ready")
+    }
+
+    private func leaderboard(_ request: HTTPRequest) -> HTTPResponse {
+        let window = request.query["window"].flatMap { $0.isEmpty ? nil : $0 } ?? windows.first ?? "1h"
+        let scope = request.query["scope"].flatMap { $0.isEmpty ? nil : $0 } ?? "global"
+        guard windows.contains(window) else {
+            return .text(404, "unknown window '\(window)'; configured: \(windows.joined(separator: ", "))")
+        }
+        guard let board = pipeline.status.latestBoards["\(window)|\(scope)"] else {
+            return .text(404, "no board yet for window '\(window)' and scope '\(scope)'")
+        }
+        return .json(200, board)
+    }
+
+    private func user(_ id: String) -> HTTPResponse {
+        guard !id.isEmpty else { return .text(404, "give a user id: /users/<id>") }
+        switch pipeline.userSummary(id) {
+        case .unknownUser: return .text(404, "unknown user")
+        case .unavailable: return .text(503, "the pipeline did not answer in time; try again")
+        case .found(let s): return .json(200, Self.json(s))
+        }
+    }
+
+    static func json(_ s: UserSummary) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("schema"); w.string("tokenwatch.user.v1")
+        w.key("user_id"); w.string(s.userId)
+        w.key("team")
+        if let team = s.team { w.string(team) } else { w.null() }
+        w.key("service_account"); w.bool(s.isServiceAccount)
+        w.key("suspicion"); w.decimal(s.suspicion)
+        w.key("known_events"); w.int(s.knownEvents)
+        w.key("windows")
+        w.beginArray()
+        for f in s.windows {
+            w.beginObject()
+            w.key("window"); w.string(f.window)
+            w.key("window_start"); w.int(f.windowStart)
+            w.key("window_end"); w.int(f.windowEnd)
+            w.key("tokens"); w.int(f.tokens)
+            w.key("events"); w.int(f.events)
+            w.key("outcomes"); w.int(f.outcomes)
+            w.key("effective_tokens"); w.int(f.effectiveTokens)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+}
+
+/// The HTTP server as one service of the daemon's group: serves from start until graceful shutdown.
+public struct HTTPService: Service {
+    public let server: HTTPServer
+    let logger: Logger
+
+    public init(server: HTTPServer, logger: Logger) {
+        self.server = server
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        server.start()
+        logger.info("http listening", metadata: ["address": "\(server.boundAddress)"])
+        // Returns on graceful shutdown (or throws on cancellation); stop either way.
+        defer { server.stop() }
+        try? await gracefulShutdown()
+    }
+}

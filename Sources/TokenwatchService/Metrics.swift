@@ -1,0 +1,175 @@
+import Foundation
+import Synchronization
+
+/// A fixed-bucket latency histogram in the Prometheus sense (cumulative buckets, sum, count).
+/// A plain value: the pipeline thread owns one and copies it into the status between batches.
+public struct LatencyHistogram: Sendable, Equatable {
+    /// Upper bounds in seconds (Prometheus' `le`), `+Inf` implied.
+    public static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+    private static let boundsMs: [Double] = bounds.map { $0 * 1000 }
+
+    /// Observations per bucket (not cumulative); the last slot is above every bound.
+    public private(set) var counts: [Int] = Array(repeating: 0, count: LatencyHistogram.bounds.count + 1)
+    public private(set) var sumMs: Int64 = 0
+    public private(set) var count = 0
+
+    public init() {}
+
+    /// Adds one observation; negative values (clock skew between producer and us) count as zero.
+    public mutating func observe(milliseconds: Int64) {
+        let v = max(0, milliseconds)
+        var i = 0
+        let ms = Double(v)
+        while i < Self.boundsMs.count && ms > Self.boundsMs[i] { i += 1 }
+        counts[i] += 1
+        sumMs &+= v
+        count += 1
+    }
+}
+
+/// Counters of the service around the pipeline (reloads, HTTP), shared between threads.
+public final class ServiceCounters: Sendable {
+    public let reloadsApplied = Atomic<Int>(0)
+    public let reloadsRejected = Atomic<Int>(0)
+    public let httpRequests = Atomic<Int>(0)
+    public let httpUnauthorized = Atomic<Int>(0)
+    /// Wall-clock start of the process, epoch ms.
+    public let startedAtMs = WallClock.nowMs()
+
+    public init() {}
+}
+
+/// Renders the daemon's figures in the Prometheus text exposition format 0.0.4.
+///
+/// Hand-written rather than swift-metrics + swift-prometheus: the figures already live in one
+/// status value the pipeline publishes, and the dependency would lengthen every CI build. No user id
+/// is ever a label (per-user numbers go to topics and `/users/<id>`).
+public enum PrometheusText {
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    public static func render(status s: PipelineStatus, counters c: ServiceCounters, nowMs: Int64 = WallClock.nowMs()) -> String {
+        var out = Writer()
+        out.metric("tokenwatch_up", .gauge, "1 while the daemon runs.", [([], 1)])
+        out.metric("tokenwatch_ready", .gauge, "1 once state is restored and partitions are assigned.", [([], s.ready ? 1 : 0)])
+        out.metric("tokenwatch_messages_consumed_total", .counter, "Messages taken from the input topic since start.",
+                   [([], Double(s.consumed))])
+        out.metric("tokenwatch_events_total", .counter, "Input messages by what became of them (since the state began).", [
+            ([("result", "counted")], Double(s.counters.counted)),
+            ([("result", "service_account")], Double(s.counters.service)),
+            ([("result", "duplicate")], Double(s.counters.duplicates)),
+            ([("result", "dead_letter")], Double(s.counters.deadLetterTotal)),
+            ([("result", "already_processed")], Double(s.counters.alreadyProcessed)),
+        ])
+        out.metric("tokenwatch_dead_letters_total", .counter, "Messages sent to the dead-letter topic, by reason.",
+                   s.counters.deadLetters.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
+        out.metric("tokenwatch_snapshots_total", .counter, "Snapshot times emitted (every window and scope at one as_of).",
+                   [([], Double(s.counters.snapshots))])
+        out.metric("tokenwatch_alerts_total", .counter, "Alerts published since start, by rule.",
+                   s.alertsByRule.sorted { $0.key < $1.key }.map { ([("rule", $0.key)], Double($0.value)) })
+        out.metric("tokenwatch_consumer_lag_messages", .gauge,
+                   "Per assigned partition: high watermark (librdkafka's last fetch) minus the next offset to process.",
+                   s.lag.sorted { $0.key < $1.key }.map { ([("partition", String($0.key))], Double($0.value)) })
+        out.metric("tokenwatch_assigned_partitions", .gauge, "Input partitions assigned to this instance.", [([], Double(s.assigned.count))])
+        if let w = s.watermark {
+            out.metric("tokenwatch_watermark_timestamp_seconds", .gauge, "The engine watermark (event time), epoch seconds.",
+                       [([], Double(w) / 1000)])
+            out.metric("tokenwatch_watermark_delay_seconds", .gauge,
+                       "Wall clock minus the engine watermark (includes engine.allowed_lateness).", [([], Double(nowMs - w) / 1000)])
+        }
+        if let last = s.lastSnapshotAt {
+            out.metric("tokenwatch_last_snapshot_timestamp_seconds", .gauge, "Event time of the last snapshot emitted, epoch seconds.",
+                       [([], Double(last) / 1000)])
+        }
+        out.histogram("tokenwatch_processing_latency_seconds",
+                      "Kafka message timestamp to the end of its batch's processing, sampled once per batch (its last message).",
+                      s.processingLatency)
+        out.histogram("tokenwatch_batch_duration_seconds", "Time the engine spent on one consumed batch.", s.batchDuration)
+        out.metric("tokenwatch_tracked_users", .gauge, "Distinct users the engine holds an id and counters for.",
+                   [([], Double(s.trackedUsers))])
+        out.metric("tokenwatch_window_active_users", .gauge, "Users with events in the window's range as of the last snapshot.",
+                   s.activeUsers.map { ([("window", $0.window)], Double($0.users)) })
+        if let at = s.lastCheckpointAtMs {
+            out.metric("tokenwatch_checkpoint_age_seconds", .gauge, "Seconds since the last checkpoint was written.",
+                       [([], Double(nowMs - at) / 1000)])
+        }
+        out.metric("tokenwatch_outputs_in_flight", .gauge, "Outputs produced but not yet acknowledged by the broker.",
+                   [([], Double(s.inFlight))])
+        out.metric("tokenwatch_consumption_paused", .gauge, "1 while consumption is paused for output back-pressure.",
+                   [([], s.paused ? 1 : 0)])
+        out.metric("tokenwatch_reloads_total", .counter, "Configuration reloads (SIGHUP), by result.", [
+            ([("result", "applied")], Double(c.reloadsApplied.load(ordering: .relaxed))),
+            ([("result", "rejected")], Double(c.reloadsRejected.load(ordering: .relaxed))),
+        ])
+        out.metric("tokenwatch_http_requests_total", .counter, "HTTP requests served.",
+                   [([], Double(c.httpRequests.load(ordering: .relaxed)))])
+        out.metric("tokenwatch_http_unauthorized_total", .counter, "HTTP requests refused for a missing or wrong bearer token.",
+                   [([], Double(c.httpUnauthorized.load(ordering: .relaxed)))])
+        out.metric("process_start_time_seconds", .gauge, "Start time of the process, epoch seconds.",
+                   [([], Double(c.startedAtMs) / 1000)])
+        if let rss = residentBytes() {
+            out.metric("process_resident_memory_bytes", .gauge, "Resident set size.", [([], Double(rss))])
+        }
+        return out.text
+    }
+
+    /// RSS from /proc/self/statm (Linux); nil elsewhere.
+    static func residentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    enum Kind: String { case counter, gauge, histogram }
+
+    struct Writer {
+        var text = ""
+
+        mutating func metric(_ name: String, _ kind: Kind, _ help: String, _ samples: [([(String, String)], Double)]) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind.rawValue)\n"
+            for (labels, value) in samples { sample(name, labels, value) }
+        }
+
+        mutating func histogram(_ name: String, _ help: String, _ h: LatencyHistogram) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            var cumulative = 0
+            for (i, bound) in LatencyHistogram.bounds.enumerated() {
+                cumulative += h.counts[i]
+                sample(name + "_bucket", [("le", PrometheusText.number(bound))], Double(cumulative))
+            }
+            sample(name + "_bucket", [("le", "+Inf")], Double(h.count))
+            sample(name + "_sum", [], Double(h.sumMs) / 1000)
+            sample(name + "_count", [], Double(h.count))
+        }
+
+        mutating func sample(_ name: String, _ labels: [(String, String)], _ value: Double) {
+            text += name
+            if !labels.isEmpty {
+                text += "{" + labels.map { "\($0.0)=\"\(PrometheusText.escape($0.1))\"" }.joined(separator: ",") + "}"
+            }
+            text += " " + PrometheusText.number(value) + "\n"
+        }
+    }
+
+    /// Label value escaping of the text format: backslash, double quote and line feed.
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// Integers without a fraction; other values in Go's float syntax (`NaN`, `+Inf`).
+    static func number(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return String(v)
+    }
+}

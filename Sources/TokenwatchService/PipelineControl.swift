@@ -1,0 +1,124 @@
+import Dispatch
+import Logging
+import Synchronization
+import TokenwatchCore
+
+/// What other threads hand to the pipeline loop: a configuration reload (SIGHUP) and read-only user
+/// queries (HTTP). The loop looks at one atomic flag per iteration and does the work between batches,
+/// so the per-event path takes no lock and the engine keeps a single owner.
+final class PipelineControl: Sendable {
+    private struct PendingReload {
+        var generation: UInt64
+        var configuration: EngineConfiguration
+    }
+
+    private let reload = Mutex<PendingReload?>(nil)
+    private let generation = Atomic<UInt64>(0)
+    private let queries = Mutex<[UserQuery]>([])
+    /// Set after anything is queued; the loop exchanges it for false before taking the work.
+    private let pending = Atomic<Bool>(false)
+
+    /// Queues a reload (replacing one not yet applied) and returns its generation.
+    func requestReload(_ configuration: EngineConfiguration) -> UInt64 {
+        let next = reload.withLock { slot in
+            let g = generation.add(1, ordering: .relaxed).newValue
+            slot = PendingReload(generation: g, configuration: configuration)
+            return g
+        }
+        pending.store(true, ordering: .releasing)
+        return next
+    }
+
+    func enqueue(_ query: UserQuery) {
+        queries.withLock { $0.append(query) }
+        pending.store(true, ordering: .releasing)
+    }
+
+    /// Pipeline thread: applies a pending reload and answers pending queries. Returns the reload's
+    /// generation and error (nil error = applied) when one was handled.
+    func serve(_ engine: inout Engine, logger: Logger) -> (generation: UInt64, error: String?)? {
+        guard pending.exchange(false, ordering: .acquiringAndReleasing) else { return nil }
+        for query in queries.withLock({ q in defer { q.removeAll() }; return q }) {
+            query.answer(engine.userSummary(query.userId))
+        }
+        guard let request = reload.withLock({ slot in defer { slot = nil }; return slot }) else { return nil }
+        let before = engine.configuration
+        do {
+            try engine.reconfigure(request.configuration)
+            logger.info("reload applied by the pipeline", metadata: [
+                "generation": "\(request.generation)",
+                "top_k": "\(before.topK) → \(request.configuration.topK)",
+                "rank_by": "\(before.rankBy.rawValue) → \(request.configuration.rankBy.rawValue)",
+            ])
+            return (request.generation, nil)
+        } catch {
+            logger.error("reload refused by the engine; keeping the running configuration", metadata: ["reason": "\(error)"])
+            return (request.generation, error.description)
+        }
+    }
+
+    /// The `rule` field of an alert's JSON, found without parsing (alerts are rare; this runs per alert).
+    static func ruleName(ofAlert json: [UInt8]) -> String {
+        let needle = Array(#""rule":""#.utf8)
+        guard json.count > needle.count else { return "unknown" }
+        var i = 0
+        while i + needle.count <= json.count {
+            if json[i] == needle[0] && Array(json[i..<(i + needle.count)]) == needle {
+                let start = i + needle.count
+                var end = start
+                while end < json.count && json[end] != UInt8(ascii: "\"") { end += 1 }
+                return end > start ? String(decoding: json[start..<end], as: UTF8.self) : "unknown"
+            }
+            i += 1
+        }
+        return "unknown"
+    }
+}
+
+/// One `/users/<id>` question waiting for the pipeline thread.
+final class UserQuery: Sendable {
+    let userId: String
+    private let result = Mutex<UserSummary??>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(userId: String) { self.userId = userId }
+
+    func answer(_ summary: UserSummary?) {
+        result.withLock { $0 = .some(summary) }
+        done.signal()
+    }
+
+    /// The answer (inner nil = unknown user), or nil when the loop did not answer in time.
+    func wait(timeout: Duration) -> UserSummary?? {
+        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard done.wait(timeout: .now() + .milliseconds(ms)) == .success else { return nil }
+        return result.withLock { $0 }
+    }
+}
+
+/// The answer to a user query.
+public enum UserQueryResult: Sendable, Equatable {
+    case found(UserSummary)
+    case unknownUser
+    /// The pipeline loop did not answer in time (starting, stopping, or busy waiting for the broker).
+    case unavailable
+}
+
+extension Pipeline {
+    /// Hands a new engine configuration to the loop, which adopts it between batches (see
+    /// `Engine.reconfigure(_:)`); returns the generation that `status.reloadGeneration` reaches once handled.
+    public func requestReload(_ configuration: EngineConfiguration) -> UInt64 {
+        control.requestReload(configuration)
+    }
+
+    /// Asks the loop for one user's figures; waits at most `timeout`.
+    public func userSummary(_ userId: String, timeout: Duration = .seconds(2)) -> UserQueryResult {
+        let query = UserQuery(userId: userId)
+        control.enqueue(query)
+        switch query.wait(timeout: timeout) {
+        case .none: return .unavailable
+        case .some(.none): return .unknownUser
+        case .some(.some(let summary)): return .found(summary)
+        }
+    }
+}
