@@ -16,6 +16,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 7
     @Option(help: "End to end instead: consume this topic's existing events through the daemon pipeline on these brokers.") var brokers: String?
     @Option(help: "With --brokers: the topic to consume.") var topic = "ai-usage"
+    @Flag(help: "After the last round, time writing and restoring a checkpoint of the engine state.") var checkpoint = false
 
     func run() throws {
         if let brokers { return try endToEnd(brokers: brokers) }
@@ -59,6 +60,15 @@ struct Bench: ParsableCommand {
             print(String(format: "round %d: %.3f s, %.0f events/s, %d outputs, %d counted, %d duplicates, %d dead letters",
                          round, seconds, Double(events) / seconds, outputs, engine.counters.counted,
                          engine.counters.duplicates, engine.counters.deadLetterTotal))
+            if checkpoint && round == max(repeats, 1) {
+                let c0 = DispatchTime.now().uptimeNanoseconds
+                let bytes = engine.checkpoint()
+                let c1 = DispatchTime.now().uptimeNanoseconds
+                let restored = try Engine(configuration: EngineConfiguration(), restoring: bytes)
+                let c2 = DispatchTime.now().uptimeNanoseconds
+                print(String(format: "checkpoint: %d users, %.1f MB, written in %.2f s, restored in %.2f s",
+                             restored.users.count, Double(bytes.count) / 1e6, Double(c1 - c0) / 1e9, Double(c2 - c1) / 1e9))
+            }
         }
         print(String(format: "best: %.0f events/s", Double(events) / best))
     }
