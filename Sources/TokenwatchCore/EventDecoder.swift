@@ -99,13 +99,7 @@ public struct EventDecoder: Sendable {
             parser.advance()
         } else {
             while true {
-                parser.skipSpace()
-                guard parser.peek() == UInt8(ascii: "\"") else { throw .invalidJSON }
-                let field = try readKey(&parser)
-                parser.skipSpace()
-                guard parser.peek() == UInt8(ascii: ":") else { throw .invalidJSON }
-                parser.advance()
-                parser.skipSpace()
+                let field = try readMemberName(&parser)
                 if let field {
                     let bit: UInt32 = 1 << UInt32(Self.bitIndex(field))
                     if seen & bit != 0 { throw .duplicateField(field) }
@@ -152,6 +146,18 @@ public struct EventDecoder: Sendable {
         case .outcomeCommits: 17
         case .outcomePRs: 18
         }
+    }
+
+    /// Reads `"name":` of an object member, leaving the cursor on its value; names the field (nil when unknown).
+    private mutating func readMemberName(_ parser: inout JSONCursor) throws(DeadLetterReason) -> EventField? {
+        parser.skipSpace()
+        guard parser.peek() == UInt8(ascii: "\"") else { throw .invalidJSON }
+        let field = try readKey(&parser)
+        parser.skipSpace()
+        guard parser.peek() == UInt8(ascii: ":") else { throw .invalidJSON }
+        parser.advance()
+        parser.skipSpace()
+        return field
     }
 
     /// Reads an object key and names the field it is (nil for keys we do not know).
@@ -283,13 +289,7 @@ public struct EventDecoder: Sendable {
         if parser.peek() == UInt8(ascii: "}") { parser.advance(); return }
         var seen: UInt32 = 0
         while true {
-            parser.skipSpace()
-            guard parser.peek() == UInt8(ascii: "\"") else { throw .invalidJSON }
-            let field = try readKey(&parser)
-            parser.skipSpace()
-            guard parser.peek() == UInt8(ascii: ":") else { throw .invalidJSON }
-            parser.advance()
-            parser.skipSpace()
+            let field = try readMemberName(&parser)
             switch field {
             case .outcomeAccepted, .outcomeLinesAdded, .outcomeLinesRemoved, .outcomeCommits, .outcomePRs:
                 let f = field!
