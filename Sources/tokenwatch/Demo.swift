@@ -73,7 +73,8 @@ struct Demo: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
         let stopper = Task {
             try await Task.sleep(for: .seconds(seconds))
-            pipeline.requestStop()
+            // Through the group, so the pipeline drains like on SIGTERM and the group ends cleanly.
+            await group.triggerGracefulShutdown()
         }
         try await group.run()
         stopper.cancel()
