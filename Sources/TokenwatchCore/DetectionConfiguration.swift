@@ -115,7 +115,7 @@ public struct DetectionConfiguration: Sendable, Equatable {
     }
 
     /// The first weekly cutoff strictly after `ts` (epoch ms, UTC).
-    @inline(__always) func cutoff(after ts: Int64) -> Int64 {
+    @inline(__always) public func cutoff(after ts: Int64) -> Int64 {
         let week: Int64 = 7 * 86_400_000
         let phase: Int64 = 4 * 86_400_000 + weeklyCutoffOffsetMs  // 1970-01-05 was a Monday
         return phase + (floorDiv(ts - phase, week) + 1) * week
