@@ -13,7 +13,8 @@ struct Tokenwatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenwatch",
         abstract: "Exact AI-usage leaderboards and explainable tokenmaxxing alerts from a Kafka stream.",
-        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Leaderboard.self, CheckConfig.self, Bench.self]
+        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Leaderboard.self, CheckConfig.self, Bench.self,
+                      Simulate.self, Evaluate.self]
     )
 }
 
@@ -139,20 +140,28 @@ struct Loadgen: ParsableCommand {
     @Option(help: "Produce for this many seconds (with --rate).") var duration: Double?
     @Option(help: "Events per second (default: as fast as possible).") var rate: Double?
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "Traffic scenario (this version: regular).") var scenario = "regular"
+    @Option(help: ArgumentHelp(
+        "Traffic scenario: regular, mixed, or one persona for everyone.",
+        discussion: "regular: each event a random regular developer at the given time (the classic stream). mixed and the personas (\(SyntheticPopulation.scenarios.joined(separator: ", "))) follow each user's own simulated timeline from --start over --span; without --start the span ends now."))
+    var scenario = "regular"
     @Option(help: "Write the ground truth (user → persona) as JSON here.") var labels: String?
-    @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event.") var start: String?
-    @Option(help: "Event-time span the events cover when --start is given (e.g. 6h).") var span = "1h"
+    @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event (regular), or now minus --span (other scenarios).") var start: String?
+    @Option(help: "Event-time span the events cover when --start is given, or the simulated span of a persona scenario (e.g. 6h, 7d).") var span = "1h"
 
     func validate() throws {
-        if events == nil && duration == nil { throw ValidationError("give --events N or --duration SEC") }
+        if scenario == "regular" {
+            if events == nil && duration == nil { throw ValidationError("give --events N or --duration SEC") }
+        }
         if duration != nil && rate == nil && events == nil { throw ValidationError("--duration needs --rate") }
-        if scenario != "regular" { throw ValidationError("unknown scenario '\(scenario)' (available: regular)") }
+        if scenario != "regular" && !SyntheticPopulation.scenarios.contains(scenario) {
+            throw ValidationError("unknown scenario '\(scenario)' (available: regular, \(SyntheticPopulation.scenarios.joined(separator: ", ")))")
+        }
         if DurationText.parse(span) == nil { throw ValidationError("--span '\(span)' is not a duration") }
     }
 
     func run() throws {
         let logger = makeLogger("tokenwatch.loadgen")
+        if scenario != "regular" { return try runPopulation(logger: logger) }
         let total = events ?? Int((duration ?? 0) * (rate ?? 0))
         var traffic = SyntheticTraffic(users: users, seed: seed)
         if let labels {
@@ -193,6 +202,59 @@ struct Loadgen: ParsableCommand {
         failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count
         let seconds = Double(WallClock.monotonicMs() - began) / 1000
         logger.info("loadgen done", metadata: ["events": "\(total)", "failed": "\(failed)", "seconds": "\(seconds)"])
+        if failed > 0 { throw Exit.runtime }
+    }
+
+    /// A persona scenario: every user's simulated timeline over --span, in event-time order,
+    /// at most --events events, paced by --rate when given.
+    private func runPopulation(logger: Logger) throws {
+        let spanMs = DurationText.parse(span)!
+        let day: Int64 = 86_400_000
+        let startMs = try start.map(parseTime) ?? (WallClock.nowMs() - spanMs) / 60_000 * 60_000
+        let endMs = startMs + spanMs
+        var population = try SyntheticPopulation(scenario: scenario, users: users, seed: seed, start: startMs,
+                                                 days: Int((spanMs + day - 1) / day))
+        if let labels {
+            try Data(population.labelsJSON()).write(to: URL(fileURLWithPath: labels))
+        }
+        let limit = events ?? duration.map { Int($0 * (rate ?? 0)) } ?? Int.max
+        let producer: KafkaProducer
+        do {
+            producer = try KafkaProducer(configuration: ["bootstrap.servers": brokers, "linger.ms": "20"], logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("tokenwatch loadgen: \(error)\n".utf8))
+            throw Exit.runtime
+        }
+        var failed = 0
+        var sent = 0
+        let began = WallClock.monotonicMs()
+        outer: while let batch = population.nextDay() {
+            for e in batch {
+                if sent >= limit || e.ts >= endMs { break outer }
+                let (key, value) = population.encode(e)
+                while true {
+                    do {
+                        try producer.produce(topic: topic, key: Array(key.utf8), value: value, token: UInt64(sent))
+                        break
+                    } catch {
+                        failed += producer.pollDeliveries(timeout: .milliseconds(20)).filter { $0.error != nil }.count
+                    }
+                }
+                sent += 1
+                if let rate, sent % 100 == 0 {
+                    let due = began + Int64(Double(sent) / rate * 1000)
+                    let now = WallClock.monotonicMs()
+                    if due > now { usleep(UInt32((due - now) * 1000)) }
+                }
+                if sent % 10_000 == 0 { failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count }
+            }
+        }
+        while producer.outstanding > 0 {
+            failed += producer.pollDeliveries(timeout: .milliseconds(100)).filter { $0.error != nil }.count
+        }
+        failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count
+        let seconds = Double(WallClock.monotonicMs() - began) / 1000
+        logger.info("loadgen done", metadata: ["scenario": "\(scenario)", "events": "\(sent)", "failed": "\(failed)", "seconds": "\(seconds)"])
         if failed > 0 { throw Exit.runtime }
     }
 }
