@@ -34,7 +34,7 @@ public enum RuleCatalog {
                 .number("min_tokens", default: 500_000, doc: "tokens in the window below which it never fires"),
                 .number("min_ratio", default: 4, doc: "tokens reach this multiple of the team's median"),
                 .number("mad_factor", default: 5, doc: "and this many robust deviations (1.4826 × MAD) above it"),
-                .number("yield_ratio", default: 0.4, doc: "with outcomes per token below this share of the team's median", range: 0...1),
+                .number("yield_ratio", default: 0.25, doc: "with outcomes per token below this share of the team's median", range: 0...1),
                 .number("min_team_size", default: 5, doc: "teams with fewer active users are not compared", range: 2...1_000_000),
             ]),
         RuleDefinition(

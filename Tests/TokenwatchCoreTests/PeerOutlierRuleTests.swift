@@ -16,9 +16,9 @@ struct PeerOutlierRuleTests {
         var h = DetectionHarness()
         var rng = TestRandom(20)
         Self.team(&h, rng: &rng)
-        // 2.5M tokens with about a fifth of the team's outcomes per token.
+        // 2.5M tokens with about a sixth of the team's outcomes per token.
         h.workday(user: "max", team: "pay", start: H.monday + 9 * H.hour, hours: 8, requests: 100,
-                  input: 20_000...30_000, acceptRate: 1, rng: &rng)
+                  input: 20_000...30_000, acceptRate: 0.8, rng: &rng)
         h.play()
         h.flush(advanceMs: 2 * H.hour)
         let alerts = try h.alerts(rule: "peer_outlier")
@@ -29,7 +29,7 @@ struct PeerOutlierRuleTests {
         #expect(a.ts % H.hour == 0)  // evaluated at an hourly boundary
         #expect(try #require(a.evidence["ratio_to_median"]) >= 4)
         #expect(try #require(a.evidence["robust_z"]) >= 5)
-        #expect(try #require(a.evidence["outcomes_per_100k_tokens"]) < 0.4 * (try #require(a.evidence["team_median_outcomes_per_100k_tokens"])))
+        #expect(try #require(a.evidence["outcomes_per_100k_tokens"]) < 0.25 * (try #require(a.evidence["team_median_outcomes_per_100k_tokens"])))
         #expect(a.evidence["team_active_users"] == 9)
         #expect(a.summary.hasPrefix("max used ") && a.summary.contains("the median of team pay"))
     }

@@ -8,7 +8,7 @@ struct PeerOutlierRule: Sendable {
         "min_tokens": 500_000,
         "min_ratio": 4,
         "mad_factor": 5,
-        "yield_ratio": 0.4,
+        "yield_ratio": 0.25,
         "min_team_size": 5,
     ]
 
