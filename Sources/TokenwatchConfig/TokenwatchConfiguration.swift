@@ -38,7 +38,8 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
     }
 
     /// What the pure engine needs: windows, event-time and de-duplication settings, input limits,
-    /// snapshot interval, board size and order, the known-users horizon and service-account patterns.
+    /// snapshot interval, board size and order, the known-users horizon, service-account patterns,
+    /// and the rules with the weekly cutoff.
     public var engine: EngineConfiguration {
         var engine = EngineConfiguration()
         engine.allowedLatenessMs = engineSettings.allowedLatenessMs
@@ -53,6 +54,20 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
         engine.rankBy = leaderboard.rankBy
         engine.knownUsersHorizonMs = leaderboard.knownUsersHorizonMs
         engine.serviceAccountPatterns = serviceAccounts.patterns
+        engine.detection = detection
         return engine
+    }
+
+    /// The rules' settings as the core takes them.
+    public var detection: DetectionConfiguration {
+        var d = DetectionConfiguration()
+        d.weeklyCutoffOffsetMs = leaderboard.weeklyCutoff.offsetInWeekMs
+        for kind in RuleKind.allCases {
+            let r = rule(kind.rawValue)
+            d.rules[kind] = RuleParameters(
+                enabled: r.enabled, severity: AlertSeverity(rawValue: r.severity.rawValue) ?? kind.defaultSeverity,
+                cooldownMs: r.cooldownMs, thresholds: r.thresholds)
+        }
+        return d
     }
 }

@@ -99,7 +99,8 @@ extension SlidingWindow {
 
 extension Engine {
     static let checkpointMagic: [UInt8] = Array("TWCK".utf8)
-    static let checkpointVersion: UInt32 = 1
+    /// 2: adds the detection state (per-user signals, queued findings, open alerts, week books).
+    static let checkpointVersion: UInt32 = 2
 
     /// What must match between the engine that wrote a checkpoint and the one restoring it.
     var checkpointFingerprint: String {
@@ -137,6 +138,7 @@ extension Engine {
         w.int(counters.counted); w.int(counters.service); w.int(counters.duplicates); w.int(counters.snapshots)
         w.int(counters.deadLetters.count)
         for (k, v) in counters.deadLetters.sorted(by: { $0.key < $1.key }) { w.string(k); w.int(v) }
+        detector.write(to: &w)
         return w.bytes
     }
 
@@ -181,6 +183,7 @@ extension Engine {
             watermark = try r.i64(); newestAccepted = try r.i64()
             counters.counted = try r.int(); counters.service = try r.int(); counters.duplicates = try r.int(); counters.snapshots = try r.int()
             for _ in 0..<(try r.int()) { counters.deadLetters[try r.string()] = try r.int() }
+            try detector.read(from: &r, users: userCount)
             guard r.i == bytes.count else { throw CheckpointError.corrupt }
         } catch let e as CheckpointError {
             throw e
@@ -194,5 +197,120 @@ extension Engine {
         knownPerTeam = [:]
         for u in known.active { knownPerTeam[known.team(of: u) ?? unassignedTeam, default: 0] += 1 }
         known.changed = saved
+    }
+}
+
+extension Detector {
+    /// The detection state; the rule settings are not part of it (they may change on reload).
+    func write(to w: inout BinaryWriter) {
+        w.int(signals.count)
+        for s in signals {
+            w.u32(s.team); w.u8(s.open); w.u8(s.hashed)
+            w.i64(s.hour); w.i64(s.hourTokens); w.u32(s.hourOutcomes); w.u32(s.activeHours); w.u32(s.baseHours)
+            w.f64(s.baseTokens); w.f64(s.baseOutcomes)
+            w.u32(s.runBeats); w.u32(s.offBeats); w.i64(s.lastTs); w.i64(s.beatTs); w.i64(s.runStart)
+            w.f64(s.runMean); w.f64(s.runM2)
+            w.u64(s.repeats)
+            w.i64(s.queuedSpike); w.i64(s.queuedCadence); w.i64(s.queuedDuplicates)
+        }
+        w.int(prompts.count)
+        for p in prompts { w.u8(UInt8(p & 0xFF)); w.u8(UInt8(p >> 8)) }
+        w.int(queue.count)
+        for f in queue {
+            w.i64(f.ts); w.i64(f.releaseAt); w.i64(f.seenUntil); w.u32(f.user); w.u32(f.team)
+            w.u8(UInt8(f.rule.index)); w.f64(f.score); Self.write(f.evidence, to: &w)
+        }
+        w.int(open.count)
+        for key in open.keys.sorted() {
+            let a = open[key]!
+            w.u32(a.user); w.u8(UInt8(a.rule.index)); w.u32(a.team); w.i64(a.episodeStart); w.i64(a.lastSeen)
+            w.u8(UInt8(a.severity.rank)); w.f64(a.score); w.f64(a.firedScore); Self.write(a.evidence, to: &w)
+        }
+        w.int(weeks.count)
+        for b in weeks {
+            w.i64(b.cutoff)
+            w.int(b.active.count)
+            for u in b.active {
+                let i = Int(u)
+                w.u32(u); w.i64(b.tokens[i]); w.u32(b.events[i]); w.u32(b.outcomes[i]); w.i64(b.lateTokens[i]); w.u32(b.lateOutcomes[i])
+            }
+        }
+        w.i64(lastCutoffEvaluated)
+        w.int(counters.fired.count)
+        for (k, v) in counters.fired.sorted(by: { $0.key < $1.key }) { w.string(k); w.int(v) }
+        w.int(counters.resolved); w.int(counters.findings)
+    }
+
+    mutating func read(from r: inout BinaryReader, users: Int) throws {
+        let n = try r.int()
+        guard n <= users else { throw BinaryReader.Truncated() }
+        signals = []
+        signals.reserveCapacity(n)
+        for _ in 0..<n {
+            var s = UserSignals()
+            s.team = try r.u32(); s.open = try r.u8(); s.hashed = try r.u8()
+            s.hour = try r.i64(); s.hourTokens = try r.i64(); s.hourOutcomes = try r.u32(); s.activeHours = try r.u32(); s.baseHours = try r.u32()
+            s.baseTokens = try r.f64(); s.baseOutcomes = try r.f64()
+            s.runBeats = try r.u32(); s.offBeats = try r.u32(); s.lastTs = try r.i64(); s.beatTs = try r.i64(); s.runStart = try r.i64()
+            s.runMean = try r.f64(); s.runM2 = try r.f64()
+            s.repeats = try r.u64()
+            s.queuedSpike = try r.i64(); s.queuedCadence = try r.i64(); s.queuedDuplicates = try r.i64()
+            signals.append(s)
+        }
+        let promptCount = try r.int()
+        guard promptCount == n * DuplicatePromptsRule.recent else { throw BinaryReader.Truncated() }
+        prompts = try (0..<promptCount).map { _ in
+            let lo = try r.u8(), hi = try r.u8()
+            return UInt16(lo) | UInt16(hi) << 8
+        }
+        ensureUser(UInt32(max(users, 1) - 1))
+        queue = try (0..<(try r.int())).map { _ in
+            Finding(ts: try r.i64(), releaseAt: try r.i64(), seenUntil: try r.i64(), user: try r.u32(), team: try r.u32(),
+                    rule: try Self.rule(try r.u8()), score: try r.f64(), evidence: try Self.readEvidence(&r))
+        }
+        open = [:]
+        nextDue = .max
+        for _ in 0..<(try r.int()) {
+            let user = try r.u32(), rule = try Self.rule(try r.u8())
+            let team = try r.u32(), start = try r.i64(), lastSeen = try r.i64()
+            let rank = Int(try r.u8())
+            guard let severity = AlertSeverity.allCases.first(where: { $0.rank == rank }) else { throw BinaryReader.Truncated() }
+            let a = OpenAlert(user: user, rule: rule, team: team, episodeStart: start, lastSeen: lastSeen, severity: severity,
+                              score: try r.f64(), firedScore: try r.f64(), evidence: try Self.readEvidence(&r))
+            guard Int(user) < signals.count else { throw BinaryReader.Truncated() }
+            open[Self.key(user, rule)] = a
+            nextDue = min(nextDue, a.lastSeen + hold(rule))
+        }
+        weeks = []
+        for _ in 0..<(try r.int()) {
+            var book = WeekBook(cutoff: try r.i64())
+            for _ in 0..<(try r.int()) {
+                let u = try r.u32()
+                let tokens = try r.i64(), events = try r.u32(), outcomes = try r.u32(), late = try r.i64(), lateOutcomes = try r.u32()
+                book.add(user: u, tokens: 0, outcomes: 0, late: false)
+                let i = Int(u)
+                book.tokens[i] = tokens; book.events[i] = events; book.outcomes[i] = outcomes
+                book.lateTokens[i] = late; book.lateOutcomes[i] = lateOutcomes
+            }
+            weeks.append(book)
+        }
+        lastCutoffEvaluated = try r.i64()
+        counters = DetectionCounters()
+        for _ in 0..<(try r.int()) { counters.fired[try r.string()] = try r.int() }
+        counters.resolved = try r.int(); counters.findings = try r.int()
+        changed = true
+    }
+
+    static func write(_ e: Evidence, to w: inout BinaryWriter) {
+        w.f64(e.a); w.f64(e.b); w.f64(e.c); w.f64(e.d); w.f64(e.e); w.f64(e.f)
+    }
+
+    static func readEvidence(_ r: inout BinaryReader) throws -> Evidence {
+        Evidence(a: try r.f64(), b: try r.f64(), c: try r.f64(), d: try r.f64(), e: try r.f64(), f: try r.f64())
+    }
+
+    static func rule(_ index: UInt8) throws -> RuleKind {
+        guard Int(index) < RuleKind.byIndex.count else { throw BinaryReader.Truncated() }
+        return RuleKind.byIndex[Int(index)]
     }
 }

@@ -35,7 +35,7 @@ public struct EngineCounters: Sendable, Equatable {
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
 }
 
-/// The pure tokenwatch engine: decode → dedup → watermarks → windows → leaderboards.
+/// The pure tokenwatch engine: decode → dedup → watermarks → windows → rules → leaderboards and alerts.
 ///
 /// It performs no I/O and reads no clock: the caller passes messages in per-partition order,
 /// says which partitions are idle, and drains `outbox`. The same messages in the same
@@ -69,8 +69,10 @@ public struct Engine: Sendable {
     public internal(set) var users = Interner(capacity: 4096)
     public internal(set) var teams = Interner(capacity: 64)
     var userIsService: [Bool] = []
-    /// Per-user suspicion in [0, 1]; the detection rules set it.
+    /// Per-user suspicion in [0, 1]; the detection rules set it at snapshot boundaries.
     public var suspicion: [Double] = []
+    /// The tokenmaxxing rules and their per-user state.
+    public internal(set) var detector: Detector
     var partitions = PartitionTable()
     public internal(set) var windows: [SlidingWindow]
     var known: SlidingWindow
@@ -98,6 +100,12 @@ public struct Engine: Sendable {
         cachedBoards = Array(repeating: [], count: configuration.windows.count)
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
         unassignedTeam = teams.intern("unassigned")
+        detector = Detector(configuration: configuration.detection, snapshotIntervalMs: configuration.snapshotIntervalMs)
+    }
+
+    /// Takes new rule settings (SIGHUP) without losing any state.
+    public mutating func reconfigureRules(_ detection: DetectionConfiguration) {
+        detector.reconfigure(detection)
     }
 
     // MARK: - Partitions
@@ -201,6 +209,11 @@ public struct Engine: Sendable {
             if !windows.contains(where: { $0.accepts(ts) }) { return .deadLetter(.late) }
             apply(pending)
         }
+        if detector.perEvent {
+            let prompt = event.promptHash.count > 0 ? decoder.withBytes(event.promptHash) { DuplicatePromptsRule.fingerprint($0) } : 0
+            detector.observe(user: user.id, team: team, ts: ts, tokens: event.tokens, outcomes: pending.outcomes,
+                             prompt: prompt, releaseAt: max(ts, releaseAt))
+        }
         counters.counted += 1
         return .counted
     }
@@ -213,6 +226,7 @@ public struct Engine: Sendable {
         let name = users.string(id)
         userIsService.append(servicePatterns.contains { $0.matches(name) })
         suspicion.append(0)
+        detector.ensureUser(id)
     }
 
     @inline(__always) private mutating func apply(_ e: PendingEvent) {
@@ -220,6 +234,7 @@ public struct Engine: Sendable {
             windows[i].add(user: e.user, team: e.team, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
         }
         known.add(user: e.user, team: e.team, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
+        detector.tally(user: e.user, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
     }
 
     private mutating func deadLetter(_ reason: DeadLetterReason, _ payload: UnsafeRawBufferPointer, _ partition: Int32,
@@ -281,7 +296,7 @@ public struct Engine: Sendable {
         while lastSnapshotAt! + interval <= watermark {
             let asOf = lastSnapshotAt! + interval
             releasePending(before: asOf)
-            emitSnapshot(asOf: asOf)
+            emitSnapshot(asOf: asOf, previous: lastSnapshotAt!)
             lastSnapshotAt = asOf
             emitted += 1
         }
@@ -305,17 +320,22 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Builds and emits the boards of every window and scope at `asOf`.
-    mutating func emitSnapshot(asOf: Int64) {
+    /// Runs the rules at `asOf` (the previous snapshot time was `previous`), then builds and emits
+    /// the boards of every window and scope, which carry the resulting flags and suspicion.
+    mutating func emitSnapshot(asOf: Int64, previous: Int64) {
         for i in windows.indices {
             windows[i].advance(toEnd: windows[i].bucket(of: windows[i].spec.end(asOf: asOf)))
         }
         known.advance(toEnd: known.bucket(of: known.spec.end(asOf: asOf)))
         if known.changed { recountKnown() }
+        detector.step(asOf: asOf, previous: previous, windows: windows, users: users, teams: teams,
+                      unassigned: unassignedTeam, suspicion: &suspicion, outbox: &outbox)
+        let rulesChanged = detector.changed
+        detector.changed = false
         for i in windows.indices {
             let spec = windows[i].spec
             let end = spec.end(asOf: asOf)
-            if windows[i].changed || known.changed || cachedBoards[i].isEmpty {
+            if windows[i].changed || known.changed || rulesChanged || cachedBoards[i].isEmpty {
                 cachedBoards[i] = buildBoards(window: i)
                 windows[i].changed = false
             }
@@ -353,7 +373,7 @@ public struct Engine: Sendable {
             let team = Int(w.team(of: u) ?? unassignedTeam)
             let value = rankValue(user: u, window: w)
             let isKnown = Int(u) < knownEvents.count && knownEvents[Int(u)] > 0
-            let real = suspicion[Int(u)] < 0.5
+            let real = detector.isReal(u, suspicion: suspicion[Int(u)])
             global.top.offer((value, u), less)
             global.active += 1
             perTeam[team].top.offer((value, u), less)
@@ -394,7 +414,8 @@ public struct Engine: Sendable {
         let s = suspicion[Int(u)]
         return LeaderboardEntry(rank: rank, userId: users.string(u), team: teams.string(w.team(of: u) ?? unassignedTeam),
                                 tokens: w.tokens[Int(u)], events: w.events[Int(u)], outcomes: w.outcomes[Int(u)],
-                                effectiveTokens: effectiveTokens(w.tokens[Int(u)], suspicion: s), suspicion: s, flags: [])
+                                effectiveTokens: effectiveTokens(w.tokens[Int(u)], suspicion: s), suspicion: s,
+                                flags: detector.flags(of: u))
     }
 }
 

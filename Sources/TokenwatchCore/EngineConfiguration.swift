@@ -52,6 +52,8 @@ public struct EngineConfiguration: Sendable {
     public var knownUsersHorizonMs: Int64 = 28 * 86_400_000
     /// Glob patterns (`*` only) naming service accounts, kept off people's boards.
     public var serviceAccountPatterns: [String] = ["svc-*", "*-bot"]
+    /// The tokenmaxxing rules' settings and the weekly cutoff (default: every rule on, `mon 00:00`).
+    public var detection = DetectionConfiguration()
 
     public static let defaultWindows: [WindowSpec] = [
         WindowSpec(name: "1h", lengthMs: 3_600_000, stepMs: 60_000),

@@ -225,6 +225,8 @@ public final class Pipeline: Sendable {
                 }
                 let token = nextToken
                 nextToken += 1
+                // The core writes event time into an alert's `emitted_at`; live, it is the wall clock.
+                let record = record.kind == .alert ? record.stampingEmittedAt(WallClock.nowMs()) : record
                 send(InFlight(topic: topic(for: record.kind), record: record), token: token)
             }
         }

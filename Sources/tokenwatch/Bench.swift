@@ -6,7 +6,7 @@ import TokenwatchService
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the core engine (decode + dedup + windows + boards) on one core, without Kafka.")
+        abstract: "Measure the core engine (decode + dedup + windows + rules + boards) on one core, without Kafka.")
 
     @Option(help: "Events to process.") var events = 2_000_000
     @Option(help: "Distinct users.") var users = 100_000
@@ -17,27 +17,60 @@ struct Bench: ParsableCommand {
     @Option(help: "End to end instead: consume this topic's existing events through the daemon pipeline on these brokers.") var brokers: String?
     @Option(help: "With --brokers: the topic to consume.") var topic = "ai-usage"
     @Flag(help: "After the last round, time writing and restoring a checkpoint of the engine state.") var checkpoint = false
+    @Option(help: "Tokenmaxxing rules: on (every rule at its defaults) or off (none run).") var rules = "on"
+    @Option(help: "Traffic: regular (uniform stream of regular users) or a simulate scenario such as mixed (users' own timelines over --span).")
+    var scenario = "regular"
+
+    func validate() throws {
+        if rules != "on" && rules != "off" { throw ValidationError("--rules must be on or off") }
+        if scenario != "regular" && !SyntheticPopulation.scenarios.contains(scenario) {
+            throw ValidationError("unknown scenario '\(scenario)'")
+        }
+    }
 
     func run() throws {
         if let brokers { return try endToEnd(brokers: brokers) }
         guard let spanMs = DurationText.parse(span) else { throw ValidationError("--span is not a duration") }
         // Encode every message up front so only the engine is timed.
-        var traffic = SyntheticTraffic(users: users, seed: seed)
         var buffer: [UInt8] = []
         var bounds: [(start: Int, count: Int, partition: Int32)] = []
         buffer.reserveCapacity(events * 330)
-        let start: Int64 = 1_795_000_000_000
         var partitionOf: [String: Int32] = [:]
-        for i in 0..<events {
-            let (key, value) = traffic.next(ts: start + Int64(Double(spanMs) * Double(i) / Double(events)))
-            let p = partitionOf[key] ?? { let v = Int32(truncatingIfNeeded: key.hashValue & 0x7fff_ffff) % Int32(partitions); partitionOf[key] = v; return v }()
+        func add(_ key: String, _ value: [UInt8]) {
+            let p = partitionOf[key] ?? {
+                let v = Int32(Array(key.utf8).withUnsafeBytes { ByteHash.hash($0, seed: 42) } % UInt64(partitions))
+                partitionOf[key] = v
+                return v
+            }()
             bounds.append((buffer.count, value.count, p))
             buffer.append(contentsOf: value)
         }
-        print("bench: \(events) events, \(users) users, \(partitions) partitions, span \(span), \(buffer.count / max(events, 1)) bytes/event")
+        if scenario == "regular" {
+            var traffic = SyntheticTraffic(users: users, seed: seed)
+            let start: Int64 = 1_795_000_000_000
+            for i in 0..<events {
+                let (key, value) = traffic.next(ts: start + Int64(Double(spanMs) * Double(i) / Double(events)))
+                add(key, value)
+            }
+        } else {
+            let day: Int64 = 86_400_000
+            var population = try SyntheticPopulation(scenario: scenario, users: users, seed: seed, start: 1_793_577_600_000,
+                                                     days: Int((spanMs + day - 1) / day))
+            outer: while let batch = population.nextDay() {
+                for e in batch {
+                    if bounds.count >= events { break outer }
+                    let (key, value) = population.encode(e)
+                    add(key, value)
+                }
+            }
+        }
+        let count = bounds.count
+        var configuration = EngineConfiguration()
+        if rules == "off" { configuration.detection = configuration.detection.allDisabled }
+        print("bench: \(count) events, \(users) users, \(partitions) partitions, span \(span), scenario \(scenario), rules \(rules), \(buffer.count / max(count, 1)) bytes/event")
         var best = Double.infinity
         for round in 1...max(repeats, 1) {
-            var engine = Engine(configuration: EngineConfiguration())
+            var engine = Engine(configuration: configuration)
             engine.assign(partitions: (0..<Int32(partitions)).map { $0 })
             var offsets = Array(repeating: Int64(0), count: partitions)
             var outputs = 0
@@ -57,9 +90,10 @@ struct Bench: ParsableCommand {
             outputs += engine.takeOutputs().count
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             best = min(best, seconds)
-            print(String(format: "round %d: %.3f s, %.0f events/s, %d outputs, %d counted, %d duplicates, %d dead letters",
-                         round, seconds, Double(events) / seconds, outputs, engine.counters.counted,
-                         engine.counters.duplicates, engine.counters.deadLetterTotal))
+            let fired = engine.detector.counters.fired.values.reduce(0, +)
+            print(String(format: "round %d: %.3f s, %.0f events/s, %d outputs, %d counted, %d duplicates, %d dead letters, %d alerts fired",
+                         round, seconds, Double(count) / seconds, outputs, engine.counters.counted,
+                         engine.counters.duplicates, engine.counters.deadLetterTotal, fired))
             if checkpoint && round == max(repeats, 1) {
                 let c0 = DispatchTime.now().uptimeNanoseconds
                 let bytes = engine.checkpoint()
@@ -70,7 +104,7 @@ struct Bench: ParsableCommand {
                              restored.users.count, Double(bytes.count) / 1e6, Double(c1 - c0) / 1e9, Double(c2 - c1) / 1e9))
             }
         }
-        print(String(format: "best: %.0f events/s", Double(events) / best))
+        print(String(format: "best: %.0f events/s (rules %@)", Double(count) / best, rules))
     }
 
     /// Runs the live pipeline (fresh group, fresh state) over a topic that already holds `--events`

@@ -13,7 +13,8 @@ struct Tokenwatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenwatch",
         abstract: "Exact AI-usage leaderboards and explainable tokenmaxxing alerts from a Kafka stream.",
-        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Alerts.self, Leaderboard.self, CheckConfig.self, Bench.self]
+        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Alerts.self, Leaderboard.self, CheckConfig.self, Bench.self,
+                      Simulate.self, Evaluate.self]
     )
 }
 
@@ -151,80 +152,139 @@ struct Loadgen: ParsableCommand {
     @Option(help: "Produce for this many seconds (with --rate).") var duration: Double?
     @Option(help: "Events per second (default: as fast as possible).") var rate: Double?
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "Traffic scenario (this version: regular).") var scenario = "regular"
+    @Option(help: ArgumentHelp(
+        "Traffic scenario: regular, mixed, or one persona for everyone.",
+        discussion: "regular: each event a random regular developer at the given time (the classic stream). mixed and the personas (\(SyntheticPopulation.scenarios.joined(separator: ", "))) follow each user's own simulated timeline from --start over --span; without --start the span ends now."))
+    var scenario = "regular"
     @Option(help: "Write the ground truth (user → persona) as JSON here.") var labels: String?
-    @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event.") var start: String?
-    @Option(help: "Event-time span the events cover when --start is given (e.g. 6h).") var span = "1h"
+    @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event (regular), or now minus --span (other scenarios).") var start: String?
+    @Option(help: "Event-time span the events cover when --start is given, or the simulated span of a persona scenario (e.g. 6h, 7d).") var span = "1h"
 
     func validate() throws {
-        if events == nil && duration == nil { throw ValidationError("give --events N or --duration SEC") }
+        if scenario == "regular" {
+            if events == nil && duration == nil { throw ValidationError("give --events N or --duration SEC") }
+        }
         if (brokers == nil) == (file == nil) { throw ValidationError("give exactly one of --brokers B or --file PATH") }
         if duration != nil && rate == nil && events == nil { throw ValidationError("--duration needs --rate") }
-        if scenario != "regular" { throw ValidationError("unknown scenario '\(scenario)' (available: regular)") }
+        if scenario != "regular" && !SyntheticPopulation.scenarios.contains(scenario) {
+            throw ValidationError("unknown scenario '\(scenario)' (available: regular, \(SyntheticPopulation.scenarios.joined(separator: ", ")))")
+        }
         if DurationText.parse(span) == nil { throw ValidationError("--span '\(span)' is not a duration") }
     }
 
     func run() throws {
         let logger = makeLogger("tokenwatch.loadgen")
-        let total = events ?? Int((duration ?? 0) * (rate ?? 0))
-        var traffic = SyntheticTraffic(users: users, seed: seed)
-        if let labels {
-            try Data(traffic.labelsJSON()).write(to: URL(fileURLWithPath: labels))
-        }
-        let startMs = try start.map(parseTime)
-        let spanMs = DurationText.parse(span)!
-        if let file {
-            guard let out = FileHandle(forWritingAtPath: file) ?? {
-                FileManager.default.createFile(atPath: file, contents: nil)
-                return FileHandle(forWritingAtPath: file)
-            }() else { throw ValidationError("cannot write \(file)") }
-            try out.truncate(atOffset: 0)
-            var buffer: [UInt8] = []
-            for i in 0..<total {
-                let ts = startMs.map { $0 + Int64(Double(spanMs) * Double(i) / Double(max(total, 1))) } ?? WallClock.nowMs()
-                buffer.append(contentsOf: traffic.next(ts: ts).value)
-                buffer.append(0x0A)
-                if buffer.count > 1 << 20 { try out.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
-            }
-            try out.write(contentsOf: buffer)
-            try out.close()
-            logger.info("loadgen wrote file", metadata: ["events": "\(total)", "file": "\(file)"])
-            return
-        }
-        let producer: KafkaProducer
+        let output: GeneratedEventOutput
         do {
-            producer = try KafkaProducer(configuration: ["bootstrap.servers": brokers!, "linger.ms": "20"], logger: logger)
+            output = try GeneratedEventOutput(file: file, brokers: brokers, topic: topic, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("tokenwatch loadgen: \(error)\n".utf8))
             throw Exit.runtime
         }
-        var failed = 0
         let began = WallClock.monotonicMs()
-        for i in 0..<total {
-            let ts = startMs.map { $0 + Int64(Double(spanMs) * Double(i) / Double(max(total, 1))) } ?? WallClock.nowMs()
-            let (key, value) = traffic.next(ts: ts)
-            while true {
-                do {
-                    try producer.produce(topic: topic, key: Array(key.utf8), value: value, token: UInt64(i))
-                    break
-                } catch {
-                    failed += producer.pollDeliveries(timeout: .milliseconds(20)).filter { $0.error != nil }.count
-                }
-            }
-            if let rate, i % 100 == 0 {
-                let due = began + Int64(Double(i) / rate * 1000)
+        var sent = 0
+        /// Sends one event, pacing to --rate when given.
+        func send(_ key: String, _ value: [UInt8]) throws {
+            try output.send(key: key, value: value)
+            sent += 1
+            if let rate, sent % 100 == 0 {
+                let due = began + Int64(Double(sent) / rate * 1000)
                 let now = WallClock.monotonicMs()
                 if due > now { usleep(UInt32((due - now) * 1000)) }
             }
-            if i % 10_000 == 0 { failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count }
         }
+        if scenario == "regular" {
+            // Each event a random regular developer, at --start + i/N of --span, or at the wall clock.
+            let total = events ?? Int((duration ?? 0) * (rate ?? 0))
+            var traffic = SyntheticTraffic(users: users, seed: seed)
+            if let labels { try Data(traffic.labelsJSON()).write(to: URL(fileURLWithPath: labels)) }
+            let startMs = try start.map(parseTime)
+            let spanMs = DurationText.parse(span)!
+            for i in 0..<total {
+                let ts = startMs.map { $0 + Int64(Double(spanMs) * Double(i) / Double(max(total, 1))) } ?? WallClock.nowMs()
+                let (key, value) = traffic.next(ts: ts)
+                try send(key, value)
+            }
+        } else {
+            // A persona scenario: every user's simulated timeline over --span, in event-time order.
+            let spanMs = DurationText.parse(span)!
+            let day: Int64 = 86_400_000
+            let startMs = try start.map(parseTime) ?? (WallClock.nowMs() - spanMs) / 60_000 * 60_000
+            let endMs = startMs + spanMs
+            var population = try SyntheticPopulation(scenario: scenario, users: users, seed: seed, start: startMs,
+                                                     days: Int((spanMs + day - 1) / day))
+            if let labels { try Data(population.labelsJSON()).write(to: URL(fileURLWithPath: labels)) }
+            let limit = events ?? duration.map { Int($0 * (rate ?? 0)) } ?? Int.max
+            outer: while let batch = population.nextDay() {
+                for e in batch {
+                    if sent >= limit || e.ts >= endMs { break outer }
+                    let (key, value) = population.encode(e)
+                    try send(key, value)
+                }
+            }
+        }
+        let failed = try output.finish()
+        let seconds = Double(WallClock.monotonicMs() - began) / 1000
+        logger.info("loadgen done", metadata: ["scenario": "\(scenario)", "events": "\(sent)", "failed": "\(failed)", "seconds": "\(seconds)"])
+        if failed > 0 { throw Exit.runtime }
+    }
+}
+
+/// Where `loadgen` puts its events: a JSON-lines file, or a topic keyed by user id.
+final class GeneratedEventOutput {
+    private let producer: KafkaProducer?
+    private let file: FileHandle?
+    private let topic: String
+    private var buffer: [UInt8] = []
+    private var token: UInt64 = 0
+    private var failed = 0
+
+    init(file path: String?, brokers: String?, topic: String, logger: Logger) throws {
+        self.topic = topic
+        if let path {
+            FileManager.default.createFile(atPath: path, contents: nil)
+            guard let h = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
+            file = h
+            producer = nil
+        } else {
+            file = nil
+            producer = try KafkaProducer(configuration: ["bootstrap.servers": brokers ?? "", "linger.ms": "20"], logger: logger)
+        }
+    }
+
+    func send(key: String, value: [UInt8]) throws {
+        if let file {
+            buffer.append(contentsOf: value)
+            buffer.append(0x0A)
+            if buffer.count > 1 << 20 { try file.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+            return
+        }
+        guard let producer else { return }
+        token += 1
+        while true {
+            do {
+                try producer.produce(topic: topic, key: Array(key.utf8), value: value, token: token)
+                break
+            } catch {
+                failed += producer.pollDeliveries(timeout: .milliseconds(20)).filter { $0.error != nil }.count
+            }
+        }
+        if token % 10_000 == 0 { failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count }
+    }
+
+    /// Flushes everything; returns how many events the broker did not take.
+    func finish() throws -> Int {
+        if let file {
+            try file.write(contentsOf: buffer)
+            try file.close()
+            return 0
+        }
+        guard let producer else { return 0 }
         while producer.outstanding > 0 {
             failed += producer.pollDeliveries(timeout: .milliseconds(100)).filter { $0.error != nil }.count
         }
         failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count
-        let seconds = Double(WallClock.monotonicMs() - began) / 1000
-        logger.info("loadgen done", metadata: ["events": "\(total)", "failed": "\(failed)", "seconds": "\(seconds)"])
-        if failed > 0 { throw Exit.runtime }
+        return failed
     }
 }
 

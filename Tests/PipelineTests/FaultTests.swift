@@ -37,7 +37,7 @@ struct FaultTests {
         settings.checkpointIntervalMs = 500
         let pipeline = Pipeline(settings: settings, logger: quietLogger())
         let run = Task { try await pipeline.run() }
-        #expect(try await wait(seconds: 30) { pipeline.status.consumed >= half })
+        #expect(try await wait(seconds: 120) { pipeline.status.consumed >= half })
 
         // More input arrives, and at once the broker goes away for four seconds while the daemon is
         // fetching it and publishing boards; when it is back, produce requests fail with retriable
@@ -47,8 +47,8 @@ struct FaultTests {
         try await Task.sleep(for: .seconds(4))
         cluster.pushRequestErrors(apiKey: 0, errors: [6, 7, 6, 7, 6, 7])
         try cluster.setBrokerUp(1)
-        #expect(try await wait(seconds: 60) { pipeline.status.consumed >= lines.count })
-        #expect(try await wait(seconds: 30) { pipeline.status.inFlight == 0 })
+        #expect(try await wait(seconds: 180) { pipeline.status.consumed >= lines.count })
+        #expect(try await wait(seconds: 120) { pipeline.status.inFlight == 0 })
         pipeline.requestStop()
         try await run.value
         #expect(pipeline.status.consumed == lines.count)

@@ -164,7 +164,7 @@ struct TopicReplayTests {
         try consumer.assign(assignment)
         var out: [String] = []
         var position: [Int32: Int64] = [:]
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(180)
         while ends.contains(where: { (position[$0.key] ?? 0) < $0.value }) && ContinuousClock.now < deadline {
             _ = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(200)) { m in
                 guard m.error == nil else { return }
@@ -215,7 +215,7 @@ struct TopicReplayTests {
         settings.checkpointIntervalMs = 1_000
         let pipeline = Pipeline(settings: settings, logger: quietLogger())
         let run = Task { try await pipeline.run() }
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(180)
         while pipeline.status.consumed < lines.count && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }

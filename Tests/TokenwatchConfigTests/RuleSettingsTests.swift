@@ -1,5 +1,15 @@
 import Testing
+import TokenwatchCore
 @testable import TokenwatchConfig
+
+extension DetectionConfiguration {
+    /// The same settings with every rule listed explicitly (as the configuration maps them).
+    var withEveryRuleListed: DetectionConfiguration {
+        var c = self
+        for kind in RuleKind.allCases { c.rules[kind] = parameters(kind) }
+        return c
+    }
+}
 
 @Suite("Rule settings")
 struct RuleSettingsTests {
@@ -22,7 +32,8 @@ struct RuleSettingsTests {
                 cooldown: 0s
             """
         let config = try load(yaml)
-        #expect(config.rule("machine_cadence") == RuleSettings(enabled: false, severity: .critical, cooldownMs: 7_200_000, thresholds: [:]))
+        let cadenceThresholds = RuleCatalog.rule(named: "machine_cadence")!.defaultSettings.thresholds
+        #expect(config.rule("machine_cadence") == RuleSettings(enabled: false, severity: .critical, cooldownMs: 7_200_000, thresholds: cadenceThresholds))
         #expect(config.rule("mandate_minimum").severity == .warning)
         #expect(config.rule("mandate_minimum").enabled)
         #expect(config.rule("mandate_minimum").cooldownMs == 0)
@@ -75,6 +86,30 @@ struct RuleSettingsTests {
         }
         #expect(RuleCatalog.rule(named: "mandate_minimum")?.defaultSeverity == .info)
         #expect(RuleCatalog.rules.filter { $0.name != "mandate_minimum" }.allSatisfy { $0.defaultSeverity == .warning })
+    }
+
+    @Test("the catalog documents exactly the core's thresholds, with the core's defaults")
+    func catalogMatchesTheCore() {
+        for kind in RuleKind.allCases {
+            let rule = RuleCatalog.rule(named: kind.rawValue)
+            #expect(rule != nil, "\(kind.rawValue) is not in the catalog")
+            #expect(rule?.defaultSettings.thresholds == kind.defaultThresholds, "\(kind.rawValue)")
+            #expect(rule?.defaultSeverity.rawValue == kind.defaultSeverity.rawValue, "\(kind.rawValue)")
+            #expect(rule?.defaultCooldownMs == RuleParameters.defaults(kind).cooldownMs, "\(kind.rawValue)")
+        }
+        #expect(RuleCatalog.rules.count == RuleKind.allCases.count)
+    }
+
+    @Test func detectionCarriesRulesAndCutoff() throws {
+        let config = try load("leaderboard: {weekly_cutoff: \"fri 17:30\"}\nrules:\n  low_yield: {enabled: false, severity: critical, cooldown: 2h, min_tokens: 1000}\n")
+        let d = config.engine.detection
+        #expect(d.weeklyCutoffOffsetMs == 4 * 86_400_000 + (17 * 60 + 30) * 60_000)
+        let p = d.parameters(.lowYield)
+        #expect(!p.enabled && p.severity == .critical && p.cooldownMs == 7_200_000)
+        #expect(p.thresholds["min_tokens"] == 1000)
+        #expect(p.thresholds["max_yield_ratio"] == 0.1)
+        #expect(d.parameters(.mandateMinimum).severity == .info)
+        #expect(TokenwatchConfiguration().engine.detection == DetectionConfiguration().withEveryRuleListed)
     }
 
     @Test func severityOrder() {

@@ -1,0 +1,396 @@
+/// Alert counts since the engine started (or was restored).
+public struct DetectionCounters: Sendable, Equatable {
+    public init() {}
+    /// Alerts fired, by rule name.
+    public var fired: [String: Int] = [:]
+    /// Alerts resolved.
+    public var resolved = 0
+    /// Findings queued by the per-event rules (at most one per user, rule and snapshot interval).
+    public var findings = 0
+}
+
+/// An alert that has fired and not yet resolved.
+struct OpenAlert: Sendable, Equatable {
+    var user: UInt32
+    var rule: RuleKind
+    var team: UInt32
+    /// Event time of the first finding of this episode; part of the alert id.
+    var episodeStart: Int64
+    /// The behaviour was last seen going on until this event time.
+    var lastSeen: Int64
+    var severity: AlertSeverity
+    /// Highest score of the episode so far (drives suspicion).
+    var score: Double
+    /// Score and evidence when it fired (repeated in the resolved message).
+    var firedScore: Double
+    var evidence: Evidence
+}
+
+/// The tokenmaxxing rules and the per-user state they need; owned by `Engine`.
+///
+/// Determinism: per-event rules (`volume_spike`, `machine_cadence`, `duplicate_prompts`) update
+/// per-user state in the user's per-partition order and queue findings; the rules that compare users
+/// (`peer_outlier`, `low_yield`) or weeks (`leaderboard_sprint`, `mandate_minimum`) run at snapshot
+/// boundaries from event-time state. Alerts, flags and suspicion change only at snapshot boundaries
+/// (`step`), in a fixed order, so the outputs do not depend on how partitions interleave.
+public struct Detector: Sendable {
+    public private(set) var configuration: DetectionConfiguration
+    let intervalMs: Int64
+    var volume: VolumeSpikeRule
+    var cadence: MachineCadenceRule
+    var duplicates: DuplicatePromptsRule
+    var peer: PeerOutlierRule
+    var lowYield: LowYieldRule
+    var sprint: LeaderboardSprintRule
+    var mandate: MandateMinimumRule
+    /// Parameters by `RuleKind.index`.
+    var parameters: [RuleParameters]
+    /// Whether any per-event rule runs (else `observe` returns at once).
+    var perEvent = false
+    /// Whether any weekly rule runs (else `tally` returns at once).
+    var weekly = false
+
+    var signals: [UserSignals] = []
+    /// `DuplicatePromptsRule.recent` prompt fingerprints per user, most recent first.
+    var prompts: [UInt16] = []
+    var queue: [Finding] = []
+    var open: [UInt64: OpenAlert] = [:]
+    /// No open alert can resolve before this event time.
+    var nextDue = Int64.max
+    /// Week books by ascending cutoff.
+    var weeks: [WeekBook] = []
+    var lastCutoffEvaluated = Int64.min
+    /// Set when a flag or suspicion changed (boards must be rebuilt); cleared by the engine.
+    var changed = false
+    public internal(set) var counters = DetectionCounters()
+
+    init(configuration: DetectionConfiguration, snapshotIntervalMs: Int64) {
+        self.configuration = configuration
+        intervalMs = snapshotIntervalMs
+        volume = VolumeSpikeRule(configuration.parameters(.volumeSpike))
+        cadence = MachineCadenceRule(configuration.parameters(.machineCadence))
+        duplicates = DuplicatePromptsRule(configuration.parameters(.duplicatePrompts))
+        peer = PeerOutlierRule(configuration.parameters(.peerOutlier))
+        lowYield = LowYieldRule(configuration.parameters(.lowYield))
+        sprint = LeaderboardSprintRule(configuration.parameters(.leaderboardSprint))
+        mandate = MandateMinimumRule(configuration.parameters(.mandateMinimum))
+        parameters = RuleKind.byIndex.map { configuration.parameters($0) }
+        perEvent = volume.enabled || cadence.enabled || duplicates.enabled
+        weekly = sprint.enabled || mandate.enabled
+    }
+
+    /// New rule settings (SIGHUP); every piece of state is kept.
+    mutating func reconfigure(_ c: DetectionConfiguration) {
+        var fresh = Detector(configuration: c, snapshotIntervalMs: intervalMs)
+        fresh.signals = signals
+        fresh.prompts = prompts
+        fresh.queue = queue
+        fresh.open = open
+        fresh.nextDue = .min  // cooldowns may have changed: look at every open alert at the next snapshot
+        fresh.weeks = weeks
+        fresh.lastCutoffEvaluated = lastCutoffEvaluated
+        fresh.changed = true
+        fresh.counters = counters
+        self = fresh
+    }
+
+    mutating func ensureUser(_ user: UInt32) {
+        let n = Int(user) + 1
+        if signals.count < n {
+            signals.append(contentsOf: repeatElement(UserSignals(), count: n - signals.count))
+            prompts.append(contentsOf: repeatElement(0, count: n * DuplicatePromptsRule.recent - prompts.count))
+        }
+    }
+
+    // MARK: - Per event
+
+    /// Updates the per-event rules with one counted event, in the user's per-partition order.
+    /// `prompt` is the prompt-hash fingerprint (0 when the event has none); `releaseAt` is
+    /// `max(ts, partition watermark)`.
+    @inline(__always)
+    mutating func observe(user: UInt32, team: UInt32, ts: Int64, tokens: Int64, outcomes: UInt32, prompt: UInt16, releaseAt: Int64) {
+        guard perEvent else { return }
+        let u = Int(user)
+        signals[u].team = team
+        let h = floorDiv(ts, 3_600_000)
+        var newHour = false
+        let current = signals[u].hour
+        if h > current {
+            if current != .min { volume.closeHour(&signals[u]) }
+            let shift = current == .min ? 32 : h - current
+            signals[u].activeHours = shift >= 32 ? 1 : (signals[u].activeHours << UInt32(shift)) | 1
+            signals[u].hour = h
+            signals[u].hourTokens = 0
+            signals[u].hourOutcomes = 0
+            newHour = true
+        } else if h < current {
+            let back = current - h
+            if back < 32 { signals[u].activeHours |= 1 << UInt32(back) }
+        }
+        if h == signals[u].hour {
+            signals[u].hourTokens &+= tokens
+            signals[u].hourOutcomes &+= outcomes
+            if volume.enabled, let (score, evidence) = volume.evaluate(signals[u]) {
+                enqueue(.volumeSpike, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
+            }
+        }
+        if cadence.enabled {
+            if let (score, evidence) = cadence.observe(&signals[u], ts: ts) {
+                enqueue(.machineCadence, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
+            } else if newHour, let (score, evidence) = cadence.evaluateHours(signals[u]) {
+                enqueue(.machineCadence, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
+            }
+        }
+        if duplicates.enabled && prompt != 0 {
+            let found = prompts.withUnsafeMutableBufferPointer { p in
+                duplicates.observe(&signals[u], ring: p.baseAddress! + u * DuplicatePromptsRule.recent, fp: prompt)
+            }
+            if let (score, evidence) = found {
+                enqueue(.duplicatePrompts, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
+            }
+        }
+    }
+
+    @inline(__always)
+    private mutating func enqueue(_ rule: RuleKind, user: UInt32, team: UInt32, ts: Int64, releaseAt: Int64, score: Double, evidence: Evidence) {
+        let u = Int(user)
+        let bucket = floorDiv(ts, intervalMs)
+        switch rule {
+        case .volumeSpike:
+            guard bucket > signals[u].queuedSpike else { return }
+            signals[u].queuedSpike = bucket
+        case .machineCadence:
+            guard bucket > signals[u].queuedCadence else { return }
+            signals[u].queuedCadence = bucket
+        default:
+            guard bucket > signals[u].queuedDuplicates else { return }
+            signals[u].queuedDuplicates = bucket
+        }
+        counters.findings += 1
+        queue.append(Finding(ts: ts, releaseAt: releaseAt, seenUntil: (bucket + 1) * intervalMs, user: user, team: team,
+                             rule: rule, score: score, evidence: evidence))
+    }
+
+    /// Adds one event to its leaderboard week, where the engine applies events to the windows.
+    @inline(__always)
+    mutating func tally(user: UInt32, ts: Int64, tokens: Int64, outcomes: UInt32) {
+        guard weekly else { return }
+        let cutoff = configuration.cutoff(after: ts)
+        guard cutoff > lastCutoffEvaluated else { return }  // that week was already evaluated
+        let late = ts >= cutoff - sprint.windowMs
+        for i in weeks.indices where weeks[i].cutoff == cutoff {
+            weeks[i].add(user: user, tokens: tokens, outcomes: outcomes, late: late)
+            return
+        }
+        var book = WeekBook(cutoff: cutoff)
+        book.add(user: user, tokens: tokens, outcomes: outcomes, late: late)
+        weeks.append(book)
+        weeks.sort { $0.cutoff < $1.cutoff }
+    }
+
+    // MARK: - Snapshot boundaries
+
+    /// Everything that happens at snapshot time `asOf` (the previous one was `previous`), before the
+    /// boards of `asOf` are built: queued findings take effect, the boundary rules run, quiet alerts
+    /// resolve, and suspicion follows. Alerts go to `outbox` in a fixed order.
+    mutating func step(asOf: Int64, previous: Int64, windows: [SlidingWindow], users: Interner, teams: Interner,
+                       unassigned: UInt32, suspicion: inout [Double], outbox: inout [OutputRecord]) {
+        var touched: [UInt32] = []
+        var records: [OutputRecord] = []
+
+        // 1. Findings of the per-event rules whose partitions have passed them.
+        if !queue.isEmpty {
+            var ready: [Finding] = []
+            var keep = 0
+            for i in queue.indices {
+                if queue[i].releaseAt < asOf {
+                    ready.append(queue[i])
+                } else {
+                    queue[keep] = queue[i]
+                    keep += 1
+                }
+            }
+            queue.removeLast(queue.count - keep)
+            ready.sort { a, b in
+                if a.ts != b.ts { return a.ts < b.ts }
+                if a.rule != b.rule { return a.rule < b.rule }
+                return users.less(a.user, b.user)
+            }
+            for f in ready { apply(f, touched: &touched, records: &records, users: users, teams: teams) }
+        }
+
+        // 2. Rules that compare a user with the team, over a window's exact totals.
+        var stats: [Int: PeerStatistics] = [:]
+        func statistics(_ i: Int) -> PeerStatistics {
+            if let s = stats[i] { return s }
+            let s = PeerStatistics(window: windows[i], unassigned: unassigned)
+            stats[i] = s
+            return s
+        }
+        func due(_ every: Int64) -> Bool { floorDiv(asOf, every) > floorDiv(previous, every) }
+        if peer.enabled && due(peer.everyMs), let i = Self.window(length: peer.windowMs, in: windows) {
+            let found = peer.evaluate(statistics(i), window: windows[i])
+            applyBoundary(found, rule: .peerOutlier, asOf: asOf, touched: &touched, records: &records, users: users, teams: teams)
+        }
+        if lowYield.enabled && due(lowYield.everyMs), let i = Self.window(length: lowYield.windowMs, in: windows) {
+            let found = lowYield.evaluate(statistics(i), window: windows[i])
+            applyBoundary(found, rule: .lowYield, asOf: asOf, touched: &touched, records: &records, users: users, teams: teams)
+        }
+
+        // 3. Weekly rules, once per cutoff.
+        while let book = weeks.first, book.cutoff <= asOf {
+            weeks.removeFirst()
+            lastCutoffEvaluated = max(lastCutoffEvaluated, book.cutoff)
+            let order = book.active.sorted(by: users.less)
+            for rule in [RuleKind.leaderboardSprint, .mandateMinimum] {
+                var found: [PeerFinding] = []
+                for u in order {
+                    let result = rule == .leaderboardSprint
+                        ? (sprint.enabled ? sprint.evaluate(book, user: Int(u)) : nil)
+                        : (mandate.enabled ? mandate.evaluate(book, user: Int(u)) : nil)
+                    if let (score, evidence) = result {
+                        found.append(PeerFinding(user: u, team: signals[Int(u)].team, score: score, evidence: evidence))
+                    }
+                }
+                applyBoundary(found, rule: rule, asOf: asOf, touched: &touched, records: &records, users: users, teams: teams, sorted: true)
+            }
+        }
+        let nextCutoff = configuration.cutoff(after: previous)
+        if nextCutoff <= asOf { lastCutoffEvaluated = max(lastCutoffEvaluated, nextCutoff) }
+
+        // 4. Alerts whose behaviour has stopped for the cooldown.
+        if asOf >= nextDue {
+            var resolved: [OpenAlert] = []
+            var next = Int64.max
+            for a in open.values {
+                let due = a.lastSeen + hold(a.rule)
+                if asOf >= due { resolved.append(a) } else { next = min(next, due) }
+            }
+            nextDue = next
+            resolved.sort { a, b in a.rule != b.rule ? a.rule < b.rule : users.less(a.user, b.user) }
+            for a in resolved {
+                open[Self.key(a.user, a.rule)] = nil
+                signals[Int(a.user)].open &= ~(1 << UInt8(a.rule.index))
+                touched.append(a.user)
+                counters.resolved += 1
+                records.append(alertRecord(a, state: "resolved", ts: asOf, users: users, teams: teams))
+            }
+        }
+
+        outbox.append(contentsOf: records)
+        for u in touched {
+            let s = suspicionOf(u)
+            if suspicion[Int(u)] != s {
+                suspicion[Int(u)] = s
+                changed = true
+            }
+        }
+        if !touched.isEmpty { changed = true }
+    }
+
+    /// The engine window a boundary rule reads: the one of `length`, else the longest.
+    static func window(length: Int64, in windows: [SlidingWindow]) -> Int? {
+        if let i = windows.firstIndex(where: { $0.spec.lengthMs == length }) { return i }
+        return windows.indices.max { windows[$0].spec.lengthMs < windows[$1].spec.lengthMs }
+    }
+
+    private mutating func applyBoundary(_ found: [PeerFinding], rule: RuleKind, asOf: Int64, touched: inout [UInt32],
+                                        records: inout [OutputRecord], users: Interner, teams: Interner, sorted: Bool = false) {
+        let order = sorted ? found : found.sorted { users.less($0.user, $1.user) }
+        for p in order {
+            apply(Finding(ts: asOf, releaseAt: asOf, seenUntil: asOf, user: p.user, team: p.team, rule: rule,
+                          score: p.score, evidence: p.evidence), touched: &touched, records: &records, users: users, teams: teams)
+        }
+    }
+
+    /// How long an alert stays open after the behaviour was last seen: the cooldown, and at least
+    /// until the rule's next evaluation for the rules evaluated on a schedule.
+    func hold(_ rule: RuleKind) -> Int64 {
+        let cooldown = parameters[rule.index].cooldownMs
+        switch rule {
+        case .peerOutlier: return max(cooldown, peer.everyMs)
+        case .lowYield: return max(cooldown, lowYield.everyMs)
+        case .leaderboardSprint, .mandateMinimum: return max(cooldown, 7 * 86_400_000)
+        default: return cooldown
+        }
+    }
+
+    @inline(__always) static func key(_ user: UInt32, _ rule: RuleKind) -> UInt64 {
+        UInt64(user) << 8 | UInt64(rule.index)
+    }
+
+    private mutating func apply(_ f: Finding, touched: inout [UInt32], records: inout [OutputRecord], users: Interner, teams: Interner) {
+        let key = Self.key(f.user, f.rule)
+        if var a = open[key] {
+            a.lastSeen = max(a.lastSeen, f.seenUntil)
+            if f.score > a.score {
+                a.score = f.score
+                touched.append(f.user)
+            }
+            open[key] = a
+            return
+        }
+        let p = parameters[f.rule.index]
+        guard p.enabled else { return }
+        let a = OpenAlert(user: f.user, rule: f.rule, team: f.team, episodeStart: f.ts, lastSeen: f.seenUntil,
+                          severity: p.severity, score: f.score, firedScore: f.score, evidence: f.evidence)
+        open[key] = a
+        nextDue = min(nextDue, a.lastSeen + hold(f.rule))
+        signals[Int(f.user)].open |= 1 << UInt8(f.rule.index)
+        touched.append(f.user)
+        counters.fired[f.rule.rawValue, default: 0] += 1
+        records.append(alertRecord(a, state: "firing", ts: f.ts, users: users, teams: teams))
+    }
+
+    // MARK: - Suspicion and flags
+
+    /// 1 − Π(1 − wᵢ) over the user's open alerts, with wᵢ from the alert's severity and score:
+    /// info 0.25–0.5, warning 0.7–0.9, critical 0.95–1 (for scores 0.5–1).
+    func suspicionOf(_ user: UInt32) -> Double {
+        var bits = signals[Int(user)].open
+        var keep = 1.0
+        while bits != 0 {
+            let i = bits.trailingZeroBitCount
+            bits &= bits - 1
+            guard let a = open[Self.key(user, RuleKind.byIndex[i])] else { continue }
+            let w: Double
+            switch a.severity {
+            case .info: w = 0.5 * a.score
+            case .warning: w = 0.5 + 0.4 * a.score
+            case .critical: w = 0.9 + 0.1 * a.score
+            }
+            keep *= 1 - min(1, max(0, w))
+        }
+        return 1 - keep
+    }
+
+    /// Names of the rules with an open alert for `user`, in catalog order.
+    func flags(of user: UInt32) -> [String] {
+        guard Int(user) < signals.count else { return [] }
+        let bits = signals[Int(user)].open
+        if bits == 0 { return [] }
+        return RuleKind.byIndex.filter { bits & (1 << UInt8($0.index)) != 0 }.map(\.rawValue)
+    }
+
+    /// Whether `user`'s activity counts in `effective_active_ratio`: not flagged `mandate_minimum`
+    /// and suspicion below 0.5 (any open warning or critical alert puts it above).
+    @inline(__always) func isReal(_ user: UInt32, suspicion: Double) -> Bool {
+        guard suspicion < 0.5 else { return false }
+        guard Int(user) < signals.count else { return true }
+        return signals[Int(user)].open & (1 << UInt8(RuleKind.mandateMinimum.index)) == 0
+    }
+
+    // MARK: - Alert messages
+
+    func describe(_ a: OpenAlert, user: String, team: String, into w: inout JSONWriter) -> String {
+        switch a.rule {
+        case .volumeSpike: VolumeSpikeRule.describe(a.evidence, user: user, into: &w)
+        case .peerOutlier: peer.describe(a.evidence, user: user, team: team, into: &w)
+        case .lowYield: lowYield.describe(a.evidence, user: user, team: team, into: &w)
+        case .machineCadence: MachineCadenceRule.describe(a.evidence, user: user, into: &w)
+        case .duplicatePrompts: DuplicatePromptsRule.describe(a.evidence, user: user, into: &w)
+        case .leaderboardSprint: sprint.describe(a.evidence, user: user, into: &w)
+        case .mandateMinimum: MandateMinimumRule.describe(a.evidence, user: user, into: &w)
+        }
+    }
+}

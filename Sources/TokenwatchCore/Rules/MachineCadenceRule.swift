@@ -1,0 +1,136 @@
+/// `machine_cadence`: requests on a near-constant beat for a long stretch, or activity in nearly
+/// every hour of the day — scripts and cron jobs posing as a person.
+///
+/// The beat is tracked per user with a running mean and variance of the intervals between "on-beat"
+/// requests: a request within `tolerance` of the current period continues the run, an earlier one is
+/// an extra (a person working alongside the script) and is skipped, a later one breaks the run. People's
+/// requests that happen to continue a run still spread over the whole tolerance band (their coefficient
+/// of variation converges to about `tolerance`), so `max_cv` well below it separates them from a script.
+struct MachineCadenceRule: Sendable {
+    static let defaults: [String: Double] = [
+        "min_requests": 40,
+        "min_duration": 3_600_000,
+        "max_cv": 0.05,
+        "tolerance": 0.15,
+        "min_interval": 1_000,
+        "active_hours": 22,
+    ]
+
+    var enabled: Bool
+    /// Requests on the beat needed before it fires.
+    var minRequests: UInt32
+    /// The run must have lasted this long (ms).
+    var minDurationMs: Int64
+    /// Largest coefficient of variation (std / mean) of the intervals on the beat.
+    var maxCV: Double
+    /// An interval within this share of the period continues the run.
+    var tolerance: Double
+    /// Intervals shorter than this (ms) never start a run (bursts, parallel requests).
+    var minIntervalMs: Double
+    /// Fires when the user was active in at least this many of the last 24 hours (0 turns this off).
+    var activeHours: Int
+
+    init(_ p: RuleParameters) {
+        let d = Self.defaults
+        enabled = p.enabled
+        minRequests = UInt32(clamping: Int64(max(3, p.value("min_requests", d))))
+        minDurationMs = Int64(p.value("min_duration", d))
+        maxCV = p.value("max_cv", d)
+        tolerance = min(0.9, p.value("tolerance", d))
+        minIntervalMs = max(1, p.value("min_interval", d))
+        activeHours = Int(min(24, p.value("active_hours", d)))
+    }
+
+    /// Updates the beat with an event at `ts` (in the user's per-partition order) and evaluates it.
+    @inline(__always) func observe(_ s: inout UserSignals, ts: Int64) -> (score: Double, evidence: Evidence)? {
+        let previous = s.lastTs
+        if previous == .min {
+            s.lastTs = ts
+            s.beatTs = ts
+            return nil
+        }
+        if ts < previous { return nil }  // out of order: the beat is about order, skip it
+        s.lastTs = ts
+        if s.runBeats == 0 {
+            startRun(&s, previous: previous, ts: ts)
+            return nil
+        }
+        let d = Double(ts - s.beatTs)
+        let p = s.runMean
+        if abs(d - p) <= tolerance * p {
+            s.runBeats &+= 1
+            let delta = d - s.runMean
+            s.runMean += delta / Double(s.runBeats)
+            s.runM2 += delta * (d - s.runMean)
+            s.beatTs = ts
+        } else if d < p * (1 - tolerance) {
+            if s.runBeats == 1 {
+                // An unconfirmed period that is too long: take the newest interval instead.
+                startRun(&s, previous: previous, ts: ts)
+            } else {
+                s.offBeats &+= 1
+            }
+            return nil
+        } else {
+            startRun(&s, previous: previous, ts: ts)
+            return nil
+        }
+        let requests = s.runBeats + 1
+        let duration = ts - s.runStart
+        guard requests >= minRequests, duration >= minDurationMs, s.runBeats >= 2 else { return nil }
+        let std = (s.runM2 / Double(s.runBeats - 1)).squareRoot()
+        let cv = std / s.runMean
+        guard cv <= maxCV else { return nil }
+        let evidence = Evidence(a: Double(requests), b: s.runMean, c: std, d: Double(duration), e: Double(s.offBeats), f: 0)
+        // Steadier and longer runs score higher.
+        let steadiness = 1 - cv / max(maxCV, 1e-9)
+        let length = min(1, Double(requests) / Double(4 * minRequests))
+        return (min(1, 0.5 + 0.25 * steadiness + 0.25 * length), evidence)
+    }
+
+    @inline(__always) private func startRun(_ s: inout UserSignals, previous: Int64, ts: Int64) {
+        let c = Double(ts - previous)
+        s.beatTs = ts
+        s.offBeats = 0
+        s.runM2 = 0
+        if c >= minIntervalMs {
+            s.runMean = c
+            s.runBeats = 1
+            s.runStart = previous
+        } else {
+            s.runMean = 0
+            s.runBeats = 0
+        }
+    }
+
+    /// Evaluates round-the-clock activity after the user's active-hours mask changed.
+    @inline(__always) func evaluateHours(_ s: UserSignals) -> (score: Double, evidence: Evidence)? {
+        guard activeHours > 0 else { return nil }
+        let active = (s.activeHours & 0x00FF_FFFF).nonzeroBitCount
+        guard active >= activeHours else { return nil }
+        let evidence = Evidence(a: Double(active), b: 24, c: 0, d: 0, e: 0, f: 1)
+        return (exceedScore(Double(active), over: Double(activeHours) - 1), evidence)
+    }
+
+    static func describe(_ e: Evidence, user: String, into w: inout JSONWriter) -> String {
+        w.beginObject()
+        if e.f == 1 {
+            w.key("pattern"); w.string("round_the_clock")
+            w.key("active_hours"); w.int(Int64(e.a))
+            w.key("of_hours"); w.int(Int64(e.b))
+            w.endObject()
+            return "\(user) was active in \(Int64(e.a)) of the last \(Int64(e.b)) hours"
+        }
+        w.key("pattern"); w.string("constant_interval")
+        w.key("requests"); w.int(Int64(e.a))
+        w.key("mean_interval_ms"); w.int(Int64(e.b.rounded()))
+        w.key("stddev_interval_ms"); w.int(Int64(e.c.rounded()))
+        w.key("cv"); w.decimal(e.b > 0 ? e.c / e.b : 0, decimals: 4)
+        w.key("duration_ms"); w.int(Int64(e.d))
+        w.key("other_requests"); w.int(Int64(e.e))
+        w.endObject()
+        var s = "\(user) sent \(Int64(e.a)) requests at \(AlertText.seconds(ms: e.b)) ± \(AlertText.seconds(ms: e.c)) intervals for \(AlertText.duration(ms: Int64(e.d)))"
+        if e.e > 0 { s += " (besides \(AlertText.count(e.e, "other request", "other requests")))" }
+        return s
+    }
+}

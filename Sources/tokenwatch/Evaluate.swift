@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+
+/// Scores alerts against ground truth: per persona, how many users were alerted.
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score alerts against ground-truth labels: per-persona detection, precision, recall, false-positive rate.",
+        discussion: """
+            A user is caught when at least one firing alert at --min-severity or above names them (default:
+            warning, so info alerts do not count either way). Gaming personas are the detection targets;
+            regular, power_user, crunch and service users are legitimate, and any alert at that severity on
+            them is a false positive. Precision and recall are per user.
+
+            Column "own rule" counts users alerted by the rule built for their persona at any severity;
+            "by design" counts a gaming user as caught when caught as above or when its own rule fired at
+            that rule's configured severity (padder: mandate_minimum is info by design).
+            """)
+
+    @Option(help: "labels.json from `simulate` or `loadgen --labels`.") var labels: String
+    @Option(help: "alerts.jsonl: one tokenwatch.alert.v1 message per line.") var alerts: String
+    @Option(help: "Lowest severity that counts as an alert: info, warning or critical.") var minSeverity = "warning"
+    @Flag(help: "Print the result as one JSON object.") var json = false
+
+    static let order = ["info": 0, "warning": 1, "critical": 2]
+
+    func validate() throws {
+        if Self.order[minSeverity] == nil { throw ValidationError("--min-severity must be info, warning or critical") }
+    }
+
+    struct Row {
+        var persona: String
+        var gaming: Bool
+        var rule: String?
+        var users = 0
+        var caught = 0
+        var ownRule = 0
+        var byDesign = 0
+        var anySeverity = 0
+        var rules: [String: Int] = [:]
+    }
+
+    func run() throws {
+        let labelData = try Data(contentsOf: URL(fileURLWithPath: labels))
+        guard let root = try JSONSerialization.jsonObject(with: labelData) as? [String: Any],
+              let users = root["users"] as? [String: [String: Any]] else {
+            throw ValidationError("\(labels) is not a labels file (no \"users\" object)")
+        }
+        let personaInfo = root["personas"] as? [String: [String: Any]] ?? [:]
+        let legitimate: Set<String> = ["regular", "power_user", "crunch", "service"]
+        let threshold = Self.order[minSeverity]!
+
+        // user -> [(rule, severity rank)] of firing alerts
+        var fired: [String: [(rule: String, severity: Int)]] = [:]
+        var unlabelled = Set<String>()
+        var messages = 0
+        let text = try String(contentsOfFile: alerts, encoding: .utf8)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+            messages += 1
+            guard o["state"] as? String == "firing", let user = o["user_id"] as? String, let rule = o["rule"] as? String else { continue }
+            let severity = Self.order[o["severity"] as? String ?? "info"] ?? 0
+            fired[user, default: []].append((rule, severity))
+            if users[user] == nil { unlabelled.insert(user) }
+        }
+
+        var rows: [String: Row] = [:]
+        for (user, info) in users {
+            let persona = info["persona"] as? String ?? "?"
+            let meta = personaInfo[persona]
+            let gaming = (meta?["gaming"] as? Bool) ?? !legitimate.contains(persona)
+            var row = rows[persona] ?? Row(persona: persona, gaming: gaming, rule: meta?["rule"] as? String)
+            row.users += 1
+            let mine = fired[user] ?? []
+            let caught = mine.contains { $0.severity >= threshold }
+            if caught { row.caught += 1 }
+            if !mine.isEmpty { row.anySeverity += 1 }
+            let own = row.rule.map { r in mine.contains { $0.rule == r } } ?? false
+            if own { row.ownRule += 1 }
+            if caught || (gaming && own) { row.byDesign += 1 }
+            for r in Set(mine.filter { $0.severity >= threshold }.map(\.rule)) { row.rules[r, default: 0] += 1 }
+            rows[persona] = row
+        }
+
+        let ordered = rows.values.sorted { a, b in a.gaming != b.gaming ? !a.gaming : a.persona < b.persona }
+        let gaming = ordered.filter(\.gaming), legit = ordered.filter { !$0.gaming }
+        let tp = gaming.reduce(0) { $0 + $1.caught }, fn = gaming.reduce(0) { $0 + $1.users - $1.caught }
+        let fp = legit.reduce(0) { $0 + $1.caught }, tn = legit.reduce(0) { $0 + $1.users - $1.caught }
+        let tpDesign = gaming.reduce(0) { $0 + $1.byDesign }
+        let legitAny = legit.reduce(0) { $0 + $1.anySeverity }
+        func ratio(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : Double(a) / Double(b) }
+        let precision = ratio(tp, tp + fp), recall = ratio(tp, tp + fn), fpr = ratio(fp, fp + tn)
+        let precisionDesign = ratio(tpDesign, tpDesign + fp), recallDesign = ratio(tpDesign, tp + fn)
+
+        if json {
+            var out: [String: Any] = [
+                "min_severity": minSeverity, "alert_messages": messages,
+                "gaming_users": tp + fn, "legitimate_users": fp + tn,
+                "true_positives": tp, "false_negatives": fn, "false_positives": fp,
+                "precision": precision, "recall": recall, "false_positive_rate": fpr,
+                "by_design": ["true_positives": tpDesign, "precision": precisionDesign, "recall": recallDesign],
+                "unlabelled_alerted_users": unlabelled.count, "legitimate_users_with_any_alert": legitAny,
+            ]
+            out["personas"] = ordered.map { r -> [String: Any] in
+                var o: [String: Any] = ["persona": r.persona, "gaming": r.gaming, "users": r.users, "caught": r.caught,
+                                        "rate": ratio(r.caught, r.users), "own_rule": r.ownRule, "any_severity": r.anySeverity,
+                                        "rules": r.rules]
+                if let rule = r.rule { o["target_rule"] = rule; o["by_design"] = r.byDesign }
+                return o
+            }
+            let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+
+        func pct(_ a: Int, _ b: Int) -> String { String(format: "%5.1f%%", 100 * ratio(a, b)) }
+        print("alerts: \(messages) messages; a user counts as alerted at severity >= \(minSeverity)")
+        print("persona       kind   users  alerted   rate    own rule  by design  rules that fired (users)")
+        for r in ordered {
+            let rules = r.rules.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            let name = r.persona.padding(toLength: 13, withPad: " ", startingAt: 0)
+            let kind = (r.gaming ? "gaming" : "legit ")
+            let own = r.rule == nil ? "        -" : String(format: "%9@", pct(r.ownRule, r.users))
+            let design = r.rule == nil ? "         -" : String(format: "%10@", pct(r.byDesign, r.users))
+            print(String(format: "%@ %@ %6d %8d %@ %@ %@  %@", name, kind, r.users, r.caught, pct(r.caught, r.users), own, design,
+                         rules.joined(separator: ", ")))
+        }
+        print(String(format: "gaming users %d: caught %d, missed %d -> recall %.4f", tp + fn, tp, fn, recall))
+        print(String(format: "legitimate users %d: alerted %d -> false-positive rate %.4f (with any alert, info included: %d)", fp + tn, fp, fpr, legitAny))
+        print(String(format: "precision %.4f (per user)", precision))
+        print(String(format: "by design (a gaming user also counts when its own rule fired at its configured severity): recall %.4f, precision %.4f",
+                     recallDesign, precisionDesign))
+        if !unlabelled.isEmpty { print("alerted users missing from the labels: \(unlabelled.count)") }
+    }
+}
