@@ -132,11 +132,16 @@ public struct Engine: Sendable {
 
     // MARK: - Events
 
-    /// Takes one message of the input topic. `receivedAtMs` only labels dead letters;
-    /// `wallClockMs`, when given (live mode), also rejects events too far ahead of the wall clock.
+    /// Takes one message of the input topic. `receivedAtMs` only labels dead letters.
+    ///
+    /// `referenceTimeMs` is the message's Kafka timestamp (when it was produced): an event more than
+    /// `max_future_skew` ahead of it is dead-lettered `future_timestamp`. Measuring against the
+    /// message rather than the partition's newest event time keeps legitimate traffic after a quiet
+    /// night from being rejected, and gives the live daemon and a topic replay the same answer.
+    /// Messages without a timestamp (file replays) are not checked.
     @discardableResult
     public mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
-                                 receivedAtMs: Int64 = 0, wallClockMs: Int64? = nil) -> ProcessResult {
+                                 receivedAtMs: Int64 = 0, referenceTimeMs: Int64? = nil) -> ProcessResult {
         if !partitions.exists(partition) { partitions[partition] = newPartition() }
         if offset < partitions.nextOffset(partition) {
             counters.alreadyProcessed += 1
@@ -149,19 +154,19 @@ public struct Engine: Sendable {
         } catch {
             return deadLetter(error, payload, partition, offset, receivedAtMs)
         }
-        let result = accept(event, partition: partition, wallClockMs: wallClockMs)
+        let result = accept(event, partition: partition, referenceTimeMs: referenceTimeMs)
         if case .deadLetter(let reason) = result {
             return deadLetter(reason, payload, partition, offset, receivedAtMs)
         }
         return result
     }
 
-    private mutating func accept(_ event: DecodedEvent, partition p: Int32, wallClockMs: Int64?) -> ProcessResult {
+    private mutating func accept(_ event: DecodedEvent, partition p: Int32, referenceTimeMs: Int64?) -> ProcessResult {
         let ts = event.ts
         let partitionNewest = partitions.newestTs(p)
-        let reference = partitionNewest != .min ? partitionNewest : newestAccepted
-        if reference != .min && ts > reference &+ configuration.maxFutureSkewMs { return .deadLetter(.futureTimestamp) }
-        if let now = wallClockMs, ts > now &+ configuration.maxFutureSkewMs { return .deadLetter(.futureTimestamp) }
+        if let reference = referenceTimeMs, reference > 0, ts > reference &+ configuration.maxFutureSkewMs {
+            return .deadLetter(.futureTimestamp)
+        }
 
         let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
         if partitions.remembers(p, fingerprint) {
@@ -328,8 +333,11 @@ public struct Engine: Sendable {
         }
         known.advance(toEnd: known.bucket(of: known.spec.end(asOf: asOf)))
         if known.changed { recountKnown() }
+        let firstAlert = outbox.count
         detector.step(asOf: asOf, previous: previous, windows: windows, users: users, teams: teams,
                       unassigned: unassignedTeam, suspicion: &suspicion, outbox: &outbox)
+        // Alerts belong to this snapshot time, like the boards (replay ranges select on it).
+        for i in firstAlert..<outbox.count { outbox[i].eventTime = asOf }
         let rulesChanged = detector.changed
         detector.changed = false
         for i in windows.indices {

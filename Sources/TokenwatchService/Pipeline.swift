@@ -316,7 +316,7 @@ public final class Pipeline: Sendable {
                 lastActivity[message.partition] = monotonic
                 lastTimestamp = message.timestampMs
                 engine.process(message.payload, partition: message.partition, offset: message.offset,
-                               receivedAtMs: now, wallClockMs: now)
+                               receivedAtMs: now, referenceTimeMs: message.timestampMs)
             }
             consumed += n
             if n > 0, let start = batchStart {

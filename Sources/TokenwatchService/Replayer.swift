@@ -76,7 +76,9 @@ public final class Replayer {
 
     private func feed<S: ReplaySink>(_ d: inout Drive, partition: Int32, offset: Int64, payload: UnsafeRawBufferPointer,
                                      receivedAt: Int64, sink: inout S) throws {
-        d.engine.process(payload, partition: partition, offset: offset, receivedAtMs: receivedAt)
+        // A message's Kafka timestamp is both its dead-letter label and the future-skew reference, as live.
+        d.engine.process(payload, partition: partition, offset: offset, receivedAtMs: receivedAt,
+                         referenceTimeMs: receivedAt > 0 ? receivedAt : nil)
         d.summary.messages += 1
         d.sinceEmit += 1
         if let left = d.remaining[partition] {

@@ -150,8 +150,9 @@ struct EndToEndTests {
             bad(&p0, "invalid_timestamp", "{\"event_id\":\"r1\",\"ts\":\"2025-13-45T99:00:00Z\",\"user_id\":\"alice\",\(rest)}")
             bad(&p0, "invalid_timestamp", "{\"event_id\":\"r2\",\"ts\":\"yesterday\",\"user_id\":\"alice\",\(rest)}")
             bad(&p0, "invalid_timestamp", "{\"event_id\":\"r3\",\"ts\":\"2025-05-01T12:00:00\",\"user_id\":\"alice\",\(rest)}")
-            // Three hours ahead of the newest accepted event time (max_future_skew is 1h).
-            bad(&p0, "future_timestamp", "{\"event_id\":\"f1\",\"ts\":\(t + 3 * 3_600_000),\"user_id\":\"alice\",\(rest)}")
+            // Three hours ahead of when it is produced (its Kafka timestamp; max_future_skew is 1h).
+            let threeHoursFromNow = Int64(Date().timeIntervalSince1970 * 1000) + 3 * 3_600_000
+            bad(&p0, "future_timestamp", "{\"event_id\":\"f1\",\"ts\":\(threeHoursFromNow),\"user_id\":\"alice\",\(rest)}")
             // Valid JSON and a valid event, but over max_message_bytes (1024 in this test).
             bad(&p0, "message_too_large", "{\"event_id\":\"big\",\"ts\":\(t + 120_000),\"user_id\":\"alice\",\(rest),\"pad\":\"\(String(repeating: "a", count: 1100))\"}")
             for i in 0..<56 { good(&p0, ["alice", "bob", "erin"][i % 3], t + 120_000 + Int64(i) * 30_000) }

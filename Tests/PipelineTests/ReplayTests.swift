@@ -227,7 +227,7 @@ struct TopicReplayTests {
         #expect(live.count > 100)
         let lastLive = live.map(asOf).max()!
 
-        let topicReplayer = Replayer(engine: testEngineConfiguration(), inputTopic: "ai-usage", from: start - 86_400_000, to: nil, logger: quietLogger(), progress: ProgressReporter(enabled: false))
+        let topicReplayer = Replayer(engine: testEngineConfiguration(), inputTopic: "ai-usage", from: start - 86_400_000, to: lastLive, logger: quietLogger(), progress: ProgressReporter(enabled: false))
         var topicSink = try DirectorySink(directory: dir + "/topic")
         _ = try topicReplayer.replayTopic(brokers: cluster.bootstrapServers, topic: "ai-usage", librdkafka: [:], sink: &topicSink)
         let fileReplayer = Replayer(engine: testEngineConfiguration(), inputTopic: "ai-usage", from: nil, to: nil, logger: quietLogger(), progress: ProgressReporter(enabled: false))
@@ -235,7 +235,7 @@ struct TopicReplayTests {
         _ = try fileReplayer.replayFile(path: dir + "/events.jsonl", partitions: 4, sink: &fileSink)
 
         // The live daemon publishes up to its watermark; replays also flush the tail at the end of input.
-        let fromTopic = try readLines(dir + "/topic/leaderboard.jsonl").filter { asOf($0) <= lastLive }
+        let fromTopic = try readLines(dir + "/topic/leaderboard.jsonl")
         let fromFile = try readLines(dir + "/file/leaderboard.jsonl").filter { asOf($0) <= lastLive }
         #expect(fromTopic.sorted() == fromFile.sorted())
         let same = live.sorted() == fromTopic.sorted()
@@ -243,7 +243,8 @@ struct TopicReplayTests {
         #expect(live.count == fromTopic.count)
         // Alerts fired up to the live watermark agree too, apart from emitted_at.
         let liveAlerts = try Self.readAll("tokenwatch.alerts", brokers: cluster.bootstrapServers).map(stripEmittedAt).sorted()
-        let replayAlerts = try readLines(dir + "/topic/alerts.jsonl").filter { alertTime($0) <= lastLive }.map(stripEmittedAt).sorted()
+        let replayAlerts = try readLines(dir + "/topic/alerts.jsonl").map(stripEmittedAt).sorted()
+        print("live vs replay: \(live.count) boards, \(liveAlerts.count) alert messages")
         #expect(liveAlerts == replayAlerts)
     }
 }

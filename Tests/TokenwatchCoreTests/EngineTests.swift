@@ -299,12 +299,21 @@ struct EngineTests {
         #expect(engine.positions[0] == 11)
     }
 
-    @Test func futureEventsAreRejected() {
+    @Test func futureEventsAreRejectedAgainstTheMessageTimestamp() {
         var engine = Engine(configuration: Self.config())
-        engine.feed(TestEvent(id: "a", ts: Self.t0, user: "u", team: "t", input: 1, output: 1), partition: 0, offset: 0)
-        let r = engine.feed(TestEvent(id: "b", ts: Self.t0 + 25 * 3_600_000, user: "u", team: "t", input: 1, output: 1), partition: 0, offset: 1)
-        #expect(r == .deadLetter(.futureTimestamp))
+        let produced = Self.t0
+        func feed(_ id: String, _ ts: Int64, _ offset: Int64, reference: Int64?) -> ProcessResult {
+            var bytes = Array(TestEvent(id: id, ts: ts, user: "u", team: "t", input: 1, output: 1).json.utf8)
+            return bytes.withUnsafeMutableBytes { engine.process(UnsafeRawBufferPointer($0), partition: 0, offset: offset, referenceTimeMs: reference) }
+        }
+        #expect(feed("a", produced, 0, reference: produced) == .counted)
+        // 25 h after the last event but produced then: a quiet night is not the future.
+        #expect(feed("b", produced + 25 * 3_600_000, 1, reference: produced + 25 * 3_600_000) == .counted)
+        // More than max_future_skew (here 24 h) ahead of when it was produced.
+        #expect(feed("c", produced + 50 * 3_600_000, 2, reference: produced + 25 * 3_600_000) == .deadLetter(.futureTimestamp))
         #expect(engine.counters.deadLetters["future_timestamp"] == 1)
+        // Without a message timestamp (a file replay) there is no reference to measure against.
+        #expect(feed("d", produced + 49 * 3_600_000, 3, reference: nil) == .counted)
     }
 }
 
