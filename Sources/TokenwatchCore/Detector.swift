@@ -19,7 +19,7 @@ struct OpenAlert: Sendable, Equatable {
     /// The behaviour was last seen going on until this event time.
     var lastSeen: Int64
     var severity: AlertSeverity
-    /// Highest score of the episode so far (drives suspicion).
+    /// Score of the episode (drives suspicion); set when it fired.
     var score: Double
     /// Score and evidence when it fired (repeated in the resolved message).
     var firedScore: Double
@@ -322,11 +322,9 @@ public struct Detector: Sendable {
     private mutating func apply(_ f: Finding, touched: inout [UInt32], records: inout [OutputRecord], users: Interner, teams: Interner) {
         let key = Self.key(f.user, f.rule)
         if var a = open[key] {
+            // The behaviour goes on: the episode lasts longer. Its score (and so suspicion and the
+            // boards) stays as it fired, so a long episode does not rebuild every board every minute.
             a.lastSeen = max(a.lastSeen, f.seenUntil)
-            if f.score > a.score {
-                a.score = f.score
-                touched.append(f.user)
-            }
             open[key] = a
             return
         }
