@@ -87,6 +87,20 @@ struct AlertLifecycleTests {
         #expect(dup.last.map { $0.ts - (H.monday + 12 * H.hour) < 2 * H.hour } == true)
     }
 
+    @Test func stateStaysBoundedPerUser() throws {
+        // A day of a script at 5-second intervals: the per-user state does not grow with the events,
+        // and the queue holds at most one finding per (user, rule, snapshot interval).
+        var h = DetectionHarness()
+        Self.beat(&h, user: "sam", from: H.monday, hours: 24, interval: 5_000, prompt: { "p\($0 % 2)" })
+        h.play()
+        #expect(h.engine.detector.signals.count == 1)
+        #expect(h.engine.detector.prompts.count == DuplicatePromptsRule.recent)
+        #expect(MemoryLayout<UserSignals>.stride <= 144)
+        #expect(h.engine.detector.queue.count <= 3 * 10)  // only what is past the watermark's reach
+        #expect(h.engine.detector.counters.findings <= 3 * 24 * 60)
+        #expect(h.engine.detector.weeks.count == 1 && h.engine.detector.weeks[0].active == [0])
+    }
+
     @Test func emittedAtCanBeStampedWithTheWallClock() throws {
         var h = DetectionHarness()
         Self.beat(&h, user: "pia", from: H.monday + 8 * H.hour, hours: 3)
