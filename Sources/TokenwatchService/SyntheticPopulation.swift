@@ -77,6 +77,10 @@ public struct SyntheticPopulation: Sendable {
     public let seed: UInt64
     /// Event time of the first day (UTC midnight), and how many days are generated.
     public let start: Int64
+    /// UTC midnight on or before `start`: day 0 of the local calendars.
+    let origin: Int64
+    /// Weekday of `origin`, 0 = Monday.
+    let originWeekday: Int
     public let days: Int
     /// The first weekly cutoff after `start`, when it falls inside the simulated span.
     public let cutoff: Int64?
@@ -88,8 +92,8 @@ public struct SyntheticPopulation: Sendable {
     static let hour: Int64 = 3_600_000
     static let dayMs: Int64 = 86_400_000
 
-    /// A population of `users` people for `scenario`, from `start` (epoch ms; a Monday 00:00 UTC gives
-    /// weekdays their usual meaning) for `days` days. `weeklyCutoffOffsetMs` places the sprint.
+    /// A population of `users` people for `scenario`, covering event times `[start, start + days)`
+    /// (`start` in epoch ms; weekdays follow the calendar). `weeklyCutoffOffsetMs` places the sprint.
     public init(scenario: String, users: Int, seed: UInt64, start: Int64, days: Int, weeklyCutoffOffsetMs: Int64 = 0) throws {
         guard Self.scenarios.contains(scenario) else {
             throw SyntheticPopulationError.unknownScenario(scenario, Self.scenarios)
@@ -97,6 +101,8 @@ public struct SyntheticPopulation: Sendable {
         self.scenario = scenario
         self.seed = seed
         self.start = start
+        origin = floorDiv(start, Self.dayMs) * Self.dayMs
+        originWeekday = Int(((floorDiv(start, Self.dayMs) + 3) % 7 + 7) % 7)  // 1970-01-01 was a Thursday
         self.days = max(days, 1)
         var detection = DetectionConfiguration()
         detection.weeklyCutoffOffsetMs = weeklyCutoffOffsetMs
@@ -153,13 +159,13 @@ public struct SyntheticPopulation: Sendable {
             }
             var member = Member(id: id, team: team, persona: persona, profile: p,
                                 rng: SplitMix(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) &* 0xD1B5_4A32_D192_ED03 &+ 1))
-            Self.draw(&member, days: self.days)
+            Self.draw(&member, days: self.days, originWeekday: originWeekday)
             members.append(member)
         }
     }
 
     /// Draws the member's parameters from its own generator.
-    static func draw(_ m: inout Member, days: Int) {
+    static func draw(_ m: inout Member, days: Int, originWeekday: Int) {
         var r = m.rng
         var p = m.profile
         p.dayStart = 7.5 + r.unit() * 3
@@ -172,7 +178,8 @@ public struct SyntheticPopulation: Sendable {
         p.commitRate = 0.05 + r.unit() * 0.1
         p.retryRate = 0.02 + r.unit() * 0.08
         p.weekendProb = r.unit() * 0.15
-        let weekdays = (0..<min(days, 5)).map { $0 }
+        let weekdays = (0..<days).filter { ($0 + originWeekday) % 7 < 5 }
+        let laterWeekdays = weekdays.filter { $0 >= 2 }
         switch m.persona {
         case .regular, .padder, .service:
             break
@@ -189,7 +196,7 @@ public struct SyntheticPopulation: Sendable {
             p.intensity = 2 + r.unit() * 2
             p.blockHours = 12 + r.unit() * 4
         case .spiker:
-            p.specialDay = min(days - 1, 2 + Int(r.next() % 3))
+            p.specialDay = laterWeekdays.isEmpty ? days - 1 : laterWeekdays[Int(r.next() % UInt64(min(3, laterWeekdays.count)))]
             p.intensity = 10 + r.unit() * 20
             p.blockHours = 2 + r.unit() * 3
             p.interval = 20 + r.unit() * 40  // spike requests an hour
@@ -234,8 +241,8 @@ public struct SyntheticPopulation: Sendable {
 
     /// The events of the next UTC day, sorted by event time; nil when all days are done.
     public mutating func nextDay() -> [SimEvent]? {
-        guard day < days else { return nil }
-        let dayStart = start + Int64(day) * Self.dayMs
+        guard origin + Int64(day) * Self.dayMs < start + Int64(days) * Self.dayMs else { return nil }
+        let dayStart = origin + Int64(day) * Self.dayMs
         let dayEnd = dayStart + Self.dayMs
         var out: [SimEvent] = []
         for i in members.indices {
@@ -243,7 +250,7 @@ public struct SyntheticPopulation: Sendable {
             var keep: [SimEvent] = []
             for e in m.carry { if e.ts < dayEnd { out.append(e) } else { keep.append(e) } }
             m.carry = keep
-            while localStart(m, m.nextLocalDay) < dayEnd && m.nextLocalDay <= days {
+            while localStart(m, m.nextLocalDay) < dayEnd && m.nextLocalDay <= days + 1 {
                 var fresh: [SimEvent] = []
                 generate(&m, index: Int32(i), localDay: m.nextLocalDay, into: &fresh)
                 m.nextLocalDay += 1
@@ -262,13 +269,13 @@ public struct SyntheticPopulation: Sendable {
 
     /// UTC time of the member's local midnight starting local day `d` (day 0 is the first day's date).
     func localStart(_ m: Member, _ d: Int) -> Int64 {
-        start + Int64(d) * Self.dayMs - Int64(m.profile.tzHours * Double(Self.hour))
+        origin + Int64(d) * Self.dayMs - Int64(m.profile.tzHours * Double(Self.hour))
     }
 
     /// One local day of one member.
     func generate(_ m: inout Member, index: Int32, localDay d: Int, into out: inout [SimEvent]) {
         let base = localStart(m, d)
-        let weekday = ((d % 7) + 7) % 7
+        let weekday = (((d + originWeekday) % 7) + 7) % 7
         let p = m.profile
         let atHour = { (h: Double) -> Int64 in base + Int64(h * Double(Self.hour)) }
         switch m.persona {
@@ -291,8 +298,9 @@ public struct SyntheticPopulation: Sendable {
         case .padder:
             // A handful of tiny requests somewhere in the working week.
             if d == 0 {
-                for _ in 0..<p.count {
-                    let day = Int(m.rng.next() % UInt64(min(days, 5)))
+                let weekdays = (0..<days).filter { ($0 + originWeekday) % 7 < 5 }
+                for _ in 0..<p.count where !weekdays.isEmpty {
+                    let day = weekdays[Int(m.rng.next() % UInt64(min(weekdays.count, 5)))]
                     var e = SimEvent(ts: localStart(m, day) + Int64((p.dayStart + m.rng.unit() * p.dayLength) * Double(Self.hour)), user: index)
                     e.input = Int32(20 + m.rng.next() % 380)
                     e.output = Int32(20 + m.rng.next() % 180)

@@ -6,14 +6,9 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score alerts against ground-truth labels: per-persona detection, precision, recall, false-positive rate.",
         discussion: """
-            A user is caught when at least one firing alert at --min-severity or above names them (default:
-            warning, so info alerts do not count either way). Gaming personas are the detection targets;
-            regular, power_user, crunch and service users are legitimate, and any alert at that severity on
-            them is a false positive. Precision and recall are per user.
+            A user is caught when at least one firing alert at --min-severity or above names them (default: warning, so info alerts count neither way). Gaming personas are the detection targets; regular, power_user, crunch and service users are legitimate, and any alert at that severity on them is a false positive. Precision and recall are per user.
 
-            Column "own rule" counts users alerted by the rule built for their persona at any severity;
-            "by design" counts a gaming user as caught when caught as above or when its own rule fired at
-            that rule's configured severity (padder: mandate_minimum is info by design).
+            Column "own rule" counts users alerted by the rule built for their persona, at any severity. "by design" also counts a gaming user as caught when its own rule fired at that rule's configured severity (padder: mandate_minimum is info by design).
             """)
 
     @Option(help: "labels.json from `simulate` or `loadgen --labels`.") var labels: String

@@ -37,12 +37,8 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a simulated population through the pure engine (no Kafka); write alerts and ground truth.",
         discussion: """
-            Generates the scenario's users and their events in event time (deterministic per seed), feeds them
-            through the same Engine as the daemon, in per-partition order, and writes to --out:
-              alerts.jsonl       every alert message (firing and resolved)
-              labels.json        ground truth: user -> persona (score it with `tokenwatch evaluate`)
-              events.jsonl       the input events, with --write-events
-              leaderboard.jsonl  every board snapshot, with --write-boards
+            Generates the scenario's users and their events in event time (deterministic per seed), feeds them through the same Engine as the daemon in per-partition order, and writes to --out: alerts.jsonl (every alert message, firing and resolved), labels.json (ground truth: user -> persona; score it with `tokenwatch evaluate`), events.jsonl with --write-events, leaderboard.jsonl (every board snapshot, large) with --write-boards.
+
             The default start is Monday 2026-11-02 00:00 UTC, so a 7-day run ends at the default weekly cutoff.
             """)
 

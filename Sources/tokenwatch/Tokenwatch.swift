@@ -154,7 +154,7 @@ struct Loadgen: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: ArgumentHelp(
         "Traffic scenario: regular, mixed, or one persona for everyone.",
-        discussion: "regular: each event a random regular developer at the given time (the classic stream). mixed and the personas (\(SyntheticPopulation.scenarios.joined(separator: ", "))) follow each user's own simulated timeline from --start over --span; without --start the span ends now."))
+        discussion: "regular: each event a random regular developer at the given time (the classic stream). mixed and the personas (\(SyntheticPopulation.scenarios.filter { $0 != "mixed" && $0 != "regular" }.joined(separator: ", "))) follow each user's own simulated timeline from --start over --span; without --start the span ends now."))
     var scenario = "regular"
     @Option(help: "Write the ground truth (user → persona) as JSON here.") var labels: String?
     @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event (regular), or now minus --span (other scenarios).") var start: String?
