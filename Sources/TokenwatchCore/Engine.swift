@@ -63,6 +63,9 @@ public struct Engine: Sendable {
     }
 
     /// Replaced only through `reconfigure(_:)` (SIGHUP reload), which keeps the structural fields.
+    /// Without a message timestamp, an event this far past the newest accepted one is refused (30 days).
+    public static let unreferencedFutureLimitMs: Int64 = 30 * 86_400_000
+
     public internal(set) var configuration: EngineConfiguration
     public let inputTopic: String
     var decoder: EventDecoder
@@ -164,7 +167,11 @@ public struct Engine: Sendable {
     private mutating func accept(_ event: DecodedEvent, partition p: Int32, referenceTimeMs: Int64?) -> ProcessResult {
         let ts = event.ts
         let partitionNewest = partitions.newestTs(p)
-        if let reference = referenceTimeMs, reference > 0, ts > reference &+ configuration.maxFutureSkewMs {
+        if let reference = referenceTimeMs, reference > 0 {
+            if ts > reference &+ configuration.maxFutureSkewMs { return .deadLetter(.futureTimestamp) }
+        } else if newestAccepted != .min, ts > newestAccepted &+ max(configuration.maxFutureSkewMs, Self.unreferencedFutureLimitMs) {
+            // Without a message timestamp only an absurd jump is refused: one far-future line must
+            // not move every watermark (and every window) years ahead.
             return .deadLetter(.futureTimestamp)
         }
 

@@ -5,6 +5,7 @@ import Foundation
 public final class LineReader {
     private let fd: Int32
     private let process: Process?
+    private let path: String
     private var buffer: [UInt8]
     private var start = 0
     private var end = 0
@@ -14,6 +15,7 @@ public final class LineReader {
 
     public init(path: String, chunkSize: Int = 4 << 20) throws {
         buffer = Array(repeating: 0, count: chunkSize)
+        self.path = path
         if path.hasSuffix(".gz") {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/gzip")
@@ -72,7 +74,16 @@ public final class LineReader {
             let n = buffer.withUnsafeMutableBytes { b in read(fd, b.baseAddress! + end, b.count - end) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 { throw LineReaderError(path: "input", message: String(cString: strerror(errno))) }
-            if n == 0 { eof = true } else { end += n; bytesRead += Int64(n) }
+            if n == 0 {
+                eof = true
+                if let process {
+                    // A truncated or corrupt .gz must not look like the end of the input.
+                    process.waitUntilExit()
+                    if process.terminationStatus != 0 {
+                        throw LineReaderError(path: path, message: "gzip -dc exited with \(process.terminationStatus): the file is truncated or not gzip")
+                    }
+                }
+            } else { end += n; bytesRead += Int64(n) }
         }
     }
 }

@@ -61,6 +61,9 @@ public struct TopicSink: ReplaySink {
                 try producer.produce(topic: topics[record.kind]!, key: record.key, value: record.value, token: token)
                 break
             } catch {
+                // Only a full local queue is worth waiting for; anything else (unknown topic, too
+                // large, not authorised) ends the replay with the broker's reason.
+                guard error.isRetriable else { throw error }
                 failed += producer.pollDeliveries(timeout: .milliseconds(50)).filter { $0.error != nil }.count
             }
         }
@@ -68,6 +71,7 @@ public struct TopicSink: ReplaySink {
     }
 
     public mutating func finish() throws {
+        // librdkafka fails every message after message.timeout.ms, so this loop ends.
         while producer.outstanding > 0 {
             failed += producer.pollDeliveries(timeout: .milliseconds(100)).filter { $0.error != nil }.count
         }

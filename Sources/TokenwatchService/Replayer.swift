@@ -133,10 +133,11 @@ public final class Replayer {
         var counts: [Int32: Int64] = [:]
         for p in 0..<partitions { counts[p] = 0 }
         var total: Int64 = 0
+        var keyDecoder = EventDecoder(maxMessageBytes: Int.max)
         let scan = try LineReader(path: path)
         while try scan.next({ line in
             guard !line.isEmpty else { return }
-            counts[Self.partition(of: line, partitions: partitions), default: 0] += 1
+            counts[Self.partition(of: line, partitions: partitions, decoder: &keyDecoder), default: 0] += 1
             total += 1
         }) {}
         progress.start(total: total, unit: "events")
@@ -145,7 +146,7 @@ public final class Replayer {
         let reader = try LineReader(path: path)
         while try reader.next({ line in
             guard !line.isEmpty else { return }
-            let p = Self.partition(of: line, partitions: partitions)
+            let p = Self.partition(of: line, partitions: partitions, decoder: &keyDecoder)
             try feed(&d, partition: p, offset: offsets[Int(p)], payload: line, receivedAt: 0, sink: &sink)
             offsets[Int(p)] += 1
             progress.update(done: Int64(d.summary.messages))
@@ -155,34 +156,16 @@ public final class Replayer {
         return try finish(&d, sink: &sink, started: started)
     }
 
-    /// The partition of one line: CRC-32 of its `user_id` (found without a full decode when it has no escapes).
-    static func partition(of line: UnsafeRawBufferPointer, partitions: Int32) -> Int32 {
-        let needle = Array("\"user_id\"".utf8)
-        let n = line.count
-        var i = 0
-        outer: while i + needle.count <= n {
-            for k in 0..<needle.count where line[i + k] != needle[k] { i += 1; continue outer }
-            var j = i + needle.count
-            while j < n && (line[j] == 0x20 || line[j] == 0x09) { j += 1 }
-            guard j < n, line[j] == UInt8(ascii: ":") else { i += 1; continue }
-            j += 1
-            while j < n && (line[j] == 0x20 || line[j] == 0x09) { j += 1 }
-            guard j < n, line[j] == UInt8(ascii: "\"") else { return 0 }
-            let s = j + 1
-            var e = s
-            while e < n && line[e] != UInt8(ascii: "\"") {
-                if line[e] == UInt8(ascii: "\\") { return slowPartition(line, partitions) }
-                e += 1
-            }
-            return KeyPartitioner.partition(key: UnsafeRawBufferPointer(rebasing: line[s..<e]), partitions: partitions)
-        }
-        return 0
-    }
-
-    private static func slowPartition(_ line: UnsafeRawBufferPointer, _ partitions: Int32) -> Int32 {
-        var decoder = EventDecoder()
+    /// The partition of one line: CRC-32 of its `user_id`, as the producer keyed it. Lines that do
+    /// not decode go to partition 0 (they become dead letters there).
+    static func partition(of line: UnsafeRawBufferPointer, partitions: Int32, decoder: inout EventDecoder) -> Int32 {
         guard let e = try? decoder.decode(line) else { return 0 }
         return decoder.withBytes(e.userId) { KeyPartitioner.partition(key: $0, partitions: partitions) }
+    }
+
+    static func partition(of line: UnsafeRawBufferPointer, partitions: Int32) -> Int32 {
+        var decoder = EventDecoder(maxMessageBytes: Int.max)
+        return partition(of: line, partitions: partitions, decoder: &decoder)
     }
 
     // MARK: - From a topic
@@ -231,6 +214,9 @@ public final class Replayer {
             var failure: Error?
             let n = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(500)) { m in
                 guard failure == nil, m.error == nil, let end = high[m.partition], m.offset < end else { return }
+                // What is left is measured by offset, not counted down: compaction and transaction
+                // markers leave gaps, and the partition is done once its last offset is behind us.
+                d.remaining[m.partition] = end - m.offset
                 do {
                     try feed(&d, partition: m.partition, offset: m.offset, payload: m.payload, receivedAt: m.timestampMs ?? 0, sink: &sink)
                 } catch { failure = error }

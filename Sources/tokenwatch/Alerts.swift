@@ -54,8 +54,11 @@ struct Alerts: ParsableCommand {
         var position: [Int32: Int64] = [:]
         for a in assignment { position[a.partition] = a.offset }
         let minimum = minSeverity.flatMap { Self.severities[$0] } ?? 0
-        while follow || ends.contains(where: { (position[$0.key] ?? 0) < $0.value }) {
-            _ = consumer.poll(maxMessages: 1000, timeout: .milliseconds(250)) { m in
+        // Without --follow, stop at the end offsets seen at start, or after 5 s with nothing new
+        // (transaction markers and compaction leave offsets that never arrive as messages).
+        var quietSince = ContinuousClock.now
+        while follow || (ends.contains(where: { (position[$0.key] ?? 0) < $0.value }) && ContinuousClock.now - quietSince < .seconds(5)) {
+            let n = consumer.poll(maxMessages: 1000, timeout: .milliseconds(250)) { m in
                 guard m.error == nil else { return }
                 position[m.partition] = m.offset + 1
                 guard let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] else { return }
@@ -71,6 +74,7 @@ struct Alerts: ParsableCommand {
                     print(Self.line(o, ts: ts))
                 }
             }
+            if n > 0 { quietSince = ContinuousClock.now }
         }
     }
 

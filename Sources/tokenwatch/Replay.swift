@@ -48,6 +48,9 @@ struct Replay: ParsableCommand {
                 summary = try replay(replayer, configuration, &sink)
             } else {
                 let prefix = configuration.replay.topicPrefix
+                if prefix.isEmpty {
+                    throw ValidationError("replay.topic_prefix is empty: replay never writes to the live topics (use --out DIR or set a prefix)")
+                }
                 var sink = try TopicSink(brokers: k.brokers, librdkafka: k.librdkafka,
                                          topics: [.leaderboard: prefix + k.leaderboardTopic, .alert: prefix + k.alertsTopic,
                                                   .deadLetter: prefix + k.deadletterTopic], logger: logger)

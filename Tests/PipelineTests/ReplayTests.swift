@@ -70,6 +70,33 @@ func testEngineConfiguration() -> EngineConfiguration {
 
 @Suite("Replay from files")
 struct FileReplayTests {
+    /// Partitions kcat (librdkafka's default partitioner) gave these keys on a 64-partition topic.
+    @Test func keyPartitionerAgreesWithLibrdkafka() {
+        for (key, partition) in [("alice", 7), ("bob", 0), ("carol", 3), ("user000001", 52), ("x", 3)] {
+            let p = Array(key.utf8).withUnsafeBytes { KeyPartitioner.partition(key: $0, partitions: 64) }
+            #expect(p == Int32(partition), "\(key)")
+        }
+        // A nested "user_id" before the real one does not fool the file partitioner.
+        let line = #"{"meta":{"user_id":"bob"},"event_id":"e","ts":1,"user_id":"alice","input_tokens":1,"output_tokens":1}"#
+        #expect(Array(line.utf8).withUnsafeBytes { Replayer.partition(of: $0, partitions: 64) } == 7)
+    }
+
+    @Test func truncatedGzipIsAnErrorNotAShortReplay() throws {
+        let dir = temporaryDirectory("bad-gz")
+        _ = try writeHistory(to: dir + "/events.jsonl", events: 3000, users: 10, start: start, spanMs: 3_600_000, seed: 3)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = [dir + "/events.jsonl"]
+        try gzip.run()
+        gzip.waitUntilExit()
+        var data = try Data(contentsOf: URL(fileURLWithPath: dir + "/events.jsonl.gz"))
+        data = data.prefix(data.count / 2)
+        try data.write(to: URL(fileURLWithPath: dir + "/cut.jsonl.gz"))
+        let replayer = Replayer(engine: testEngineConfiguration(), inputTopic: "ai-usage", from: nil, to: nil, logger: quietLogger(), progress: ProgressReporter(enabled: false))
+        var sink = try DirectorySink(directory: dir + "/out")
+        #expect(throws: LineReaderError.self) { try replayer.replayFile(path: dir + "/cut.jsonl.gz", partitions: 4, sink: &sink) }
+    }
+
     let start: Int64 = 1_795_392_000_000  // 2026-11-24T00:00:00Z minus two days, on a round hour
 
     @Test func fileReplayEqualsTheEngineFedPartitionByPartition() throws {

@@ -314,6 +314,8 @@ struct EngineTests {
         #expect(engine.counters.deadLetters["future_timestamp"] == 1)
         // Without a message timestamp (a file replay) there is no reference to measure against.
         #expect(feed("d", produced + 49 * 3_600_000, 3, reference: nil) == .counted)
+        // ...except an absurd jump, which would move every watermark and window years ahead.
+        #expect(feed("e", produced + 49 * 3_600_000 + 31 * 86_400_000, 4, reference: nil) == .deadLetter(.futureTimestamp))
     }
 }
 
