@@ -28,9 +28,11 @@ enum AlertText {
     /// An interval in seconds with one decimal: `30.0 s`.
     static func seconds(ms: Double) -> String { fixed(ms / 1000, 1) + " s" }
 
-    /// A duration rounded to whole minutes (`3h25m`), or seconds when shorter than a minute.
+    /// A duration rounded to whole minutes (`3h25m`), or seconds when shorter than a minute;
+    /// whole hours up to two days in hours (`24h`, not `1d`).
     static func duration(ms: Int64) -> String {
         if ms < 60_000 { return DurationText.format(ms: max(0, ms / 1000 * 1000)) }
+        if ms % 3_600_000 == 0 && ms <= 48 * 3_600_000 { return "\(ms / 3_600_000)h" }
         return DurationText.format(ms: (ms + 30_000) / 60_000 * 60_000)
     }
 

@@ -102,9 +102,15 @@ struct Simulate: ParsableCommand {
             }
         }
 
-        while let day = population.nextDay() {
+        var generating: UInt64 = 0  // time spent generating and encoding events
+        while true {
+            let g0 = DispatchTime.now().uptimeNanoseconds
+            guard let day = population.nextDay() else { break }
+            generating += DispatchTime.now().uptimeNanoseconds - g0
             for e in day {
+                let e0 = DispatchTime.now().uptimeNanoseconds
                 let (key, value) = population.encode(e)
+                generating += DispatchTime.now().uptimeNanoseconds - e0
                 let p = partitionOf[e.user] ?? {
                     let v = Int32(Array(key.utf8).withUnsafeBytes { ByteHash.hash($0, seed: 42) } % UInt64(partitions))
                     partitionOf[e.user] = v
@@ -131,8 +137,8 @@ struct Simulate: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
         let c = engine.counters
         print("simulate: scenario \(scenario), \(population.members.count) users, \(days) days from \(startMs), seed \(seed)")
-        print(String(format: "  %d events (%d counted, %d service, %d dead letters) in %.1f s; %d snapshots",
-                     produced, c.counted, c.service, c.deadLetterTotal, seconds, c.snapshots))
+        print(String(format: "  %d events (%d counted, %d service, %d dead letters) in %.1f s (%.1f s generating them); %d snapshots",
+                     produced, c.counted, c.service, c.deadLetterTotal, seconds, Double(generating) / 1e9, c.snapshots))
         if !c.deadLetters.isEmpty {
             print("  dead letters by reason: " + c.deadLetters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }

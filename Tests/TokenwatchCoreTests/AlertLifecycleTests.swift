@@ -114,3 +114,21 @@ struct AlertLifecycleTests {
         #expect(OutputRecord(kind: .leaderboard, key: nil, value: [1]).stampingEmittedAt(5).value == [1])
     }
 }
+
+@Suite("Alert text")
+struct AlertTextTests {
+    @Test func numbersAndTimesReadLikeAPersonWroteThem() {
+        #expect(AlertText.tokens(950) == "950")
+        #expect(AlertText.tokens(4_130) == "4.1k")
+        #expect(AlertText.tokens(412_345) == "412k")
+        #expect(AlertText.tokens(1_250_000) == "1.3M")
+        #expect(AlertText.seconds(ms: 30_000) == "30.0 s")
+        #expect(AlertText.duration(ms: 86_400_000) == "24h")
+        #expect(AlertText.duration(ms: 12_300_000) == "3h25m")
+        #expect(AlertText.duration(ms: 7 * 86_400_000) == "7d")
+        #expect(AlertText.percent(0.637) == "64%")
+        #expect(AlertText.fixed(2.0, 1) == "2.0" && AlertText.fixed(-0.04, 1) == "0.0")
+        #expect(AlertText.utc(DetectionHarness.monday + 14 * 3_600_000 + 5 * 60_000) == "Mon 14:05 UTC")
+        #expect(AlertText.utc(DetectionHarness.monday - 60_000) == "Sun 23:59 UTC")
+    }
+}
