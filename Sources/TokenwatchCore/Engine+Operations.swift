@@ -33,8 +33,8 @@ public struct UserSummary: Sendable, Equatable {
 
 extension Engine {
     /// Adopts a new configuration that differs only in what can change without losing state:
-    /// `topK`, `rankBy`, `serviceAccountPatterns`, `maxFutureSkewMs`, `idleTimeoutMs` (and whatever
-    /// rule settings the configuration carries). Boards are rebuilt at the next snapshot.
+    /// `topK`, `rankBy`, `serviceAccountPatterns`, `maxFutureSkewMs`, `idleTimeoutMs` and the rules'
+    /// settings. Boards are rebuilt at the next snapshot.
     ///
     /// New service-account patterns decide for events from now on; usage already counted in windows
     /// stays until it ages out. Throws, leaving the engine unchanged, when a structural setting
@@ -52,6 +52,8 @@ extension Engine {
         guard differs.isEmpty else { throw ReconfigureError(fields: differs) }
 
         configuration = new
+        // New rule settings (enabled, severity, thresholds) apply from the next event and snapshot; state is kept.
+        detector.reconfigure(new.detection)
         if old.serviceAccountPatterns != new.serviceAccountPatterns {
             servicePatterns = new.serviceAccountPatterns.map(GlobPattern.init)
             for u in 0..<users.count {
