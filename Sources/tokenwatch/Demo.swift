@@ -66,6 +66,13 @@ struct Demo: AsyncParsableCommand {
                 }
                 let teams = boards.keys.filter { $0.hasPrefix("1h|team:") }.sorted()
                 print("\nteam boards: \(teams.map { String($0.dropFirst(3)) }.joined(separator: ", "))")
+                // The newest alert of each user, newest first (the alerts topic is keyed by user id).
+                let alerts = (try? BoardReader.latestBoards(brokers: broker.bootstrap, topic: k.alertsTopic, logger: quiet, timeout: .seconds(5))) ?? [:]
+                let recent = alerts.values.sorted { (($0["ts"] as? NSNumber)?.int64Value ?? 0) > (($1["ts"] as? NSNumber)?.int64Value ?? 0) }.prefix(5)
+                print("\nalerts (\(alerts.count) users): " + (recent.isEmpty ? "none yet" : ""))
+                for a in recent {
+                    print("  \(Alerts.line(a, ts: (a["ts"] as? NSNumber)?.int64Value ?? 0))")
+                }
             }
         }
         let group = ServiceGroup(configuration: .init(
