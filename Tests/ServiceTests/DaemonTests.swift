@@ -155,7 +155,12 @@ struct DaemonTests {
         let samples = try parsePrometheus(metrics.body)
         #expect(samples.value("tokenwatch_events_total", ["result": "counted"]) == 9)
         #expect(samples.value("tokenwatch_ready") == 1)
-        #expect(samples.value("tokenwatch_consumer_lag_messages", ["partition": "0"]) != nil)
+        // Lag is refreshed from librdkafka's cached watermarks once a second: wait for the first refresh.
+        let lagSeen = await eventually(timeout: .seconds(20)) {
+            guard let m = get(port: port, "/metrics", token: token), let s = try? parsePrometheus(m.body) else { return false }
+            return s.value("tokenwatch_consumer_lag_messages", ["partition": "0"]) != nil
+        }
+        #expect(lagSeen, "no consumer lag for partition 0 in /metrics")
         #expect(samples.value("tokenwatch_http_unauthorized_total") == 3)
 
         // SIGHUP with top_k 2 (and a window change, which needs a restart and is ignored).
