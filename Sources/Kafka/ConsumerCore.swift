@@ -13,9 +13,23 @@ final class ConsumerContext: CallbackContext, @unchecked Sendable {
     // @unchecked Sendable: the only mutable state, `events`, is behind a Mutex (the rebalance callback runs
     // on whichever thread serves the queue: the owner's poll, or the shutdown thread during close).
     let events = Mutex<[RebalanceEvent]>([])
+    /// Where an assigned partition starts (nil: the committed offset); see `KafkaConsumer.setStartOffsets(_:)`.
+    let startOffsets = Mutex<(@Sendable (String, Int32) -> Int64?)?>(nil)
 
     func record(_ event: RebalanceEvent) {
         events.withLock { $0.append(event) }
+    }
+
+    /// Writes the owner's chosen start offsets into the list librdkafka is about to assign, so fetching
+    /// starts there (no seek after the fact, which could race with messages fetched from the committed offset).
+    func applyStartOffsets(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        guard let list, let provider = startOffsets.withLock({ $0 }) else { return }
+        for i in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems + i
+            if let offset = provider(String(cString: element.pointee.topic), element.pointee.partition) {
+                element.pointee.offset = offset
+            }
+        }
     }
 }
 
@@ -83,6 +97,7 @@ let consumerRebalanceCallback: @convention(c) (
 
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        context.applyStartOffsets(partitions)
         if cooperative {
             if let error = rd_kafka_incremental_assign(rk, partitions) {
                 context.logger.error("incremental assign failed: \(KafkaError(consuming: error))")

@@ -101,6 +101,12 @@ public final class KafkaConsumer: @unchecked Sendable {
         try KafkaError.check(rd_kafka_subscribe(core.rk, list), "subscribe")
     }
 
+    /// Leaves the subscription: the partitions are revoked through the rebalance callback while polling.
+    public func unsubscribe() throws(KafkaError) {
+        try ensureOpen()
+        try KafkaError.check(rd_kafka_unsubscribe(core.rk), "unsubscribe")
+    }
+
     /// Manually assigns partitions starting at the given offsets (logical offsets such as
     /// ``TopicPartitionOffset/beginning`` allowed); no group membership. Replaces any previous assignment.
     public func assign(_ partitions: [TopicPartitionOffset]) throws(KafkaError) {
@@ -257,6 +263,20 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func partitionCount(topic: String, timeout: Duration) throws(KafkaError) -> Int {
         try ensureOpen()
         return try Metadata.partitionCount(rk: core.rk, topic: topic, timeout: timeout)
+    }
+
+    /// Chooses where each newly assigned partition starts fetching: `provider(topic, partition)` returns an
+    /// offset (or ``TopicPartitionOffset/beginning``), or nil for the group's committed offset. It runs in the
+    /// rebalance callback, on the thread that polls.
+    public func setStartOffsets(_ provider: (@Sendable (String, Int32) -> Int64?)?) {
+        core.context.startOffsets.withLock { $0 = provider }
+    }
+
+    /// The cluster id the brokers report (nil when none answered within `timeout`).
+    public func clusterId(timeout: Duration) -> String? {
+        guard core.isOpen, let id = rd_kafka_clusterid(core.rk, timeout.kafkaMilliseconds) else { return nil }
+        defer { rd_kafka_mem_free(core.rk, id) }
+        return String(cString: id)
     }
 
     /// Stops fetching from `partitions` (they stay assigned, so the group does not rebalance).

@@ -33,6 +33,7 @@ enum ConfigurationKeys {
             topic("kafka.leaderboard_topic", \.kafka.leaderboardTopic),
             topic("kafka.alerts_topic", \.kafka.alertsTopic),
             topic("kafka.deadletter_topic", \.kafka.deadletterTopic),
+            topic("kafka.internal_topic_prefix", \.kafka.internalTopicPrefix),
 
             duration("engine.allowed_lateness", \.engineSettings.allowedLatenessMs, allowZero: true),
             duration("engine.idle_timeout", \.engineSettings.idleTimeoutMs, allowZero: false),

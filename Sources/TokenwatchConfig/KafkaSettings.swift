@@ -12,6 +12,9 @@ public struct KafkaSettings: Sendable, Equatable {
     public var alertsTopic: String = "tokenwatch.alerts"
     /// Topic of rejected input (key `deadletter_topic`, default `tokenwatch.deadletter`).
     public var deadletterTopic: String = "tokenwatch.deadletter"
+    /// Prefix of the topics tokenwatch keeps for itself, e.g. `<prefix>leader` (key `internal_topic_prefix`,
+    /// default `tokenwatch.internal.`).
+    public var internalTopicPrefix: String = "tokenwatch.internal."
     /// Extra librdkafka properties passed as they are, e.g. `security.protocol` (key `librdkafka`,
     /// default empty). Secret properties (see `isSecretLibrdkafkaProperty`) come from the environment only.
     public var librdkafka: [String: String] = [:]

@@ -1,5 +1,89 @@
 import Foundation
 
+/// What a checkpoint belongs to: restoring it anywhere else would publish another deployment's numbers.
+public struct StateIdentity: Sendable, Equatable {
+    public var clusterId: String
+    public var groupId: String
+    public var inputTopic: String
+    public var partitions: Int
+
+    public init(clusterId: String, groupId: String, inputTopic: String, partitions: Int) {
+        self.clusterId = clusterId
+        self.groupId = groupId
+        self.inputTopic = inputTopic
+        self.partitions = partitions
+    }
+
+    var fields: [(String, String)] {
+        [("cluster_id", clusterId), ("group_id", groupId), ("input_topic", inputTopic), ("partitions", String(partitions))]
+    }
+}
+
+/// A checkpoint file as read back: whose it is, and the engine's bytes (which carry their own checksum).
+public struct StampedCheckpoint: Sendable {
+    public var identity: StateIdentity
+    public var engineBytes: [UInt8]
+}
+
+/// Why the checkpoint file could not even be read as one (the engine bytes are checked by the engine).
+public struct CheckpointFileError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The stamped file format: a short text header (`TWSTATE 1`, `key=value` lines for the identity and
+/// the engine byte count, a CRC-32 of those lines), a blank line, then the engine checkpoint.
+enum CheckpointFile {
+    static let magic = "TWSTATE 1"
+
+    static func encode(_ identity: StateIdentity, engineBytes: [UInt8]) -> [UInt8] {
+        var header = magic + "\n"
+        for (k, v) in identity.fields + [("engine_bytes", String(engineBytes.count))] {
+            header += k + "=" + v.replacingOccurrences(of: "\n", with: " ") + "\n"
+        }
+        let crc = Array(header.utf8).withUnsafeBytes { KeyPartitioner.crc32($0) }
+        header += "header_crc32=" + String(crc, radix: 16) + "\n\n"
+        return Array(header.utf8) + engineBytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(CheckpointFileError) -> StampedCheckpoint {
+        guard !bytes.isEmpty else { throw CheckpointFileError(description: "the file is empty") }
+        // The header is small; a missing blank line within 64 KiB means this is not our file.
+        let limit = min(bytes.count, 65_536)
+        var end: Int?
+        for i in 1..<limit where bytes[i] == 10 && bytes[i - 1] == 10 { end = i + 1; break }
+        guard let end, bytes.starts(with: Array((magic + "\n").utf8)) else {
+            if bytes.starts(with: Array("TWCK".utf8)) {
+                throw CheckpointFileError(description: "an older unstamped checkpoint (no cluster, group or topic recorded)")
+            }
+            throw CheckpointFileError(description: "not a tokenwatch state file (no TWSTATE header)")
+        }
+        let header = String(decoding: bytes[0..<(end - 1)], as: UTF8.self)
+        var lines = header.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        guard let crcLine = lines.popLast(), crcLine.hasPrefix("header_crc32="),
+              let crc = UInt32(crcLine.dropFirst("header_crc32=".count), radix: 16) else {
+            throw CheckpointFileError(description: "the header has no checksum")
+        }
+        let signed = Array((lines.joined(separator: "\n") + "\n").utf8)
+        guard signed.withUnsafeBytes({ KeyPartitioner.crc32($0) }) == crc else {
+            throw CheckpointFileError(description: "the header checksum does not match (damaged file)")
+        }
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let eq = line.firstIndex(of: "=") else { throw CheckpointFileError(description: "a malformed header line") }
+            fields[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        guard let cluster = fields["cluster_id"], let group = fields["group_id"], let topic = fields["input_topic"],
+              let partitions = fields["partitions"].flatMap({ Int($0) }), let count = fields["engine_bytes"].flatMap({ Int($0) }) else {
+            throw CheckpointFileError(description: "the header lacks a field")
+        }
+        guard count == bytes.count - end else {
+            throw CheckpointFileError(description: "truncated: the header announces \(count) engine bytes, the file has \(bytes.count - end)")
+        }
+        return StampedCheckpoint(identity: StateIdentity(clusterId: cluster, groupId: group, inputTopic: topic, partitions: partitions),
+                                 engineBytes: Array(bytes[end...]))
+    }
+}
+
 /// Reads and atomically writes the engine checkpoint in the state directory.
 public struct CheckpointStore: Sendable {
     public let directory: String
@@ -11,6 +95,11 @@ public struct CheckpointStore: Sendable {
     public func load() throws -> [UInt8]? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Writes the engine checkpoint stamped with what it belongs to.
+    public func save(_ engineBytes: [UInt8], identity: StateIdentity) throws {
+        try save(CheckpointFile.encode(identity, engineBytes: engineBytes))
     }
 
     /// Writes to a temporary file, fsyncs it, then renames it over the old one, so a crash at

@@ -9,8 +9,8 @@ public final class DevBroker: Sendable {
 
     /// Starts the cluster, creates `topics` (input with `partitions` partitions, outputs likewise),
     /// and listens on 127.0.0.1:`port` (0 = the mock's own ephemeral port only).
-    public init(port: UInt16, partitions: Int32, topics: [String], logger: Logger) throws {
-        cluster = try MockCluster(brokers: 1, logger: logger)
+    public init(port: UInt16, partitions: Int32, topics: [String], brokers: Int32 = 1, logger: Logger) throws {
+        cluster = try MockCluster(brokers: brokers, logger: logger)
         for topic in topics {
             try cluster.createTopic(topic, partitions: partitions)
         }

@@ -70,10 +70,27 @@ public final class HTTPRoutes: Sendable {
         return .text(200, "ok")
     }
 
+    /// How long holding no partition, or lag without progress, is tolerated before `/readyz` says so.
+    static let readinessGraceMs: Int64 = 30_000
+
     private func readyz() -> HTTPResponse {
         let status = pipeline.status
+        let now = WallClock.monotonicMs()
         if status.stopping { return .text(503, "not ready: stopping") }
-        if !status.ready { return .text(503, "not ready: restoring state or waiting for partitions") }
+        if let blocked = status.outputBlocked { return .text(503, "not ready: outputs refused by Kafka: \(blocked)") }
+        if status.roleKnown && !status.active { return .text(503, "not ready: standby (another instance is active)") }
+        if !status.ready {
+            if status.catchingUp, let reason = status.rebuildReason {
+                return .text(503, "not ready: rebuilding state from the input (\(reason))")
+            }
+            return .text(503, "not ready: restoring state or waiting for partitions")
+        }
+        if let since = status.noPartitionsSinceMs, now - since > Self.readinessGraceMs {
+            return .text(503, "not ready: no input partition assigned for \((now - since) / 1000) s")
+        }
+        if let since = status.stalledSinceMs, now - since > Self.readinessGraceMs {
+            return .text(503, "not ready: no progress for \((now - since) / 1000) s with \(status.lag.values.reduce(0, +)) messages of lag")
+        }
         return .text(200, "ready")
     }
 

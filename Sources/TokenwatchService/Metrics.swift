@@ -96,6 +96,16 @@ public enum PrometheusText {
                    [([], Double(s.inFlight))])
         out.metric("tokenwatch_consumption_paused", .gauge, "1 while consumption is paused for output back-pressure.",
                    [([], s.paused ? 1 : 0)])
+        out.metric("tokenwatch_state_rebuilt", .gauge,
+                   "1 when this run rebuilt its state from the input (no usable checkpoint; the log says why).",
+                   [([], s.rebuildReason == nil ? 0 : 1)])
+        out.metric("tokenwatch_state_catching_up", .gauge, "1 while a rebuilt state is still re-reading the input.",
+                   [([], s.catchingUp ? 1 : 0)])
+        out.metric("tokenwatch_output_errors_total", .counter,
+                   "Outputs Kafka refused with an error that is not retriable (they are held back and tried again).",
+                   [([], Double(s.outputErrors))])
+        out.metric("tokenwatch_outputs_blocked", .gauge, "1 while outputs are held back by an error that is not retriable.",
+                   [([], s.outputBlocked == nil ? 0 : 1)])
         out.metric("tokenwatch_reloads_total", .counter, "Configuration reloads (SIGHUP), by result.", [
             ([("result", "applied")], Double(c.reloadsApplied.load(ordering: .relaxed))),
             ([("result", "rejected")], Double(c.reloadsRejected.load(ordering: .relaxed))),

@@ -12,6 +12,8 @@ public struct PipelineSettings: Sendable {
     public var leaderboardTopic: String
     public var alertsTopic: String
     public var deadletterTopic: String
+    /// The election topic: the instance that holds its partition 0 (in group `<groupId>.leader`) is active.
+    public var leaderTopic = "tokenwatch.internal.leader"
     /// Passed to librdkafka as they are (SASL/SSL and tuning).
     public var librdkafka: [String: String]
     public var engine: EngineConfiguration
@@ -73,6 +75,25 @@ public struct PipelineStatus: Sendable {
     /// The generation of the last reload the loop handled (see `Pipeline.requestReload`), and its error.
     public var reloadGeneration: UInt64 = 0
     public var reloadError: String?
+
+    // Exactness under operations.
+
+    /// Why the state was rebuilt from the input at start (nil: restored from the checkpoint).
+    public var rebuildReason: String?
+    /// True while a rebuilt state is still re-reading the input (READY waits for it).
+    public var catchingUp = false
+    /// Outputs held back by a Kafka error that is not retriable (nil when none).
+    public var outputBlocked: String?
+    /// Sends and deliveries refused with an error that is not retriable, since start.
+    public var outputErrors = 0
+    /// Monotonic ms since when the instance holds no input partition (nil while it holds some).
+    public var noPartitionsSinceMs: Int64?
+    /// Monotonic ms since when lag is above zero but nothing was consumed (nil while progressing or caught up).
+    public var stalledSinceMs: Int64?
+    /// Whether this instance is the active one (holds the election partition); standbys publish nothing.
+    public var active = false
+    /// Once the election has answered either way (systemd's READY waits for it).
+    public var roleKnown = false
 }
 
 /// The live daemon: consume → engine → produce, with commits only after outputs are acknowledged.
@@ -125,268 +146,22 @@ public final class Pipeline: Sendable {
         }
     }
 
-    private func kafkaConfiguration() -> [String: String] {
+    func kafkaConfiguration() -> [String: String] {
         var c = settings.librdkafka
         c["bootstrap.servers"] = settings.brokers
         return c
     }
 
-    // MARK: - The loop (pipeline thread only)
-
-    private struct InFlight {
-        var topic: String
-        var record: OutputRecord
-    }
-
     private func loop() throws {
-        let store = CheckpointStore(directory: settings.stateDirectory)
-        var engine = try restoreEngine(store)
-
-        var consumerConfig = kafkaConfiguration()
-        consumerConfig["group.id"] = settings.groupId
-        consumerConfig["auto.offset.reset"] = consumerConfig["auto.offset.reset"] ?? "earliest"
-        let consumer = try KafkaConsumer(configuration: consumerConfig, logger: logger)
-        defer { consumer.close() }
-        let producer = try KafkaProducer(configuration: kafkaConfiguration(), logger: logger)
-        try consumer.subscribe(topics: [settings.inputTopic])
-        logger.info("pipeline started", metadata: ["input": "\(settings.inputTopic)", "group": "\(settings.groupId)"])
-
-        var inFlight: [UInt64: InFlight] = [:]
-        var nextToken: UInt64 = 1
-        var lastActivity: [Int32: Int64] = [:]
-        var allQuietSince: Int64?
-        var lastCommit = WallClock.monotonicMs()
-        var consumed = 0
-        var paused = false
-        // Partitions the group gave this instance. The restored engine also knows the partitions of its
-        // checkpoint, but only assigned ones may be committed: a synchronous commit before the group
-        // join completes blocks the loop (the restarted daemon then never gets its assignment), and
-        // committing a partition another instance owns would move that instance's offsets.
-        var assigned = Set<Int32>()
-        var latestBoards: [String: [UInt8]] = [:]
-        var boardsChanged = false
-        var alertsByRule: [String: Int] = [:]
-        var processingLatency = LatencyHistogram()
-        var batchDuration = LatencyHistogram()
-        var lag: [Int32: Int64] = [:]
-        var lastLagAt: Int64 = 0
-
-        func topic(for kind: OutputRecord.Kind) -> String {
-            switch kind {
-            case .leaderboard: settings.leaderboardTopic
-            case .alert: settings.alertsTopic
-            case .deadLetter: settings.deadletterTopic
-            }
+        guard let live = try LiveLoop.start(pipeline: self) else {
+            logger.info("stopped while starting")
+            return
         }
-
-        func handle(_ reports: [DeliveryReport]) {
-            for report in reports {
-                guard let item = inFlight[report.token] else { continue }
-                if let error = report.error {
-                    // Never lose an output: send it again until the broker takes it.
-                    logger.warning("output not delivered; retrying", metadata: ["topic": "\(item.topic)", "error": "\(error)"])
-                    send(item, token: report.token)
-                } else {
-                    inFlight[report.token] = nil
-                }
-            }
-        }
-
-        func send(_ item: InFlight, token: UInt64) {
-            while true {
-                do {
-                    try producer.produce(topic: item.topic, key: item.record.key, value: item.record.value, token: token)
-                    inFlight[token] = item
-                    return
-                } catch {
-                    if !error.isRetriable && error.isFatal {
-                        logger.error("producer failed", metadata: ["error": "\(error)"])
-                    }
-                    // Local queue full or transient: serve delivery reports, then try again.
-                    handle(producer.pollDeliveries(timeout: .milliseconds(50)))
-                    beat()
-                    if stopFlag.load(ordering: .relaxed) && inFlight.count > settings.maxInFlight * 2 { return }
-                }
-            }
-        }
-
-        func publish(_ records: [OutputRecord]) {
-            for record in records {
-                switch record.kind {
-                case .leaderboard:
-                    if let key = record.key {
-                        latestBoards[String(decoding: key, as: UTF8.self)] = record.value
-                        boardsChanged = true
-                    }
-                case .alert:
-                    alertsByRule[PipelineControl.ruleName(ofAlert: record.value), default: 0] += 1
-                case .deadLetter:
-                    break
-                }
-                let token = nextToken
-                nextToken += 1
-                // The core writes event time into an alert's `emitted_at`; live, it is the wall clock.
-                let record = record.kind == .alert ? record.stampingEmittedAt(WallClock.nowMs()) : record
-                send(InFlight(topic: topic(for: record.kind), record: record), token: token)
-            }
-        }
-
-        /// Outputs acknowledged → checkpoint written → offsets committed, in that order.
-        func commitCycle(final: Bool) throws {
-            let deadline = WallClock.monotonicMs() + (final ? 20_000 : Int64.max / 2)
-            while !inFlight.isEmpty {
-                handle(producer.pollDeliveries(timeout: .milliseconds(100)))
-                beat()
-                if WallClock.monotonicMs() > deadline {
-                    logger.error("outputs still unacknowledged at shutdown; not committing", metadata: ["inFlight": "\(inFlight.count)"])
-                    return
-                }
-                if !final && stopFlag.load(ordering: .relaxed) { return }
-            }
-            try store.save(engine.checkpoint())
-            let offsets = engine.positions.compactMap { (p, next) -> TopicPartitionOffset? in
-                next >= 0 && assigned.contains(p) ? TopicPartitionOffset(topic: settings.inputTopic, partition: p, offset: next) : nil
-            }
-            if !offsets.isEmpty {
-                do {
-                    try consumer.commit(offsets)
-                } catch {
-                    // The checkpoint already holds these positions; the next cycle commits again.
-                    logger.warning("offset commit failed", metadata: ["error": "\(error)"])
-                }
-            }
-            let now = WallClock.nowMs()
-            statusBox.withLock { $0.lastCheckpointAtMs = now }
-        }
-
-        while !stopFlag.load(ordering: .relaxed) {
-            beat()
-            if let reload = control.serve(&engine, logger: logger) {
-                statusBox.withLock {
-                    $0.reloadGeneration = reload.generation
-                    $0.reloadError = reload.error
-                }
-            }
-            for event in consumer.takeRebalanceEvents() {
-                switch event {
-                case .assigned(let parts):
-                    let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
-                    engine.assign(partitions: ids)
-                    assigned.formUnion(ids)
-                    let now = WallClock.monotonicMs()
-                    for id in ids where lastActivity[id] == nil { lastActivity[id] = now }
-                    logger.info("partitions assigned", metadata: ["partitions": "\(ids.sorted())"])
-                case .revoked(let parts):
-                    try commitCycle(final: true)
-                    let ids = parts.map(\.partition)
-                    engine.revoke(partitions: ids)
-                    assigned.subtract(ids)
-                    for id in ids { lastActivity[id] = nil }
-                    logger.info("partitions revoked", metadata: ["partitions": "\(ids.sorted())"])
-                }
-                statusBox.withLock {
-                    $0.assigned = engine.positions.keys.sorted()
-                    $0.ready = true
-                }
-            }
-
-            // Back-pressure: with too much unacknowledged output, stop taking input.
-            if inFlight.count > settings.maxInFlight {
-                if !paused, let parts = try? consumer.assignment() {
-                    try? consumer.pause(parts)
-                    paused = true
-                    logger.warning("output backlog; pausing consumption", metadata: ["inFlight": "\(inFlight.count)"])
-                }
-            } else if paused, let parts = try? consumer.assignment() {
-                try? consumer.resume(parts)
-                paused = false
-                logger.info("output backlog drained; resuming consumption")
-            }
-
-            let now = WallClock.nowMs()
-            let monotonic = WallClock.monotonicMs()
-            var lastTimestamp: Int64?
-            var batchStart: Int64?
-            let n = consumer.poll(maxMessages: settings.batchSize, timeout: .milliseconds(100)) { message in
-                if batchStart == nil { batchStart = WallClock.monotonicMs() }  // not the wait for the first message
-                if let error = message.error {
-                    logger.warning("consumer error", metadata: ["error": "\(error)"])
-                    return
-                }
-                lastActivity[message.partition] = monotonic
-                lastTimestamp = message.timestampMs
-                engine.process(message.payload, partition: message.partition, offset: message.offset,
-                               receivedAtMs: now, referenceTimeMs: message.timestampMs)
-            }
-            consumed += n
-            if n > 0, let start = batchStart {
-                batchDuration.observe(milliseconds: WallClock.monotonicMs() - start)
-                if let ts = lastTimestamp { processingLatency.observe(milliseconds: WallClock.nowMs() - ts) }
-            }
-            if monotonic - lastLagAt >= 1_000 {
-                // librdkafka's cached high watermarks: no broker request.
-                lastLagAt = monotonic
-                lag = [:]
-                for (p, next) in engine.positions where next >= 0 {
-                    if let w = consumer.cachedWatermarks(topic: settings.inputTopic, partition: p) { lag[p] = max(0, w.high - next) }
-                }
-            }
-
-            let idleAfter = settings.engine.idleTimeoutMs
-            let idle = Set(lastActivity.filter { monotonic - $0.value > idleAfter }.keys)
-            var quietAdvance: Int64 = 0
-            if !lastActivity.isEmpty && idle.count == lastActivity.count {
-                let since = allQuietSince ?? (lastActivity.values.max() ?? monotonic)
-                allQuietSince = since
-                quietAdvance = monotonic - since
-            } else {
-                allQuietSince = nil
-            }
-            engine.emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvance)
-            publish(engine.takeOutputs())
-            handle(producer.pollDeliveries(timeout: .zero))
-
-            statusBox.withLock {
-                $0.consumed = consumed
-                $0.counters = engine.counters
-                $0.watermark = engine.watermark == .min ? nil : engine.watermark
-                $0.lastSnapshotAt = engine.lastSnapshotAt
-                $0.inFlight = inFlight.count
-                $0.paused = paused
-                $0.idle = n == 0
-                if boardsChanged { $0.latestBoards = latestBoards }
-                $0.alertsByRule = alertsByRule
-                $0.processingLatency = processingLatency
-                $0.batchDuration = batchDuration
-                $0.lag = lag
-                $0.trackedUsers = engine.trackedUsers
-                $0.activeUsers = engine.activeUsersPerWindow
-            }
-            boardsChanged = false
-
-            if monotonic - lastCommit >= settings.checkpointIntervalMs {
-                try commitCycle(final: false)
-                lastCommit = WallClock.monotonicMs()
-            }
-        }
-        logger.info("stopping: flushing outputs, checkpointing, committing")
-        try commitCycle(final: true)
-        logger.info("stopped", metadata: ["consumed": "\(consumed)"])
+        try live.run()
     }
 
-    private func restoreEngine(_ store: CheckpointStore) throws -> Engine {
-        guard let bytes = try store.load() else {
-            logger.info("no checkpoint; starting with empty state", metadata: ["path": "\(store.path)"])
-            return Engine(configuration: settings.engine, inputTopic: settings.inputTopic)
-        }
-        do {
-            let engine = try Engine(configuration: settings.engine, inputTopic: settings.inputTopic, restoring: bytes)
-            logger.info("state restored from checkpoint", metadata: ["path": "\(store.path)", "users": "\(engine.users.count)",
-                                                                      "positions": "\(engine.positions.sorted { $0.key < $1.key })"])
-            return engine
-        } catch {
-            logger.error("checkpoint not usable; starting with empty state", metadata: ["path": "\(store.path)", "reason": "\(error)"])
-            return Engine(configuration: settings.engine, inputTopic: settings.inputTopic)
-        }
-    }
+    func updateStatus(_ body: (inout PipelineStatus) -> Void) { statusBox.withLock { status in body(&status) } }
+    var stopRequested: Bool { stopFlag.load(ordering: .relaxed) }
+    func beatNow() { beat() }
+
 }

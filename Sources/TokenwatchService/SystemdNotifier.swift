@@ -86,7 +86,8 @@ public struct WatchdogPolicy: Sendable {
         guard let last else { return true }
         let alive = mark.heartbeat != last.heartbeat
         let progressed = mark.consumed != last.consumed || mark.watermark != last.watermark
-        return alive && (progressed || s.idle || s.paused || s.stopping || !s.ready)
+        // Paused because Kafka refuses outputs is not progress: systemd restarts a daemon stuck that way.
+        return alive && (progressed || s.idle || (s.paused && s.outputBlocked == nil) || s.stopping || !s.ready)
     }
 }
 
@@ -130,7 +131,8 @@ public struct SystemdService: Service {
         while !Task.isCancelled {
             let s = pipeline.status
             var messages: [String] = []
-            if s.ready && !sentReady && !s.stopping {
+            // A standby is up too: it has nothing to consume until the active instance goes.
+            if (s.ready || (s.roleKnown && !s.active)) && !sentReady && !s.stopping {
                 messages.append("READY=1")
                 sentReady = true
                 logger.info("ready", metadata: ["partitions": "\(s.assigned)"])

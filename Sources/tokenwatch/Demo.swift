@@ -23,7 +23,8 @@ struct Demo: AsyncParsableCommand {
         let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-demo-\(getpid())").path
         let k = config.kafka
         let broker = try TokenwatchService.DevBroker(port: port, partitions: 8,
-                                                     topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic], logger: quiet)
+                                                     topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
+                                                              k.internalTopicPrefix + "leader"], logger: quiet)
         config.kafka.brokers = broker.bootstrap
         var settings = pipelineSettings(config, stateDirectory: stateDir)
         settings.checkpointIntervalMs = 5_000

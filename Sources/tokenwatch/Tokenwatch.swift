@@ -62,8 +62,9 @@ func pipelineSettings(_ config: TokenwatchConfiguration, stateDirectory: String?
         brokers: config.kafka.brokers, groupId: config.kafka.groupId, inputTopic: config.kafka.inputTopic,
         leaderboardTopic: config.kafka.leaderboardTopic, alertsTopic: config.kafka.alertsTopic,
         deadletterTopic: config.kafka.deadletterTopic, librdkafka: config.kafka.librdkafka, engine: config.engine,
-        stateDirectory: stateDirectory ?? config.state.resolvedDirectory(environment: ProcessInfo.processInfo.environment))
+        stateDirectory: stateDirectory ?? config.state.resolvedDirectory(environment: ProcessInfo.processInfo.environment, groupId: config.kafka.groupId))
     s.checkpointIntervalMs = config.state.checkpointIntervalMs
+    s.leaderTopic = config.kafka.internalTopicPrefix + "leader"
     return s
 }
 
@@ -105,6 +106,9 @@ struct Run: AsyncParsableCommand {
         }
         do {
             try await group.run()
+        } catch let refusal as PipelineRefusal {
+            logger.error("tokenwatch refuses to start: \(refusal)")
+            throw Exit.usage
         } catch {
             logger.error("tokenwatch failed", metadata: ["error": "\(error)"])
             throw Exit.runtime
@@ -119,6 +123,7 @@ struct DevBroker: AsyncParsableCommand {
 
     @Option(help: "Port to listen on (0 = any free port).") var port: UInt16 = 9092
     @Option(help: "Partitions per topic.") var partitions: Int32 = 8
+    @Option(help: "Brokers in the mock cluster (partition leaders are spread over them).") var brokers: Int32 = 1
     @Option(help: "Configuration file (for topic names).") var config: String?
 
     func run() async throws {
@@ -128,7 +133,9 @@ struct DevBroker: AsyncParsableCommand {
         let broker: TokenwatchService.DevBroker
         do {
             broker = try TokenwatchService.DevBroker(port: port, partitions: partitions,
-                                                     topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic], logger: logger)
+                                                     topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
+                                                              k.internalTopicPrefix + "leader"],
+                                                     brokers: brokers, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("tokenwatch dev-broker: \(error)\n".utf8))
             throw Exit.runtime

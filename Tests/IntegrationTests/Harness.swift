@@ -233,9 +233,10 @@ final class Harness {
     }
 
     /// Starts `tokenwatch dev-broker --port 0` and returns it with the bootstrap address from its first stdout line.
-    func startBroker(partitions: Int) async throws -> (broker: Child, bootstrap: String) {
+    func startBroker(partitions: Int, brokers: Int = 1) async throws -> (broker: Child, bootstrap: String) {
         let broker = try spawn("dev-broker", tokenwatch,
-                               ["dev-broker", "--port", "0", "--partitions", "\(partitions)", "--config", emptyConfig.path])
+                               ["dev-broker", "--port", "0", "--partitions", "\(partitions)", "--brokers", "\(brokers)",
+                                "--config", emptyConfig.path])
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             let out = broker.stdout

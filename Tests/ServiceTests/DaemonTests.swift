@@ -232,4 +232,41 @@ struct DaemonTests {
         #expect(!output.contains(kafkaCanary), "the SASL password was logged")
         #expect(!output.contains(httpCanary), "the bearer token was logged")
     }
+
+    @Test("64 idle connections to the HTTP port: /healthz still answers 200 within 1 s, every time")
+    func idleConnectionsDoNotStarveProbes() async throws {
+        let procs = try Processes("idle-http")
+        defer { procs.teardown() }
+        let (_, brokers) = try await procs.devBroker()
+        let config = try Self.writeConfig(procs.directory, "")
+        let daemon = try Self.runDaemon(procs, config: config, brokers: brokers)
+        let port = try await httpAddress(of: daemon).port
+        // Connected, nothing sent, kept open for the whole test.
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        for _ in 0..<64 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(rc == 0, "idle connection \(idle.count) refused")
+            idle.append(fd)
+        }
+        var slow: [String] = []
+        for probe in 0..<20 {
+            let start = ContinuousClock.now
+            let result = get(port: port, "/healthz")
+            let took = ContinuousClock.now - start
+            if result?.status != 200 || took > .seconds(1) {
+                slow.append("probe \(probe): status \(result.map { String($0.status) } ?? "none") after \(took)")
+            }
+        }
+        #expect(slow.isEmpty, "probes starved by idle connections: \(slow)")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.waitForExit(timeout: .seconds(45)) == 0)
+    }
 }

@@ -126,9 +126,11 @@ struct DefaultsTests {
 
     @Test func stateDirectoryFallsBack() {
         var state = StateSettings()
-        #expect(state.resolvedDirectory(environment: [:]) == "./tokenwatch-state")
-        #expect(state.resolvedDirectory(environment: ["STATE_DIRECTORY": "/var/lib/tokenwatch:/var/lib/other"]) == "/var/lib/tokenwatch")
+        #expect(state.resolvedDirectory(environment: [:], groupId: "tokenwatch") == "./tokenwatch-state/tokenwatch")
+        #expect(state.resolvedDirectory(environment: [:], groupId: "../a b") == "./tokenwatch-state/.._a_b")
+        #expect(state.resolvedDirectory(environment: [:], groupId: "..") == "./tokenwatch-state/default")
+        #expect(state.resolvedDirectory(environment: ["STATE_DIRECTORY": "/var/lib/tokenwatch:/var/lib/other"], groupId: "g") == "/var/lib/tokenwatch")
         state.dir = "/srv/tw"
-        #expect(state.resolvedDirectory(environment: ["STATE_DIRECTORY": "/var/lib/tokenwatch"]) == "/srv/tw")
+        #expect(state.resolvedDirectory(environment: ["STATE_DIRECTORY": "/var/lib/tokenwatch"], groupId: "g") == "/srv/tw")
     }
 }

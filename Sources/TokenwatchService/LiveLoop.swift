@@ -1,0 +1,423 @@
+import Kafka
+import Logging
+import Synchronization
+import TokenwatchCore
+
+/// The live pipeline's loop and everything it owns (engine, consumer, outputs), on the pipeline thread.
+///
+/// Exactness rules it keeps:
+/// - The checkpoint positions, not the group's committed offsets, say where each partition resumes
+///   (`KafkaConsumer.setStartOffsets`); a partition without state is read from its beginning, so state
+///   is never "empty on committed offsets".
+/// - Every partition of the input topic holds the watermark until this instance has consumed it, so a
+///   board is published only from the state of every partition, never from a part of them.
+/// - A revoked partition keeps its state (positions, de-duplication memory): if the group gives it back
+///   (a pause longer than the session timeout), reading resumes where the state ends, nothing twice.
+final class LiveLoop {
+    let pipeline: Pipeline
+    let settings: PipelineSettings
+    let logger: Logger
+    private let lock: StateDirectoryLock
+    private let store: CheckpointStore
+    private let consumer: KafkaConsumer
+    private var outputs: OutputSender
+    private let identity: StateIdentity
+    private var engine: Engine
+    /// The engine's positions as of the last batch, for the rebalance callback (which runs inside `poll`).
+    private let positions = PositionBoard()
+
+    private var assigned = Set<Int32>()
+    private var lastActivity: [Int32: Int64] = [:]
+    private var allQuietSince: Int64?
+    private var lastCommit = WallClock.monotonicMs()
+    private var consumed = 0
+    private var paused = false
+    private var latestBoards: [String: [UInt8]] = [:]
+    private var boardsChanged = false
+    private var alertsByRule: [String: Int] = [:]
+    private var processingLatency = LatencyHistogram()
+    private var batchDuration = LatencyHistogram()
+    private var lag: [Int32: Int64] = [:]
+    private var lastLagAt: Int64 = 0
+    private var catchingUp: Bool
+    private var noPartitionsSince: Int64? = WallClock.monotonicMs()
+    private var stalledSince: Int64?
+    private var consumedAtLastLag = 0
+
+    /// Locks the state directory, connects, and restores or rebuilds the state; nil when a stop came first.
+    static func start(pipeline: Pipeline) throws -> LiveLoop? {
+        do {
+            return try LiveLoop(pipeline: pipeline)
+        } catch is StoppedWhileStarting {
+            return nil
+        }
+    }
+
+    private struct StoppedWhileStarting: Error {}
+
+    private init(pipeline: Pipeline) throws {
+        self.pipeline = pipeline
+        settings = pipeline.settings
+        logger = pipeline.logger
+        lock = try StateDirectoryLock(directory: settings.stateDirectory)
+        store = CheckpointStore(directory: settings.stateDirectory)
+
+        var consumerConfig = pipeline.kafkaConfiguration()
+        consumerConfig["group.id"] = settings.groupId
+        consumerConfig["auto.offset.reset"] = consumerConfig["auto.offset.reset"] ?? "earliest"
+        consumer = try KafkaConsumer(configuration: consumerConfig, logger: logger)
+        let producer = try KafkaProducer(configuration: pipeline.kafkaConfiguration(), logger: logger)
+        outputs = OutputSender(producer: producer, logger: logger)
+        identity = try Self.identify(consumer: consumer, settings: settings, pipeline: pipeline)
+        let restored = try Self.restore(store: store, identity: identity, settings: settings, logger: logger)
+        engine = restored.engine
+        catchingUp = restored.rebuildReason != nil
+        // Every partition holds the watermark until it is consumed here (see the type's comment).
+        engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
+        pipeline.updateStatus {
+            $0.rebuildReason = restored.rebuildReason
+            $0.catchingUp = catchingUp
+        }
+    }
+
+    deinit { consumer.close() }
+
+    // MARK: - Start
+
+    /// The cluster id and the input's partition count; waits (serving stop) until the brokers answer.
+    private static func identify(consumer: KafkaConsumer, settings: PipelineSettings, pipeline: Pipeline) throws -> StateIdentity {
+        var warned = false
+        while true {
+            if let cluster = consumer.clusterId(timeout: .seconds(2)),
+               let partitions = try? consumer.partitionCount(topic: settings.inputTopic, timeout: .seconds(5)), partitions > 0 {
+                return StateIdentity(clusterId: cluster, groupId: settings.groupId, inputTopic: settings.inputTopic, partitions: partitions)
+            }
+            if pipeline.stopRequested { throw StoppedWhileStarting() }
+            // Serve the queue meanwhile: librdkafka's log lines (authentication failures among them) arrive there.
+            _ = consumer.poll(maxMessages: 1, timeout: .milliseconds(200)) { _ in }
+            if !warned {
+                pipeline.logger.warning("waiting for the brokers to report the cluster id and the input topic's partitions",
+                                        metadata: ["brokers": "\(settings.brokers)", "topic": "\(settings.inputTopic)"])
+                warned = true
+            }
+            pipeline.beatNow()
+        }
+    }
+
+    /// The checkpoint when it belongs to this cluster, group and topic and is intact; otherwise empty
+    /// state to be rebuilt from the input (a damaged file, other settings, another partition count),
+    /// or a refusal (another cluster, group or topic: the state directory is someone else's).
+    static func restore(store: CheckpointStore, identity: StateIdentity, settings: PipelineSettings,
+                        logger: Logger) throws -> (engine: Engine, rebuildReason: String?) {
+        let empty = Engine(configuration: settings.engine, inputTopic: settings.inputTopic)
+        func rebuild(_ reason: String, error: Bool = true) -> (Engine, String?) {
+            let message = "rebuilding state from the input's earliest retained offsets"
+            if error {
+                logger.error("checkpoint not usable; \(message)", metadata: ["path": "\(store.path)", "reason": "\(reason)"])
+            } else {
+                logger.info("\(reason); \(message)", metadata: ["path": "\(store.path)"])
+            }
+            return (empty, reason)
+        }
+        let bytes: [UInt8]
+        do {
+            guard let loaded = try store.load() else { return rebuild("no checkpoint", error: false) }
+            bytes = loaded
+        } catch {
+            return rebuild("unreadable: \(error)")
+        }
+        let stamped: StampedCheckpoint
+        do {
+            stamped = try CheckpointFile.decode(bytes)
+        } catch {
+            return rebuild(error.description)
+        }
+        let found = stamped.identity
+        for (mine, theirs, what) in [(identity.clusterId, found.clusterId, "cluster"), (identity.groupId, found.groupId, "group"),
+                                     (identity.inputTopic, found.inputTopic, "input topic")] where mine != theirs {
+            throw PipelineRefusal("""
+                checkpoint \(store.path) belongs to \(what) '\(theirs)', this daemon runs with \(what) '\(mine)': \
+                the state directory is another deployment's. Give this daemon its own state.dir, or delete the file \
+                to rebuild the state from the input
+                """)
+        }
+        if found.partitions != identity.partitions {
+            return rebuild("the input topic had \(found.partitions) partitions, now \(identity.partitions)")
+        }
+        do {
+            let engine = try Engine(configuration: settings.engine, inputTopic: settings.inputTopic, restoring: stamped.engineBytes)
+            logger.info("state restored from checkpoint", metadata: [
+                "path": "\(store.path)", "users": "\(engine.users.count)", "cluster": "\(found.clusterId)",
+                "positions": "\(engine.positions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))",
+            ])
+            return (engine, nil)
+        } catch {
+            return rebuild("\(error)")
+        }
+    }
+
+    // MARK: - The loop
+
+    func run() throws {
+        publishPositions()
+        consumer.setStartOffsets { [positions] _, partition in
+            // Resume where the state ends; a partition without state is read from its beginning.
+            let next = positions.next(partition) ?? -1
+            return next >= 0 ? next : TopicPartitionOffset.beginning
+        }
+        let election = try LeaderElection(settings: settings, configuration: pipeline.kafkaConfiguration(), logger: logger)
+        logger.info("pipeline started; waiting for the election", metadata: [
+            "input": "\(settings.inputTopic)", "group": "\(settings.groupId)", "partitions": "\(identity.partitions)",
+            "cluster": "\(identity.clusterId)", "election": "\(election.topic)",
+        ])
+        while !pipeline.stopRequested {
+            pipeline.beatNow()
+            if let active = election.poll() { try changeRole(active: active) }
+            if election.settled { pipeline.updateStatus { $0.roleKnown = true } }
+            if let reload = pipeline.control.serve(&engine, logger: logger) {
+                pipeline.updateStatus {
+                    $0.reloadGeneration = reload.generation
+                    $0.reloadError = reload.error
+                }
+            }
+            try handleRebalances()
+            applyBackPressure()
+            let n = pollBatch()
+            refreshLag(consumedNow: n)
+            emitSnapshots()
+            outputs.serveDeliveries(timeout: .zero)
+            publishStatus(idle: n == 0)
+            if WallClock.monotonicMs() - lastCommit >= settings.checkpointIntervalMs {
+                try commitCycle(final: false)
+                lastCommit = WallClock.monotonicMs()
+            }
+        }
+        logger.info("stopping: flushing outputs, checkpointing, committing")
+        try commitCycle(final: true)
+        // Leave the input group first, then the election, so a standby finds the partitions free.
+        consumer.close()
+        election.resign()
+        logger.info("stopped", metadata: ["consumed": "\(consumed)"])
+        withExtendedLifetime(lock) {}
+    }
+
+    /// Becoming active subscribes to the input; becoming a standby (the group gave the election
+    /// partition to another instance) flushes, checkpoints and leaves the input group.
+    private func changeRole(active: Bool) throws {
+        if active {
+            logger.info("active: this instance consumes the input and publishes")
+            try consumer.subscribe(topics: [settings.inputTopic])
+        } else {
+            logger.warning("standby: another instance is active; leaving the input group")
+            try commitCycle(final: true)
+            try consumer.unsubscribe()
+        }
+        pipeline.updateStatus { $0.active = active }
+    }
+
+    private func publishPositions() {
+        positions.set(engine.positions)
+    }
+
+    private func handleRebalances() throws {
+        for event in consumer.takeRebalanceEvents() {
+            switch event {
+            case .assigned(let parts):
+                let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
+                engine.assign(partitions: ids)
+                assigned.formUnion(ids)
+                let now = WallClock.monotonicMs()
+                for id in ids where lastActivity[id] == nil { lastActivity[id] = now }
+                logger.info("partitions assigned", metadata: ["partitions": "\(ids.sorted())"])
+            case .revoked(let parts):
+                // Outputs acknowledged and state checkpointed before the partitions go; the commit may fail
+                // (the group moved on after a long pause), which is harmless: the checkpoint holds the positions.
+                try commitCycle(final: true)
+                let ids = parts.map(\.partition)
+                assigned.subtract(ids)
+                for id in ids { lastActivity[id] = nil }
+                logger.info("partitions revoked; their state is kept", metadata: ["partitions": "\(ids.sorted())"])
+            }
+            noPartitionsSince = assigned.isEmpty ? (noPartitionsSince ?? WallClock.monotonicMs()) : nil
+        }
+    }
+
+    /// With too much unacknowledged output, or outputs refused by Kafka, stop taking input.
+    private func applyBackPressure() {
+        let hold = outputs.unacknowledged > settings.maxInFlight || outputs.blockage != nil
+        if hold && !paused, let parts = try? consumer.assignment() {
+            try? consumer.pause(parts)
+            paused = true
+            logger.warning("output backlog; pausing consumption", metadata: ["unacknowledged": "\(outputs.unacknowledged)"])
+        } else if !hold && paused, let parts = try? consumer.assignment() {
+            try? consumer.resume(parts)
+            paused = false
+            logger.info("output backlog drained; resuming consumption")
+        }
+    }
+
+    private func pollBatch() -> Int {
+        let now = WallClock.nowMs()
+        let monotonic = WallClock.monotonicMs()
+        var lastTimestamp: Int64?
+        var batchStart: Int64?
+        let n = consumer.poll(maxMessages: settings.batchSize, timeout: .milliseconds(100)) { message in
+            if batchStart == nil { batchStart = WallClock.monotonicMs() }  // not the wait for the first message
+            if let error = message.error {
+                logger.warning("consumer error", metadata: ["error": "\(error)"])
+                return
+            }
+            lastActivity[message.partition] = monotonic
+            lastTimestamp = message.timestampMs
+            engine.process(message.payload, partition: message.partition, offset: message.offset,
+                           receivedAtMs: now, referenceTimeMs: message.timestampMs)
+        }
+        consumed += n
+        if n > 0, let start = batchStart {
+            batchDuration.observe(milliseconds: WallClock.monotonicMs() - start)
+            if let ts = lastTimestamp { processingLatency.observe(milliseconds: WallClock.nowMs() - ts) }
+            publishPositions()
+        }
+        return n
+    }
+
+    /// Lag from librdkafka's cached high watermarks (no broker request), once a second; ends catching up.
+    private func refreshLag(consumedNow n: Int) {
+        let monotonic = WallClock.monotonicMs()
+        guard monotonic - lastLagAt >= 1_000 else { return }
+        lastLagAt = monotonic
+        lag = [:]
+        var known = true
+        for p in assigned {
+            let next = engine.positions[p] ?? -1
+            if let w = consumer.cachedWatermarks(topic: settings.inputTopic, partition: p), w.high >= 0 {
+                lag[p] = next >= 0 ? max(0, w.high - next) : max(0, w.high - w.low)
+            } else {
+                known = false
+            }
+        }
+        let behind = lag.values.reduce(0, +)
+        if catchingUp && known && !assigned.isEmpty && behind == 0 {
+            catchingUp = false
+            logger.info("state rebuilt from the input: caught up", metadata: ["consumed": "\(consumed)"])
+        }
+        if behind > 0 && consumed == consumedAtLastLag && !paused {
+            stalledSince = stalledSince ?? monotonic
+        } else {
+            stalledSince = nil
+        }
+        consumedAtLastLag = consumed
+    }
+
+    private func emitSnapshots() {
+        let monotonic = WallClock.monotonicMs()
+        let idleAfter = settings.engine.idleTimeoutMs
+        // Only assigned partitions can be idle: one this instance has not consumed holds the boards back.
+        let idle = Set(lastActivity.filter { monotonic - $0.value > idleAfter }.keys)
+        var quietAdvance: Int64 = 0
+        if !lastActivity.isEmpty && idle.count == lastActivity.count && assigned.count == identity.partitions {
+            let since = allQuietSince ?? (lastActivity.values.max() ?? monotonic)
+            allQuietSince = since
+            quietAdvance = monotonic - since
+        } else {
+            allQuietSince = nil
+        }
+        engine.emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvance)
+        publish(engine.takeOutputs())
+    }
+
+    private func topic(for kind: OutputRecord.Kind) -> String {
+        switch kind {
+        case .leaderboard: settings.leaderboardTopic
+        case .alert: settings.alertsTopic
+        case .deadLetter: settings.deadletterTopic
+        }
+    }
+
+    private func publish(_ records: [OutputRecord]) {
+        for record in records {
+            switch record.kind {
+            case .leaderboard:
+                if let key = record.key {
+                    latestBoards[String(decoding: key, as: UTF8.self)] = record.value
+                    boardsChanged = true
+                }
+            case .alert:
+                alertsByRule[PipelineControl.ruleName(ofAlert: record.value), default: 0] += 1
+            case .deadLetter:
+                break
+            }
+            // The core writes event time into an alert's `emitted_at`; live, it is the wall clock.
+            let record = record.kind == .alert ? record.stampingEmittedAt(WallClock.nowMs()) : record
+            outputs.send(topic: topic(for: record.kind), record)
+        }
+    }
+
+    private func publishStatus(idle: Bool) {
+        let ready = !assigned.isEmpty && !catchingUp
+        pipeline.updateStatus {
+            $0.consumed = consumed
+            $0.counters = engine.counters
+            $0.watermark = engine.watermark == .min ? nil : engine.watermark
+            $0.lastSnapshotAt = engine.lastSnapshotAt
+            $0.inFlight = outputs.unacknowledged
+            $0.paused = paused
+            $0.idle = idle
+            if boardsChanged { $0.latestBoards = latestBoards }
+            $0.alertsByRule = alertsByRule
+            $0.processingLatency = processingLatency
+            $0.batchDuration = batchDuration
+            $0.lag = lag
+            $0.trackedUsers = engine.trackedUsers
+            $0.activeUsers = engine.activeUsersPerWindow
+            $0.assigned = assigned.sorted()
+            // READY once: after a rebuild, when it has caught up.
+            if ready { $0.ready = true }
+            $0.catchingUp = catchingUp
+            $0.outputBlocked = outputs.blockage.map { "\($0.topic): \($0.error)" }
+            $0.outputErrors = outputs.permanentErrors
+            $0.noPartitionsSinceMs = noPartitionsSince
+            $0.stalledSinceMs = stalledSince
+        }
+        boardsChanged = false
+    }
+
+    /// Outputs acknowledged → checkpoint written → offsets committed, in that order. On the final cycle
+    /// (stop, revoke) it waits at most 20 s for acknowledgements, then leaves without committing: the
+    /// next start repeats those outputs byte for byte instead of losing them.
+    private func commitCycle(final: Bool) throws {
+        let deadline = WallClock.monotonicMs() + (final ? 20_000 : Int64.max / 2)
+        while outputs.unacknowledged > 0 {
+            outputs.serveDeliveries(timeout: .milliseconds(100))
+            pipeline.beatNow()
+            if WallClock.monotonicMs() > deadline {
+                logger.error("outputs still unacknowledged; not checkpointing or committing",
+                             metadata: ["unacknowledged": "\(outputs.unacknowledged)", "blocked": "\(outputs.blockage?.error ?? "no")"])
+                return
+            }
+            // A stop request ends a periodic cycle at once (the final one follows); so does a blockage.
+            if !final && (pipeline.stopRequested || outputs.blockage != nil) { return }
+        }
+        try store.save(engine.checkpoint(), identity: identity)
+        let offsets = engine.positions.compactMap { (p, next) -> TopicPartitionOffset? in
+            next >= 0 && assigned.contains(p) ? TopicPartitionOffset(topic: settings.inputTopic, partition: p, offset: next) : nil
+        }
+        if !offsets.isEmpty {
+            do {
+                try consumer.commit(offsets)
+            } catch {
+                // The checkpoint already holds these positions, and they, not the commit, say where to resume.
+                logger.warning("offset commit failed", metadata: ["error": "\(error)"])
+            }
+        }
+        let now = WallClock.nowMs()
+        pipeline.updateStatus { $0.lastCheckpointAtMs = now }
+    }
+}
+
+/// The engine's next offset per partition, shared with the rebalance callback.
+final class PositionBoard: Sendable {
+    private let offsets = Mutex<[Int32: Int64]>([:])
+    func set(_ positions: [Int32: Int64]) { offsets.withLock { $0 = positions } }
+    func next(_ partition: Int32) -> Int64? { offsets.withLock { $0[partition] } }
+}
