@@ -54,11 +54,16 @@ public struct HTTPServerError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// A small HTTP/1.1 server on POSIX sockets: GET only, one request per connection (`Connection: close`),
-/// a bounded request head and a read deadline, so a slow or hostile client costs one thread for a few
-/// seconds at most. One accept thread, one thread per connection up to `maxConnections` (more are
-/// answered 503 at once). Enough for health checks, Prometheus scrapes and a small JSON API without
-/// pulling an HTTP framework into the build.
+// Waiting on clients is event-driven: one thread polls the listening socket and every connection still
+// sending its request head, reading without blocking into a per-connection buffer bounded by
+// `maxRequestBytes` (431 past it) until a per-connection head deadline (`readTimeout`, 408 past it).
+// An idle or slow client therefore costs a file descriptor and a poll entry: up to
+// `maxPendingConnections` of them, and beyond that the oldest is dropped so a flood of idle sockets
+// cannot lock out a fresh health probe. Only a complete request reaches a handler thread, at most
+// `maxConnections` at once (more get 503 with `Retry-After` at once), so a slow route never makes a
+// cheap one wait. Enough for health checks, Prometheus scrapes and a small JSON API without pulling
+// an HTTP framework into the build.
+/// A small HTTP/1.1 server on POSIX sockets (GET only, `Connection: close`) where idle or slow clients cost no thread.
 public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
 
@@ -68,23 +73,34 @@ public final class HTTPServer: Sendable {
     private let listenFD: Int32
     private let handler: Handler
     private let logger: Logger
-    private let maxConnections: Int
+    private let maxHandlers: Int
+    private let maxPending: Int
     private let maxRequestBytes: Int
-    private let readTimeoutMs: Int64
+    private let headTimeoutMs: Int64
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
-    private let active = Atomic<Int>(0)
+    /// Handler threads running; incremented only by the event loop, so the bound check cannot race.
+    private let running = Atomic<Int>(0)
     private let acceptExited = DispatchSemaphore(value: 0)
-    private static let pollIntervalMs: Int32 = 100
+    /// Upper bound on one poll, so `stop()` is noticed quickly without a wake-up pipe.
+    private static let pollIntervalMs: Int64 = 100
+    private static let readChunk = 4_096
 
     /// Binds and listens on `host:port` now (so a bad address fails at start-up); serves after `start()`.
+    /// - Parameters:
+    ///   - maxConnections: handlers running at once (each on its own thread); more complete requests get 503.
+    ///   - maxRequestBytes: largest request head; more gets 431.
+    ///   - readTimeout: how long a connection may take to send its whole request head; then 408.
+    ///   - maxPendingConnections: connections still sending their head; past it the oldest is closed.
     public init(host: String, port: Int, logger: Logger, maxConnections: Int = 16, maxRequestBytes: Int = 8_192,
-                readTimeout: Duration = .seconds(5), handler: @escaping Handler) throws(HTTPServerError) {
+                readTimeout: Duration = .seconds(2), maxPendingConnections: Int = 1_024,
+                handler: @escaping Handler) throws(HTTPServerError) {
         self.handler = handler
         self.logger = logger
-        self.maxConnections = maxConnections
+        self.maxHandlers = max(1, maxConnections)
+        self.maxPending = max(1, maxPendingConnections)
         self.maxRequestBytes = maxRequestBytes
-        self.readTimeoutMs = Int64(readTimeout.components.seconds * 1000 + readTimeout.components.attoseconds / 1_000_000_000_000_000)
+        self.headTimeoutMs = Int64(readTimeout.components.seconds * 1000 + readTimeout.components.attoseconds / 1_000_000_000_000_000)
 
         var hints = addrinfo()
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
@@ -100,7 +116,11 @@ public final class HTTPServer: Sendable {
         guard fd >= 0 else { throw HTTPServerError(description: "http.listen: socket: \(Self.lastError())") }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, listen(fd, 64) == 0 else {
+        // A deep backlog: connections are accepted in bursts, and a short queue would make a fresh probe's
+        // SYN wait for a retransmit while a flood is being accepted. Non-blocking, so a connection reset
+        // between poll and accept cannot stall the event loop.
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, listen(fd, 1_024) == 0,
+              Self.setNonBlocking(fd, true) else {
             let error = HTTPServerError(description: "http.listen \(host):\(port): \(Self.lastError())")
             close(fd)
             throw error
@@ -120,11 +140,11 @@ public final class HTTPServer: Sendable {
         if !started.load(ordering: .acquiring) { close(listenFD) }
     }
 
-    /// Starts the accept thread; idempotent.
+    /// Starts the event-loop thread; idempotent.
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
-            acceptLoop()
+            eventLoop()
             close(listenFD)
             acceptExited.signal()
         }
@@ -132,83 +152,192 @@ public final class HTTPServer: Sendable {
         thread.start()
     }
 
-    /// Stops accepting; returns once the listening socket is closed (bounded to 2 s). Requests being
-    /// served finish on their own threads.
+    /// Stops accepting and closes connections still sending their head; returns once the listening socket
+    /// is closed (bounded to 2 s). Requests already handed to a handler finish on their own threads.
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if started.load(ordering: .acquiring) { _ = acceptExited.wait(timeout: .now() + .seconds(2)) }
     }
 
-    private func acceptLoop() {
+    // MARK: - Event loop
+
+    /// A connection still sending its request head. Owned by the event-loop thread alone.
+    private struct Pending {
+        var fd: Int32
+        /// Accept time plus `readTimeout`; the same timeout for all, so the array stays sorted by deadline.
+        var deadline: Int64
+        /// Empty (no allocation) until the client sends something.
+        var buffer: [UInt8] = []
+    }
+
+    private enum ReadOutcome { case waiting, head(Int), tooLarge, eof, gone }
+
+    private func eventLoop() {
+        // Oldest first: eviction takes the front, and the front holds the earliest deadline.
+        var pending: [Pending] = []
+        var fds: [pollfd] = []
+        var scratch = [UInt8](repeating: 0, count: Self.readChunk)
+        var listenPausedUntil: Int64 = 0
+        var evicted = 0, busy = 0, lastWarning: Int64 = 0
+
         while !stopped.load(ordering: .acquiring) {
-            var pfd = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-            guard Self.systemPoll(&pfd, 1, Self.pollIntervalMs) > 0 else { continue }
-            let client = accept(listenFD, nil, nil)
-            guard client >= 0 else { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            if active.load(ordering: .relaxed) >= maxConnections {
-                write(client, Self.encode(.text(503, "too many connections", headers: [("Retry-After", "1")])))
-                close(client)
+            var now = WallClock.monotonicMs()
+            // After EMFILE with nothing to evict, the listening socket stays readable; stop polling it for a
+            // moment instead of spinning.
+            fds.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: now >= listenPausedUntil ? listenFD : -1, events: Int16(POLLIN), revents: 0))
+            for p in pending { fds.append(pollfd(fd: p.fd, events: Int16(POLLIN), revents: 0)) }
+            var wait = Self.pollIntervalMs
+            if let first = pending.first { wait = min(wait, max(0, first.deadline - now)) }
+            if now < listenPausedUntil { wait = min(wait, listenPausedUntil - now) }
+            let ready = fds.withUnsafeMutableBufferPointer { Self.systemPoll($0.baseAddress!, $0.count, Int32(wait)) }
+            now = WallClock.monotonicMs()
+
+            if ready > 0 {
+                for i in pending.indices where fds[i + 1].revents != 0 {
+                    switch readAvailable(&pending[i], &scratch) {
+                    case .waiting:
+                        continue
+                    case .head(let end):
+                        if !dispatch(Array(pending[i].buffer[0..<end]), on: pending[i].fd) { busy += 1 }
+                    case .tooLarge:
+                        finish(pending[i].fd, .text(431, "request header fields too large (at most \(maxRequestBytes) bytes)"))
+                    case .eof:
+                        // Half-closed before the head was complete: the old server answered 408 here too.
+                        finish(pending[i].fd, .text(408, "request timeout"))
+                    case .gone:
+                        close(pending[i].fd)
+                    }
+                    pending[i].fd = -1
+                }
+            }
+            for i in pending.indices {
+                guard pending[i].deadline <= now else { break }
+                if pending[i].fd >= 0 { finish(pending[i].fd, .text(408, "request timeout")) }
+                pending[i].fd = -1
+            }
+            pending.removeAll { $0.fd < 0 }
+
+            if ready > 0, fds[0].revents != 0 {
+                // Bounded so a connect flood cannot starve the reads of connections already pending.
+                for _ in 0..<256 {
+                    let client = accept(listenFD, nil, nil)
+                    if client < 0 {
+                        if errno == EINTR || errno == ECONNABORTED { continue }
+                        if (errno == EMFILE || errno == ENFILE) && !pending.isEmpty {
+                            // Out of descriptors: the oldest idle connection is the cheapest to give up.
+                            finish(pending.removeFirst().fd, .text(408, "request timeout"))
+                            evicted += 1
+                            continue
+                        }
+                        if errno == EMFILE || errno == ENFILE { listenPausedUntil = now + Self.pollIntervalMs }
+                        break
+                    }
+                    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                    guard Self.setNonBlocking(client, true) else { close(client); continue }
+                    if pending.count >= maxPending {
+                        // Drop the oldest rather than refuse the newest: a fresh probe must get through a flood.
+                        finish(pending.removeFirst().fd, .text(408, "request timeout"))
+                        evicted += 1
+                    }
+                    pending.append(Pending(fd: client, deadline: now + headTimeoutMs))
+                }
+            }
+
+            if (evicted > 0 || busy > 0) && now - lastWarning >= 10_000 {
+                logger.warning("http overloaded", metadata: [
+                    "idle_connections_dropped": "\(evicted)", "requests_refused_busy": "\(busy)",
+                    "max_pending": "\(maxPending)", "max_handlers": "\(maxHandlers)",
+                ])
+                evicted = 0
+                busy = 0
+                lastWarning = now
+            }
+        }
+        for p in pending { close(p.fd) }
+    }
+
+    /// Reads whatever the socket has without blocking, until the head is complete, too large, or drained.
+    private func readAvailable(_ p: inout Pending, _ scratch: inout [UInt8]) -> ReadOutcome {
+        while true {
+            let n = scratch.withUnsafeMutableBytes { recv(p.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 {
+                // Only the tail can complete the terminator, so the scan never goes quadratic on a slow sender.
+                let from = max(0, p.buffer.count - 2)
+                p.buffer.append(contentsOf: scratch[0..<n])
+                if let end = Self.headEnd(p.buffer, from: from) { return end <= maxRequestBytes ? .head(end) : .tooLarge }
+                if p.buffer.count > maxRequestBytes { return .tooLarge }
                 continue
             }
-            active.add(1, ordering: .relaxed)
-            let thread = Thread { [self] in
-                serve(client)
-                close(client)
-                active.subtract(1, ordering: .relaxed)
-            }
-            thread.name = "tokenwatch-http-conn"
-            thread.start()
+            if n == 0 { return p.buffer.isEmpty ? .gone : .eof }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return .waiting }
+            return .gone
         }
     }
 
-    // MARK: - One connection
-
-    private func serve(_ fd: Int32) {
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let response: HTTPResponse
-        switch readHead(fd) {
-        case .head(let bytes):
-            response = respond(to: bytes)
-        case .tooLarge:
-            response = .text(431, "request header fields too large (at most \(maxRequestBytes) bytes)")
-        case .timedOut:
-            response = .text(408, "request timeout")
-        case .closed:
-            return
+    /// Answers errors on the event loop; hands a valid GET to a handler thread if a slot is free.
+    /// Returns false when it was refused for lack of a slot.
+    private func dispatch(_ head: [UInt8], on fd: Int32) -> Bool {
+        guard let request = Self.parse(head) else {
+            finish(fd, .text(400, "bad request"))
+            return true
         }
-        write(fd, Self.encode(response))
+        guard request.method == "GET" else {
+            finish(fd, .text(405, "method not allowed: GET only", headers: [("Allow", "GET")]))
+            return true
+        }
+        guard running.load(ordering: .acquiring) < maxHandlers else {
+            finish(fd, .text(503, "too many requests in progress", headers: [("Retry-After", "1")]))
+            return false
+        }
+        running.add(1, ordering: .acquiringAndReleasing)
+        let thread = Thread { [self] in
+            // Blocking with a send timeout: a large body may not fit the socket buffer in one go, and a
+            // client that stops reading holds this thread for a second per stalled send at most.
+            _ = Self.setNonBlocking(fd, false)
+            var timeout = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            write(fd, Self.encode(handler(request)))
+            // Free the slot before the client can see EOF, so its next request finds it free.
+            running.subtract(1, ordering: .acquiringAndReleasing)
+            shutdown(fd, Int32(SHUT_WR))
+            close(fd)
+        }
+        thread.name = "tokenwatch-http-handler"
+        thread.start()
+        return true
+    }
+
+    /// Sends a small response from the event loop without blocking (it fits the socket buffer; if not, the
+    /// client was not reading anyway), then closes. Unread input is drained first (bounded): closing with
+    /// data still queued would reset the connection and could discard the response before the client reads it.
+    private func finish(_ fd: Int32, _ response: HTTPResponse) {
+        let bytes = Self.encode(response)
+        var sent = 0
+        bytes.withUnsafeBytes { buffer in
+            while sent < buffer.count {
+                let n = send(fd, buffer.baseAddress! + sent, buffer.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                sent += n
+            }
+        }
         shutdown(fd, Int32(SHUT_WR))
-    }
-
-    private enum Head { case head([UInt8]), tooLarge, timedOut, closed }
-
-    /// Reads until the blank line that ends the head, within `maxRequestBytes` and the read deadline.
-    private func readHead(_ fd: Int32) -> Head {
-        let deadline = WallClock.monotonicMs() + readTimeoutMs
-        var buffer: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 2_048)
-        while true {
-            let left = deadline - WallClock.monotonicMs()
-            if left <= 0 { return .timedOut }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = Self.systemPoll(&pfd, 1, Int32(min(left, 1_000)))
-            if ready < 0 && errno != EINTR { return .closed }
-            if ready <= 0 { continue }
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return buffer.isEmpty ? .closed : .timedOut }
-            buffer.append(contentsOf: chunk[0..<n])
-            if let end = Self.headEnd(buffer) {
-                return end <= maxRequestBytes ? .head(Array(buffer[0..<end])) : .tooLarge
+        withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 1) { sink in
+            for _ in 0..<16 {
+                if recv(fd, sink.baseAddress, sink.count, Int32(MSG_DONTWAIT)) <= 0 { break }
             }
-            if buffer.count > maxRequestBytes { return .tooLarge }
         }
+        close(fd)
     }
 
     /// Index just past `\r\n\r\n` (or `\n\n`), if present.
-    static func headEnd(_ b: [UInt8]) -> Int? {
-        var i = 0
+    static func headEnd(_ b: [UInt8]) -> Int? { headEnd(b, from: 0) }
+
+    /// Same, looking only at terminators that start at or after `from`.
+    static func headEnd(_ b: [UInt8], from: Int) -> Int? {
+        var i = from
         while i < b.count {
             if b[i] == 10 {
                 if i + 1 < b.count && b[i + 1] == 10 { return i + 2 }
@@ -344,6 +473,13 @@ public final class HTTPServer: Sendable {
     }
 
     private static func lastError() -> String { String(cString: strerror(errno)) }
+
+    /// Sets or clears `O_NONBLOCK`; false if `fcntl` failed.
+    private static func setNonBlocking(_ fd: Int32, _ on: Bool) -> Bool {
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0 else { return false }
+        return fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) == 0
+    }
 
     /// Numeric host and port of a socket address.
     private static func describe(_ storage: sockaddr_storage) -> (String, Int) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import TokenwatchService
 #if canImport(Glibc)
@@ -99,6 +100,128 @@ struct HTTPServerTests {
         }
     }
 
+    /// `count` sequential `GET /healthz`, each of which must answer 200 within a second.
+    static func probeHealth(port: Int, count: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        for i in 0..<count {
+            let began = ContinuousClock.now
+            let r = get(port: port, "/healthz")
+            let took = ContinuousClock.now - began
+            #expect(r?.status == 200, "probe \(i)", sourceLocation: sourceLocation)
+            #expect(took < .seconds(1), "probe \(i) took \(took)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("64 idle connections do not starve health probes")
+    func idleConnections() throws {
+        // A long head deadline, so the idle connections are still pending while the probes run.
+        let server = try Self.echoServer(readTimeout: .seconds(30))
+        defer { server.stop() }
+        let idle = (0..<64).compactMap { _ in connectLoopback(port: server.port) }
+        defer { idle.forEach { close($0) } }
+        #expect(idle.count == 64)
+        Self.probeHealth(port: server.port, count: 20)
+    }
+
+    @Test("64 slow-loris connections do not starve health probes, and each ends at the head deadline")
+    func slowLoris() throws {
+        let server = try Self.echoServer(readTimeout: .seconds(2))
+        defer { server.stop() }
+        let began = ContinuousClock.now
+        let slow = (0..<64).compactMap { _ in connectLoopback(port: server.port) }
+        defer { slow.forEach { close($0) } }
+        #expect(slow.count == 64)
+        let head = Array("GET /slow HTTP/1.1\r\nX-Slow: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 64)
+        let driverDone = DispatchSemaphore(value: 0)
+        // One header byte every 200 ms on every connection, until the server has closed them all (8 s at most).
+        let driver = Thread {
+            var alive = Set(slow)
+            for k in 0..<40 where !alive.isEmpty {
+                for fd in alive {
+                    var byte = head[k % head.count]
+                    if send(fd, &byte, 1, Int32(MSG_NOSIGNAL)) != 1 { alive.remove(fd) }
+                }
+                usleep(200_000)
+            }
+            driverDone.signal()
+        }
+        driver.start()
+        usleep(300_000)  // a byte or two in, so the probes really run alongside slow heads
+        Self.probeHealth(port: server.port, count: 20)
+        #expect(driverDone.wait(timeout: .now() + .seconds(10)) == .success)
+        // The driver notices a close at its next send or the one after: deadline + 0.4 s, plus slack.
+        #expect(ContinuousClock.now - began < .seconds(4))
+        for fd in slow {
+            let outcome = readUntilClosed(fd, timeout: 2)
+            #expect(outcome == .closed || outcome.status == 408, "fd \(fd): \(outcome)")
+        }
+    }
+
+    @Test("1100 idle connections: the oldest are dropped and a fresh probe still gets 200")
+    func idleFlood() throws {
+        let limit = raiseFileLimit(atLeast: 4_096)
+        try #require(limit >= 2_600, "RLIMIT_NOFILE \(limit) too low for 1100 connections on both ends")
+        let server = try Self.echoServer(readTimeout: .seconds(30))
+        defer { server.stop() }
+        let idle = (0..<1_100).compactMap { _ in connectLoopback(port: server.port) }
+        defer { idle.forEach { close($0) } }
+        #expect(idle.count == 1_100)
+        Self.probeHealth(port: server.port, count: 3)
+        // 1100 + probes > 1024 pending: the very first connection was the one given up.
+        let first = readUntilClosed(idle[0], timeout: 2)
+        #expect(first == .closed || first.status == 408, "\(first)")
+    }
+
+    @Test("all handler slots busy: 503 with Retry-After at once, 200 again once they are free")
+    func handlerSlotsFull() throws {
+        let gate = DispatchSemaphore(value: 0)
+        let entered = SharedCounter()
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, logger: quietLogger) { request in
+            if request.path == "/block" {
+                entered.value.add(1, ordering: .relaxed)
+                gate.wait()
+            }
+            return .text(200, "ok")
+        }
+        server.start()
+        defer { server.stop() }
+        // Never leave handler threads hanging, whatever fails below.
+        defer { for _ in 0..<64 { gate.signal() } }
+
+        let slots = 16  // the default maxConnections
+        let finished = DispatchSemaphore(value: 0)
+        let ok = SharedCounter()
+        for _ in 0..<slots {
+            Thread {
+                if get(port: server.port, "/block")?.status == 200 { ok.value.add(1, ordering: .relaxed) }
+                finished.signal()
+            }.start()
+        }
+        #expect(eventuallyBlocking(timeout: .seconds(5)) { entered.value.load(ordering: .relaxed) == slots })
+
+        let began = ContinuousClock.now
+        let refused = get(port: server.port, "/healthz")
+        #expect(ContinuousClock.now - began < .seconds(1))
+        #expect(refused?.status == 503)
+        #expect(refused?.headers["retry-after"] == "1")
+
+        for _ in 0..<slots { gate.signal() }
+        for _ in 0..<slots { #expect(finished.wait(timeout: .now() + .seconds(5)) == .success) }
+        #expect(ok.value.load(ordering: .relaxed) == slots)
+        Self.probeHealth(port: server.port, count: 1)
+    }
+
+    @Test("stop closes connections still sending their head, within 2 s")
+    func stopClosesPending() throws {
+        let server = try Self.echoServer(readTimeout: .seconds(30))
+        let idle = try #require(connectLoopback(port: server.port))
+        defer { close(idle) }
+        #expect(get(port: server.port, "/healthz")?.status == 200)  // the idle one has been accepted by now
+        let began = ContinuousClock.now
+        server.stop()
+        #expect(ContinuousClock.now - began < .seconds(2))
+        #expect(readUntilClosed(idle, timeout: 2) == .closed)
+    }
+
     @Test("bearer token: constant-time check, case-insensitive scheme")
     func bearer() {
         let token = Array("s3cret".utf8)
@@ -110,4 +233,68 @@ struct HTTPServerTests {
         #expect(!HTTPRoutes.authorized(nil, token: token))
         #expect(!HTTPRoutes.authorized("Bearer ", token: token))
     }
+}
+
+final class SharedCounter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// A connected loopback socket that has sent nothing; nil when it cannot connect.
+func connectLoopback(port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { close(fd); return nil }
+    return fd
+}
+
+enum ReadEnd: Equatable, CustomStringConvertible {
+    /// Closed by the server (EOF or reset) without a parsable response.
+    case closed
+    case response(Int)
+    /// Still open after the timeout.
+    case stillOpen
+
+    var status: Int? { if case .response(let s) = self { s } else { nil } }
+    var description: String {
+        switch self {
+        case .closed: "closed"
+        case .response(let s): "response \(s)"
+        case .stillOpen: "still open"
+        }
+    }
+}
+
+/// Reads until the server closes `fd` (or resets it), within `timeout` seconds.
+func readUntilClosed(_ fd: Int32, timeout: Int) -> ReadEnd {
+    var tv = timeval(tv_sec: timeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var data: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4_096)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return .stillOpen }
+        break
+    }
+    return parseResponse(data).map { .response($0.status) } ?? .closed
+}
+
+/// Raises the soft RLIMIT_NOFILE to at least `wanted` if the hard limit allows; returns the soft limit now.
+func raiseFileLimit(atLeast wanted: Int) -> Int {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+    if limit.rlim_cur < rlim_t(wanted) {
+        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+    return Int(limit.rlim_cur)
 }
