@@ -21,6 +21,9 @@ public enum ProcessResult: Sendable, Equatable {
     case deadLetter(DeadLetterReason)
     /// Already reflected in restored state (offset below the partition's checkpointed position).
     case alreadyProcessed
+    /// Its message key is not its `user_id`: not counted here; the caller routes it to the partition of
+    /// its user (`Engine.misroutedUserId` names the user). It still moves its partition's event time.
+    case misrouted
 }
 
 /// Running counts of what the engine did.
@@ -86,6 +89,8 @@ public struct Engine: Sendable {
     var knownPerTeam: [UInt32: Int] = [:]
     var cachedBoards: [[LeaderboardSnapshot]]
     public internal(set) var counters = EngineCounters()
+    /// The `user_id` of the last `.misrouted` message.
+    public private(set) var misroutedUserId: [UInt8] = []
     /// Records produced since the last `takeOutputs()`.
     public internal(set) var outbox: [OutputRecord] = []
     var servicePatterns: [GlobPattern]
@@ -142,9 +147,14 @@ public struct Engine: Sendable {
     /// message rather than the partition's newest event time keeps legitimate traffic after a quiet
     /// night from being rejected, and gives the live daemon and a topic replay the same answer.
     /// Messages without a timestamp (file replays) are not checked.
+    ///
+    /// With `key` (the message key; empty when the message has none), an event whose key is not its
+    /// `user_id` is not counted but reported `.misrouted`, so one user's events can be brought together in
+    /// one partition (dedup is per partition). With nil, keys are not checked: every valid event counts.
     @discardableResult
     public mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
-                                 receivedAtMs: Int64 = 0, referenceTimeMs: Int64? = nil) -> ProcessResult {
+                                 receivedAtMs: Int64 = 0, referenceTimeMs: Int64? = nil,
+                                 checkingKey key: UnsafeRawBufferPointer? = nil) -> ProcessResult {
         if !partitions.exists(partition) { partitions[partition] = newPartition() }
         if offset < partitions.nextOffset(partition) {
             counters.alreadyProcessed += 1
@@ -157,14 +167,15 @@ public struct Engine: Sendable {
         } catch {
             return deadLetter(error, payload, partition, offset, receivedAtMs)
         }
-        let result = accept(event, partition: partition, referenceTimeMs: referenceTimeMs)
+        let result = accept(event, partition: partition, referenceTimeMs: referenceTimeMs, key: key)
         if case .deadLetter(let reason) = result {
             return deadLetter(reason, payload, partition, offset, receivedAtMs)
         }
         return result
     }
 
-    private mutating func accept(_ event: DecodedEvent, partition p: Int32, referenceTimeMs: Int64?) -> ProcessResult {
+    private mutating func accept(_ event: DecodedEvent, partition p: Int32, referenceTimeMs: Int64?,
+                                 key: UnsafeRawBufferPointer?) -> ProcessResult {
         let ts = event.ts
         let partitionNewest = partitions.newestTs(p)
         if let reference = referenceTimeMs, reference > 0 {
@@ -173,6 +184,16 @@ public struct Engine: Sendable {
             // Without a message timestamp only an absurd jump is refused: one far-future line must
             // not move every watermark (and every window) years ahead.
             return .deadLetter(.futureTimestamp)
+        }
+        if let key, !decoder.withBytes(event.userId, { Self.same($0, key) }) {
+            misroutedUserId = decoder.withBytes(event.userId) { Array($0) }
+            // The partition has been read up to here even though the event counts elsewhere.
+            partitions.withState(p) { state in
+                if ts > state.newestTs { state.newestTs = ts; state.filter.expire(newestTs: ts) }
+                if state.firstTs == .min { state.firstTs = ts }
+            }
+            if ts > newestAccepted { newestAccepted = ts }
+            return .misrouted
         }
 
         let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
@@ -228,6 +249,12 @@ public struct Engine: Sendable {
         }
         counters.counted += 1
         return .counted
+    }
+
+    private static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a[i] != b[i] { return false }
+        return true
     }
 
     private static func isCI(_ b: UnsafeRawBufferPointer) -> Bool {

@@ -19,23 +19,8 @@ final class LeaderElection {
         config["auto.offset.reset"] = "latest"
         consumer = try KafkaConsumer(configuration: config, logger: logger)
         topic = settings.leaderTopic
-        Self.ensureTopic(topic, consumer: consumer, configuration: configuration, logger: logger)
+        _ = InternalTopic.ensure(topic, partitions: 1, consumer: consumer, configuration: configuration, logger: logger)
         try consumer.subscribe(topics: [topic])
-    }
-
-    /// Creates the election topic (one partition) when the cluster does not have it. Brokers that create
-    /// topics on a metadata request (the dev broker) answer the first check; a refusal is logged, and the
-    /// instance then stays a standby until an operator creates the topic.
-    private static func ensureTopic(_ topic: String, consumer: KafkaConsumer, configuration: [String: String], logger: Logger) {
-        if let count = try? consumer.partitionCount(topic: topic, timeout: .seconds(10)), count > 0 { return }
-        do {
-            let admin = try KafkaAdmin(configuration: configuration, logger: logger)
-            try admin.createTopics([(name: topic, partitions: 1, replicationFactor: -1)], timeout: .seconds(15))
-            logger.info("created the election topic", metadata: ["topic": "\(topic)"])
-        } catch {
-            logger.error("the election topic is missing and could not be created; create it (1 partition) so an instance can become active",
-                         metadata: ["topic": "\(topic)", "error": "\(error)"])
-        }
     }
 
     deinit { consumer.close() }
@@ -54,4 +39,25 @@ final class LeaderElection {
 
     /// Leaves the election group at once (on stop), so a standby takes over without waiting for a timeout.
     func resign() { consumer.close() }
+}
+
+/// tokenwatch's own topics (`kafka.internal_topic_prefix`), created at start when the cluster lacks them.
+enum InternalTopic {
+    /// The topic's partition count, creating it with `partitions` when it does not exist. Brokers that
+    /// create topics on a metadata request (the dev broker) answer the first look-up; nil (logged) when
+    /// the topic is missing and could not be created.
+    static func ensure(_ topic: String, partitions: Int, consumer: KafkaConsumer, configuration: [String: String],
+                       logger: Logger) -> Int? {
+        if let count = try? consumer.partitionCount(topic: topic, timeout: .seconds(10)), count > 0 { return count }
+        do {
+            let admin = try KafkaAdmin(configuration: configuration, logger: logger)
+            try admin.createTopics([(name: topic, partitions: Int32(partitions), replicationFactor: -1)], timeout: .seconds(15))
+            logger.info("created an internal topic", metadata: ["topic": "\(topic)", "partitions": "\(partitions)"])
+            return try consumer.partitionCount(topic: topic, timeout: .seconds(10))
+        } catch {
+            logger.error("an internal topic is missing and could not be created; create it",
+                         metadata: ["topic": "\(topic)", "partitions": "\(partitions)", "error": "\(error)"])
+            return nil
+        }
+    }
 }

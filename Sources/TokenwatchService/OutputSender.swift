@@ -1,6 +1,5 @@
 import Kafka
 import Logging
-import TokenwatchCore
 
 /// Sends the pipeline's outputs and keeps each one until the broker acknowledges it, without ever
 /// blocking the loop: a record the producer will not take now (queue full, or an error that is not
@@ -10,7 +9,8 @@ import TokenwatchCore
 struct OutputSender {
     struct Item {
         var topic: String
-        var record: OutputRecord
+        var key: [UInt8]?
+        var value: [UInt8]
     }
 
     /// The latest error that is not retriable, while records are held back by it.
@@ -28,7 +28,7 @@ struct OutputSender {
     private var head = 0
     private var nextToken: UInt64 = 1
     private var retryAtMs: Int64 = 0
-    private var lastErrorLogMs: Int64 = .min
+    private var lastErrorLogMs: Int64?
     /// Failed sends and deliveries whose error was not retriable (`tokenwatch_output_errors_total`).
     private(set) var permanentErrors = 0
     private(set) var blockage: Blockage?
@@ -44,10 +44,10 @@ struct OutputSender {
     /// Outputs not yet acknowledged: in flight plus waiting.
     var unacknowledged: Int { inFlight.count + waiting.count - head }
 
-    mutating func send(topic: String, _ record: OutputRecord) {
+    mutating func send(topic: String, key: [UInt8]?, value: [UInt8]) {
         let token = nextToken
         nextToken += 1
-        waiting.append((token, Item(topic: topic, record: record)))
+        waiting.append((token, Item(topic: topic, key: key, value: value)))
         drain()
     }
 
@@ -58,7 +58,7 @@ struct OutputSender {
         while head < waiting.count {
             let (token, item) = waiting[head]
             do {
-                try producer.produce(topic: item.topic, key: item.record.key, value: item.record.value, token: token)
+                try producer.produce(topic: item.topic, key: item.key, value: item.value, token: token)
                 inFlight[token] = item
                 head += 1
             } catch {
@@ -110,10 +110,10 @@ struct OutputSender {
         retryAtMs = now + Self.permanentRetryMs
         blockage = Blockage(topic: item.topic, error: "\(error)")
         // One line per retry period, not one per record.
-        if now - lastErrorLogMs >= Self.permanentRetryMs {
+        if lastErrorLogMs.map({ now - $0 >= Self.permanentRetryMs }) ?? true {
             lastErrorLogMs = now
             logger.error("output refused by Kafka; holding outputs back and pausing input until it is taken", metadata: [
-                "topic": "\(item.topic)", "bytes": "\(item.record.value.count)", "error": "\(error)",
+                "topic": "\(item.topic)", "bytes": "\(item.value.count)", "error": "\(error)",
                 "waiting": "\(unacknowledged)",
             ])
         }

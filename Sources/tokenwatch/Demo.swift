@@ -24,7 +24,8 @@ struct Demo: AsyncParsableCommand {
         let k = config.kafka
         let broker = try TokenwatchService.DevBroker(port: port, partitions: 8,
                                                      topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
-                                                              k.internalTopicPrefix + "leader"], logger: quiet)
+                                                              k.internalTopicPrefix + "leader", k.internalTopicPrefix + "repartition"],
+                                                     logger: quiet)
         config.kafka.brokers = broker.bootstrap
         var settings = pipelineSettings(config, stateDirectory: stateDir)
         settings.checkpointIntervalMs = 5_000

@@ -214,6 +214,42 @@ struct OperationsTests {
         }
     }
 
+    // MARK: - (f) producers that do not key by user_id
+
+    @Test("events with null keys (each copy on every partition) and with wrong keys: every event counted once")
+    func unkeyedEvents() async throws {
+        try await Harness.run("unkeyed") { h in
+            let (_, brokers) = try await h.startBroker(partitions: Self.partitions)
+            var seen = Set<String>()
+            // One producer keys correctly, one with a wrong key, one not at all; each sends an event once
+            // (the null-key one sends it to every partition: four copies, one event).
+            let events = generateStream(seed: 36, start: 1_752_480_000_000, count: 1500).filter { seen.insert($0.eventId).inserted }
+            let daemon = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state"),
+                                           settings: E2E.settings(topK: 8))
+            var last = Int64.min
+            for (i, range) in Self.chunks(events, 6).enumerated() {
+                let chunk = events[range]
+                switch i % 3 {
+                case 0:
+                    for p in 0..<Int32(Self.partitions) {
+                        try await h.produce(brokers: brokers, topic: E2E.inputTopic, chunk.map { ("", $0.payload) }, partition: p)
+                    }
+                case 1:
+                    try await h.produce(brokers: brokers, topic: E2E.inputTopic, chunk.map { ("wrong-\($0.team ?? "none")", $0.payload) })
+                default:
+                    try await h.produce(brokers: brokers, topic: E2E.inputTopic, chunk.map { ($0.userId, $0.payload) })
+                }
+                last = try await Self.feed(h, brokers: brokers, [], sent: Array(events[..<range.upperBound]), watching: [daemon])
+            }
+            h.expect(try await h.stop(daemon) == 0, "daemon did not exit 0")
+            let rerouted = try await h.consume(brokers: brokers, topic: "tokenwatch.internal.repartition")
+            h.expect(rerouted.count >= events.count / 2, "only \(rerouted.count) events went through the repartition topic")
+            h.expect(rerouted.allSatisfy { r in events.contains { $0.userId == r.key && E2E.text($0) == r.value } },
+                     "a rerouted message is not keyed by its user_id")
+            try await Self.verify(h, brokers: brokers, events: events, lastAsOf: last, allowRepeats: false, "boards of unkeyed events")
+        }
+    }
+
     // MARK: - (e) one daemon per state directory
 
     @Test("a second daemon on a locked state directory exits 2 naming the holder's pid")

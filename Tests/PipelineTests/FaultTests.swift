@@ -53,7 +53,11 @@ struct FaultTests {
         try await run.value
         #expect(pipeline.status.consumed == lines.count)
 
-        // Every board published equals the replayed one; repeats (at-least-once) carry identical content.
+        try expectBoardsEqualReplay(cluster: cluster, directory: dir)
+    }
+
+    /// Every board published equals the replayed one; repeats (at-least-once) carry identical content.
+    func expectBoardsEqualReplay(cluster: MockCluster, directory dir: String) throws {
         let live = try TopicReplayTests.readAll("tokenwatch.leaderboard", brokers: cluster.bootstrapServers)
         var byKey: [String: String] = [:]
         var conflicting = 0
@@ -72,5 +76,52 @@ struct FaultTests {
         #expect(Set(byKey.values) == Set(expected))
         #expect(byKey.count == expected.count)
         #expect(expected.count > 100)
+    }
+
+    @Test("a broker restarted while a second instance joins (the election rebalances): boards exact afterwards")
+    func brokerRestartDuringRebalance() async throws {
+        let cluster = try MockCluster(brokers: 3, logger: quietLogger())
+        for t in ["ai-usage", "tokenwatch.leaderboard", "tokenwatch.alerts", "tokenwatch.deadletter"] {
+            try cluster.createTopic(t, partitions: 4)
+        }
+        let dir = temporaryDirectory("rebalance-fault")
+        let lines = try writeHistory(to: dir + "/events.jsonl", events: 6000, users: 30, start: start, spanMs: 12 * 3_600_000, seed: 78)
+        let half = lines.count / 2
+        try TopicReplayTests.produce(Array(lines[..<half]), topic: "ai-usage", brokers: cluster.bootstrapServers)
+        func pipeline(_ name: String) -> Pipeline {
+            var settings = PipelineSettings(brokers: cluster.bootstrapServers, groupId: "rebalance-\(getpid())", inputTopic: "ai-usage",
+                                            leaderboardTopic: "tokenwatch.leaderboard", alertsTopic: "tokenwatch.alerts",
+                                            deadletterTopic: "tokenwatch.deadletter",
+                                            librdkafka: ["reconnect.backoff.max.ms": "500", "retry.backoff.ms": "100",
+                                                         "session.timeout.ms": "6000"],
+                                            engine: testEngineConfiguration(), stateDirectory: dir + "/state-" + name)
+            settings.checkpointIntervalMs = 500
+            return Pipeline(settings: settings, logger: quietLogger())
+        }
+        let first = pipeline("a")
+        let runFirst = Task { try await first.run() }
+        #expect(try await wait(seconds: 120) { first.status.consumed >= half })
+
+        // A second instance joins (both groups rebalance), and at once a broker goes away for four seconds.
+        let second = pipeline("b")
+        let runSecond = Task { try await second.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        try cluster.setBrokerDown(2)
+        try TopicReplayTests.produce(Array(lines[half...]), topic: "ai-usage", brokers: cluster.bootstrapServers)
+        try await Task.sleep(for: .seconds(4))
+        try cluster.setBrokerUp(2)
+
+        // Whichever instance is active in the end has consumed everything (the other is a standby).
+        #expect(try await wait(seconds: 180) {
+            [first, second].contains { $0.status.active && $0.status.counters.counted + $0.status.counters.duplicates
+                                       + $0.status.counters.deadLetterTotal + $0.status.counters.service >= lines.count }
+        })
+        #expect(try await wait(seconds: 120) { first.status.inFlight == 0 && second.status.inFlight == 0 })
+        #expect([first, second].filter { $0.status.active }.count == 1)
+        first.requestStop()
+        second.requestStop()
+        try await runFirst.value
+        try await runSecond.value
+        try expectBoardsEqualReplay(cluster: cluster, directory: dir)
     }
 }
