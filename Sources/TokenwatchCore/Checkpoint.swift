@@ -9,58 +9,120 @@ struct BinaryWriter {
     mutating func f64(_ v: Double) { u64(v.bitPattern) }
     mutating func int(_ v: Int) { i64(Int64(v)) }
     mutating func string(_ s: String) {
-        let b = Array(s.utf8)
+        var s = s
+        s.withUTF8 { string(bytes: UnsafeRawBufferPointer($0)) }
+    }
+    mutating func string(bytes b: UnsafeRawBufferPointer) {
         int(b.count)
         bytes.append(contentsOf: b)
     }
+    /// Overwrites 8 bytes at `offset` (header fields filled in last).
+    mutating func patch(_ v: UInt64, at offset: Int) {
+        for k in 0..<8 { bytes[offset + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) }
+    }
 }
 
-/// Reads what `BinaryWriter` wrote; every read is bounds-checked.
+/// Reads what `BinaryWriter` wrote, defensively: every read is bounds-checked, every count is
+/// checked against the bytes left *before* anything is allocated for it, and nothing traps. Any
+/// problem throws `Corrupt`.
 struct BinaryReader {
-    let bytes: [UInt8]
-    var i = 0
-    struct Truncated: Error {}
+    struct Corrupt: Error {}
 
-    mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, i + n <= bytes.count else { throw Truncated() }
+    /// Largest magnitude accepted for an event time or bucket (about a million years in ms); keeps
+    /// every later `time ± duration` from overflowing. `Int64.min` (never set) is accepted too.
+    static let timeLimit: Int64 = 1 << 55
+
+    let bytes: [UInt8]
+    var i: Int
+
+    var remaining: Int { bytes.count - i }
+
+    @inline(__always) mutating func load<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        let at = i
+        guard MemoryLayout<T>.size <= bytes.count - at else { throw Corrupt() }
+        let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: T.self) }
+        i = at + MemoryLayout<T>.size
+        return T(littleEndian: v)
+    }
+
+    mutating func u8() throws -> UInt8 { try load(UInt8.self) }
+    mutating func u16() throws -> UInt16 { try load(UInt16.self) }
+    mutating func u32() throws -> UInt32 { try load(UInt32.self) }
+    mutating func i32() throws -> Int32 { try load(Int32.self) }
+    mutating func u64() throws -> UInt64 { try load(UInt64.self) }
+    mutating func i64() throws -> Int64 { try load(Int64.self) }
+
+    /// A finite double that converts to `Int64` without trapping (scores, evidence, averages).
+    mutating func f64() throws -> Double {
+        let v = Double(bitPattern: try u64())
+        guard v.isFinite, v.magnitude < 9.2e18 else { throw Corrupt() }
+        return v
+    }
+
+    /// The number of items that follow, each encoded in at least `minBytes` bytes: only a count
+    /// the rest of the checkpoint can hold is accepted, so what is allocated for it is bounded by
+    /// the checkpoint's own size.
+    mutating func count(each minBytes: Int) throws -> Int {
+        let n = try i64()
+        guard n >= 0, n <= Int64(remaining / max(minBytes, 1)) else { throw Corrupt() }
+        return Int(n)
+    }
+
+    /// A counter (not a length): any non-negative value.
+    mutating func nonNegative() throws -> Int {
+        let n = try i64()
+        guard n >= 0 else { throw Corrupt() }
+        return Int(n)
+    }
+
+    /// An event time or bucket: `Int64.min` or within `timeLimit`.
+    mutating func time() throws -> Int64 {
+        let t = try i64()
+        guard t == .min || t.magnitude <= UInt64(Self.timeLimit) else { throw Corrupt() }
+        return t
+    }
+
+    /// A dense id (user, team) below `count`.
+    mutating func id(below count: Int) throws -> UInt32 {
+        let v = try u32()
+        guard Int(v) < count else { throw Corrupt() }
+        return v
+    }
+
+    /// The bytes of a length-prefixed string, without copying.
+    mutating func stringBytes() throws -> ArraySlice<UInt8> {
+        let n = try count(each: 1)
         defer { i += n }
         return bytes[i..<(i + n)]
     }
-    mutating func u8() throws -> UInt8 { try take(1).first! }
-    mutating func u64() throws -> UInt64 {
-        var v: UInt64 = 0
-        for (k, b) in try take(8).enumerated() { v |= UInt64(b) << (8 * UInt64(k)) }
-        return v
-    }
-    mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
-    mutating func u32() throws -> UInt32 {
-        var v: UInt32 = 0
-        for (k, b) in try take(4).enumerated() { v |= UInt32(b) << (8 * UInt32(k)) }
-        return v
-    }
-    mutating func i32() throws -> Int32 { Int32(bitPattern: try u32()) }
-    mutating func f64() throws -> Double { Double(bitPattern: try u64()) }
-    mutating func int() throws -> Int {
-        let v = try i64()
-        guard v >= 0, v <= Int64(Int32.max) * 64 else { throw Truncated() }
-        return Int(v)
-    }
-    mutating func string() throws -> String { String(decoding: try take(try int()), as: UTF8.self) }
+
+    mutating func string() throws -> String { String(decoding: try stringBytes(), as: UTF8.self) }
 }
 
 /// Why a checkpoint could not be restored.
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    /// The file does not start with the checkpoint magic.
     case notACheckpoint
+    /// Written by another format version (older versions are not read; the engine starts empty).
     case unsupportedVersion(UInt32)
-    /// The checkpoint was written with other windows or engine settings.
+    /// Written with other settings that shape the state; names them, comma-separated, as
+    /// `Engine.reconfigure` does (`windows`, `snapshot_interval`, `allowed_lateness`,
+    /// `dedup_horizon`, `dedup_max_ids`, `known_users_horizon`, `max_message_bytes`).
     case configurationChanged(String)
+    /// The contents do not match the checksum in the header: the file was damaged after it was written.
+    case checksumMismatch
+    /// Truncated, or a length, count, id or value that a checkpoint cannot hold.
     case corrupt
 
     public var description: String {
         switch self {
         case .notACheckpoint: "not a tokenwatch checkpoint"
-        case .unsupportedVersion(let v): "unsupported checkpoint version \(v)"
-        case .configurationChanged(let what): "checkpoint was written with a different configuration (\(what))"
+        case .unsupportedVersion(let v):
+            "unsupported checkpoint version \(v) (this build reads version \(Engine.checkpointVersion))"
+        case .configurationChanged(let what):
+            "checkpoint was written with other state-shaping settings (\(what) changed since); "
+                + "it restores only with the configuration that wrote it"
+        case .checksumMismatch: "checkpoint checksum does not match its contents (the file is damaged)"
         case .corrupt: "checkpoint is truncated or corrupt"
         }
     }
@@ -71,25 +133,49 @@ extension SlidingWindow {
         w.i64(end)
         w.int(hot.count)
         for u in hot.indices {
-            let list = entries(of: u)
-            w.int(list.count)
-            for e in list {
-                w.i64(e.bucket); w.i64(e.tokens); w.u32(e.team); w.i32(e.teamOffset); w.u32(e.events); w.u32(e.outcomes)
-            }
+            let h = hot[u]
+            w.int(cold[u].count + (h.isNone ? 0 : 1))
+            for e in cold[u] { Self.write(e, to: &w) }
+            if !h.isNone { Self.write(h, to: &w) }
         }
     }
 
-    init(spec: WindowSpec, reading r: inout BinaryReader) throws {
-        self.init(spec: spec, end: try r.i64())
-        let userCount = try r.int()
+    @inline(__always) private static func write(_ e: Entry, to w: inout BinaryWriter) {
+        w.i64(e.bucket); w.i64(e.tokens); w.u32(e.team); w.i32(e.teamOffset); w.u32(e.events); w.u32(e.outcomes)
+    }
+
+    /// Bytes of one entry in a checkpoint.
+    static let entryBytes = 32
+    /// Largest span of buckets one window may hold (its calendar has a slot per bucket):
+    /// 2^24 one-minute buckets are 32 years.
+    static let bucketSpanLimit: Int64 = 1 << 24
+
+    /// Reads a window of `users` users at most, whose entries name teams below `teams`.
+    init(spec: WindowSpec, reading r: inout BinaryReader, users: Int, teams: Int) throws {
+        let end = try r.i64()
+        guard end == Int64.min / 4 || end.magnitude <= UInt64(BinaryReader.timeLimit) else { throw BinaryReader.Corrupt() }
+        self.init(spec: spec, end: end)
+        let userCount = try r.count(each: 8)
+        guard userCount <= users else { throw BinaryReader.Corrupt() }
         ensureUser(UInt32(max(userCount, 1) - 1))
+        let start = self.start
+        var lowest = Int64.max, highest = Int64.min
         for u in 0..<userCount {
-            let n = try r.int()
+            let n = try r.count(each: Self.entryBytes)
             var list: [Entry] = []
             list.reserveCapacity(n)
+            var previous = Int64.min
             for _ in 0..<n {
-                list.append(Entry(bucket: try r.i64(), tokens: try r.i64(), team: try r.u32(), teamOffset: try r.i32(),
-                                  events: try r.u32(), outcomes: try r.u32()))
+                let e = Entry(bucket: try r.i64(), tokens: try r.i64(), team: try r.id(below: teams), teamOffset: try r.i32(),
+                              events: try r.u32(), outcomes: try r.u32())
+                // Stored entries are sorted, none below the window's start, each with an event.
+                guard e.bucket > previous, e.bucket >= start, e.bucket.magnitude <= UInt64(BinaryReader.timeLimit),
+                      e.events > 0 else { throw BinaryReader.Corrupt() }
+                previous = e.bucket
+                lowest = min(lowest, e.bucket)
+                highest = max(highest, e.bucket)
+                guard highest - lowest < Self.bucketSpanLimit else { throw BinaryReader.Corrupt() }
+                list.append(e)
             }
             restore(user: UInt32(u), entries: list)
         }
@@ -100,29 +186,37 @@ extension SlidingWindow {
 extension Engine {
     static let checkpointMagic: [UInt8] = Array("TWCK".utf8)
     /// 2: adds the detection state (per-user signals, queued findings, open alerts, week books).
-    static let checkpointVersion: UInt32 = 2
-
-    /// What must match between the engine that wrote a checkpoint and the one restoring it.
-    var checkpointFingerprint: String {
-        let windows = configuration.windows.map { "\($0.lengthMs)@\($0.stepMs)" }.joined(separator: ",")
-        return "windows=\(windows) interval=\(configuration.snapshotIntervalMs) lateness=\(configuration.allowedLatenessMs) dedup=\(configuration.dedupHorizonMs) known=\(known.spec.lengthMs)"
-    }
+    /// 3: a header with the body's length and XXH64 checksum; the state-shaping settings field by
+    ///    field; every count, id and time validated on restore.
+    static let checkpointVersion: UInt32 = 3
+    /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
+    static let checkpointHeaderCount = 24
+    /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
+    static let checkpointPartitionLimit: Int32 = 1 << 20
 
     /// The whole state as bytes: restoring it and feeding the messages after `positions` gives
     /// exactly the outputs an uninterrupted engine would have given.
+    ///
+    /// Layout: header (magic `TWCK`, version, body length, XXH64 of the body), then the body: the
+    /// settings that shape the state (see `writeShape`), then the state itself.
     public func checkpoint() -> [UInt8] {
         var w = BinaryWriter()
         w.bytes.append(contentsOf: Self.checkpointMagic)
         w.u32(Self.checkpointVersion)
-        w.string(checkpointFingerprint)
+        w.u64(0); w.u64(0)  // body length and checksum, filled in below
+        writeShape(to: &w)
         w.int(users.count)
-        for s in users.allStrings { w.string(s) }
+        for id in 0..<users.count {
+            users.withBytes(UInt32(id)) { s in s.withUnsafeBytes { w.string(bytes: $0) } }
+        }
         w.int(teams.count)
-        for s in teams.allStrings { w.string(s) }
+        for id in 0..<teams.count {
+            teams.withBytes(UInt32(id)) { s in s.withUnsafeBytes { w.string(bytes: $0) } }
+        }
         for s in suspicion { w.f64(s) }
         w.int(partitions.count)
-        for id in partitions.keys.sorted() {
-            let p = partitions[id]!
+        for id in partitions.keys {  // ascending
+            guard let p = partitions[id] else { continue }
             w.i32(id); w.i64(p.newestTs); w.i64(p.firstTs); w.i64(p.nextOffset)
             w.i64(p.filter.oldestKeptBucket); w.int(p.filter.forgottenEarly)
             let ids = p.filter.entries
@@ -139,52 +233,78 @@ extension Engine {
         w.int(counters.deadLetters.count)
         for (k, v) in counters.deadLetters.sorted(by: { $0.key < $1.key }) { w.string(k); w.int(v) }
         detector.write(to: &w)
+
+        let header = Self.checkpointHeaderCount
+        let checksum = w.bytes.withUnsafeBytes { XXH64.hash(UnsafeRawBufferPointer(rebasing: $0[header...])) }
+        w.patch(UInt64(w.bytes.count - header), at: 8)
+        w.patch(checksum, at: 16)
         return w.bytes
     }
 
-    /// Restores an engine from `checkpoint()` bytes written with a compatible configuration.
+    /// The settings that shape the saved state, with the names `reconfigure` reports. A checkpoint
+    /// restores only into an engine whose settings all match.
+    private func writeShape(to w: inout BinaryWriter) {
+        let c = configuration
+        w.int(c.windows.count)
+        for spec in c.windows { w.i64(spec.lengthMs); w.i64(spec.stepMs) }
+        w.i64(c.snapshotIntervalMs)
+        w.i64(c.allowedLatenessMs)
+        w.i64(c.dedupHorizonMs)
+        w.i64(Int64(c.dedupMaxIdsPerPartition))
+        w.i64(c.knownUsersHorizonMs)
+        w.i64(Int64(c.maxMessageBytes))
+    }
+
+    /// Reads the shape and names every setting that differs from this engine's configuration.
+    private func checkShape(_ r: inout BinaryReader) throws {
+        let c = configuration
+        var differs: [String] = []
+        let windowCount = try r.count(each: 16)
+        var sameWindows = windowCount == c.windows.count
+        for k in 0..<windowCount {
+            let length = try r.i64(), step = try r.i64()
+            if k < c.windows.count && (c.windows[k].lengthMs != length || c.windows[k].stepMs != step) { sameWindows = false }
+        }
+        if !sameWindows { differs.append("windows") }
+        if try r.i64() != c.snapshotIntervalMs { differs.append("snapshot_interval") }
+        if try r.i64() != c.allowedLatenessMs { differs.append("allowed_lateness") }
+        if try r.i64() != c.dedupHorizonMs { differs.append("dedup_horizon") }
+        if try r.i64() != Int64(c.dedupMaxIdsPerPartition) { differs.append("dedup_max_ids") }
+        if try r.i64() != c.knownUsersHorizonMs { differs.append("known_users_horizon") }
+        if try r.i64() != Int64(c.maxMessageBytes) { differs.append("max_message_bytes") }
+        if !differs.isEmpty { throw CheckpointError.configurationChanged(differs.joined(separator: ", ")) }
+    }
+
+    /// Checks the header and the checksum of the body before anything of the body is read;
+    /// returns where the body starts.
+    static func openCheckpoint(_ bytes: [UInt8]) throws(CheckpointError) -> Int {
+        let magic = checkpointMagic
+        guard bytes.count >= magic.count else {
+            // An empty or cut-off file that starts like a checkpoint is a damaged one.
+            throw bytes.elementsEqual(magic.prefix(bytes.count)) ? .corrupt : .notACheckpoint
+        }
+        guard bytes[0..<magic.count].elementsEqual(magic) else { throw .notACheckpoint }
+        var r = BinaryReader(bytes: bytes, i: magic.count)
+        guard let version = try? r.u32() else { throw .corrupt }
+        guard version == checkpointVersion else { throw .unsupportedVersion(version) }
+        guard let length = try? r.u64(), let checksum = try? r.u64() else { throw .corrupt }
+        let header = checkpointHeaderCount
+        guard length == UInt64(bytes.count - header) else { throw .corrupt }
+        let actual = bytes.withUnsafeBytes { XXH64.hash(UnsafeRawBufferPointer(rebasing: $0[header...])) }
+        guard actual == checksum else { throw .checksumMismatch }
+        return header
+    }
+
+    /// Restores an engine from `checkpoint()` bytes written with the same state-shaping settings.
+    ///
+    /// The checksum is verified before anything is decoded; a damaged, truncated or foreign file
+    /// throws and never restores wrong numbers, traps or allocates beyond its own size.
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", restoring bytes: [UInt8]) throws(CheckpointError) {
         self.init(configuration: configuration, inputTopic: inputTopic)
-        guard bytes.count >= 8, Array(bytes[0..<4]) == Self.checkpointMagic else { throw .notACheckpoint }
-        var r = BinaryReader(bytes: bytes, i: 4)
+        var r = BinaryReader(bytes: bytes, i: try Self.openCheckpoint(bytes))
         do {
-            let version = try r.u32()
-            guard version == Self.checkpointVersion else { throw CheckpointError.unsupportedVersion(version) }
-            let fingerprint = try r.string()
-            guard fingerprint == checkpointFingerprint else { throw CheckpointError.configurationChanged(fingerprint) }
-            let userCount = try r.int()
-            for _ in 0..<userCount {
-                let s = try r.string()
-                _ = users.intern(s)
-                userIsService.append(servicePatterns.contains { $0.matches(s) })
-            }
-            let teamCount = try r.int()
-            teams = Interner(capacity: max(64, teamCount))
-            for _ in 0..<teamCount { _ = teams.intern(try r.string()) }
-            suspicion = try (0..<userCount).map { _ in try r.f64() }
-            for _ in 0..<(try r.int()) {
-                let id = try r.i32()
-                var p = PartitionState(filter: EventIdFilter(horizonMs: 1, maxIds: 16))
-                p.newestTs = try r.i64(); p.firstTs = try r.i64(); p.nextOffset = try r.i64()
-                let oldest = try r.i64(), forgotten = try r.int()
-                let ids = try (0..<(try r.int())).map { _ in (try r.u64(), try r.i64()) }
-                p.filter = EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition,
-                                         entries: ids, oldestKept: oldest, forgottenEarly: forgotten)
-                p.pending = try (0..<(try r.int())).map { _ in
-                    PendingEvent(user: try r.u32(), team: try r.u32(), ts: try r.i64(), tokens: try r.i64(),
-                                 outcomes: try r.u32(), releaseAt: try r.i64())
-                }
-                partitions[id] = p
-            }
-            windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r) }
-            known = try SlidingWindow(spec: known.spec, reading: &r)
-            let last = try r.i64()
-            lastSnapshotAt = last == Int64.min ? nil : last
-            watermark = try r.i64(); newestAccepted = try r.i64()
-            counters.counted = try r.int(); counters.service = try r.int(); counters.duplicates = try r.int(); counters.snapshots = try r.int()
-            for _ in 0..<(try r.int()) { counters.deadLetters[try r.string()] = try r.int() }
-            try detector.read(from: &r, users: userCount)
-            guard r.i == bytes.count else { throw CheckpointError.corrupt }
+            try checkShape(&r)
+            try readState(&r)
         } catch let e as CheckpointError {
             throw e
         } catch {
@@ -197,6 +317,82 @@ extension Engine {
         knownPerTeam = [:]
         for u in known.active { knownPerTeam[known.team(of: u) ?? unassignedTeam, default: 0] += 1 }
         known.changed = saved
+    }
+
+    private mutating func readState(_ r: inout BinaryReader) throws {
+        typealias Corrupt = BinaryReader.Corrupt
+        let userCount = try r.count(each: 8)
+        guard userCount <= Int(UInt32.max) else { throw Corrupt() }
+        users = Interner(capacity: userCount)
+        userIsService.reserveCapacity(userCount)
+        for _ in 0..<userCount {
+            let name = try r.stringBytes()
+            let isService = try name.withUnsafeBytes { raw in
+                guard users.intern(raw).isNew else { throw Corrupt() }  // a user twice would shift every id
+                return servicePatterns.contains { $0.matches(raw) }
+            }
+            userIsService.append(isService)
+        }
+        let teamCount = try r.count(each: 8)
+        guard teamCount >= 1, teamCount <= Int(UInt32.max) else { throw Corrupt() }
+        teams = Interner(capacity: max(64, teamCount))
+        for _ in 0..<teamCount {
+            let name = try r.stringBytes()
+            guard name.withUnsafeBytes({ teams.intern($0).isNew }) else { throw Corrupt() }
+        }
+        guard teams.string(unassignedTeam) == "unassigned" else { throw Corrupt() }
+        guard r.remaining / 8 >= userCount else { throw Corrupt() }
+        suspicion = []
+        suspicion.reserveCapacity(userCount)
+        for _ in 0..<userCount {
+            let s = try r.f64()
+            guard s >= 0, s <= 1 else { throw Corrupt() }
+            suspicion.append(s)
+        }
+
+        // Per partition at least: id, three times, oldest bucket, forgotten, two counts.
+        let partitionCount = try r.count(each: 4 + 7 * 8)
+        var previousId: Int32 = -1
+        for _ in 0..<partitionCount {
+            let id = try r.i32()
+            guard id > previousId, id < Self.checkpointPartitionLimit else { throw Corrupt() }
+            previousId = id
+            var p = PartitionState(filter: EventIdFilter(horizonMs: 1, maxIds: 16))
+            p.newestTs = try r.time(); p.firstTs = try r.time(); p.nextOffset = try r.i64()
+            guard p.nextOffset >= -1 else { throw Corrupt() }
+            let oldest = try r.time(), forgotten = try r.nonNegative()
+            let idCount = try r.count(each: 16)
+            var ids: [(UInt64, Int64)] = []
+            ids.reserveCapacity(idCount)
+            for _ in 0..<idCount {
+                let fingerprint = try r.u64(), bucket = try r.time()
+                guard fingerprint != 0 else { throw Corrupt() }  // 0 marks an empty slot
+                ids.append((fingerprint, bucket))
+            }
+            p.filter = EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition,
+                                     entries: ids, oldestKept: oldest, forgottenEarly: forgotten)
+            let pendingCount = try r.count(each: 36)
+            p.pending.reserveCapacity(pendingCount)
+            for _ in 0..<pendingCount {
+                p.pending.append(PendingEvent(user: try r.id(below: userCount), team: try r.id(below: teamCount), ts: try r.time(),
+                                              tokens: try r.i64(), outcomes: try r.u32(), releaseAt: try r.time()))
+            }
+            partitions[id] = p
+        }
+        windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
+        known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
+        let last = try r.time()
+        lastSnapshotAt = last == Int64.min ? nil : last
+        watermark = try r.time(); newestAccepted = try r.time()
+        counters.counted = try r.nonNegative(); counters.service = try r.nonNegative()
+        counters.duplicates = try r.nonNegative(); counters.snapshots = try r.nonNegative()
+        for _ in 0..<(try r.count(each: 16)) {
+            let reason = try r.string()
+            guard counters.deadLetters[reason] == nil else { throw Corrupt() }
+            counters.deadLetters[reason] = try r.nonNegative()
+        }
+        try detector.read(from: &r, users: userCount, teams: teamCount)
+        guard r.remaining == 0 else { throw Corrupt() }
     }
 }
 
@@ -222,7 +418,7 @@ extension Detector {
         }
         w.int(open.count)
         for key in open.keys.sorted() {
-            let a = open[key]!
+            guard let a = open[key] else { continue }
             w.u32(a.user); w.u8(UInt8(a.rule.index)); w.u32(a.team); w.i64(a.episodeStart); w.i64(a.lastSeen)
             w.u8(UInt8(a.severity.rank)); w.f64(a.score); w.f64(a.firedScore); Self.write(a.evidence, to: &w)
         }
@@ -241,63 +437,90 @@ extension Detector {
         w.int(counters.resolved); w.int(counters.findings)
     }
 
-    mutating func read(from r: inout BinaryReader, users: Int) throws {
-        let n = try r.int()
-        guard n <= users else { throw BinaryReader.Truncated() }
+    /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
+    static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
+    static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 48
+    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48
+    static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
+
+    /// Reads the detection state of at most `users` users, naming teams below `teams`.
+    mutating func read(from r: inout BinaryReader, users: Int, teams: Int) throws {
+        typealias Corrupt = BinaryReader.Corrupt
+        let ruleBits = UInt8((1 << RuleKind.byIndex.count) - 1)
+        let n = try r.count(each: Self.signalBytes)
+        guard n <= users else { throw Corrupt() }
         signals = []
         signals.reserveCapacity(n)
         for _ in 0..<n {
             var s = UserSignals()
-            s.team = try r.u32(); s.open = try r.u8(); s.hashed = try r.u8()
-            s.hour = try r.i64(); s.hourTokens = try r.i64(); s.hourOutcomes = try r.u32(); s.activeHours = try r.u32(); s.baseHours = try r.u32()
+            s.team = try r.id(below: teams); s.open = try r.u8(); s.hashed = try r.u8()
+            s.hour = try r.time(); s.hourTokens = try r.i64(); s.hourOutcomes = try r.u32(); s.activeHours = try r.u32(); s.baseHours = try r.u32()
             s.baseTokens = try r.f64(); s.baseOutcomes = try r.f64()
-            s.runBeats = try r.u32(); s.offBeats = try r.u32(); s.lastTs = try r.i64(); s.beatTs = try r.i64(); s.runStart = try r.i64()
+            s.runBeats = try r.u32(); s.offBeats = try r.u32(); s.lastTs = try r.time(); s.beatTs = try r.time(); s.runStart = try r.time()
             s.runMean = try r.f64(); s.runM2 = try r.f64()
             s.repeats = try r.u64()
-            s.queuedSpike = try r.i64(); s.queuedCadence = try r.i64(); s.queuedDuplicates = try r.i64()
+            s.queuedSpike = try r.time(); s.queuedCadence = try r.time(); s.queuedDuplicates = try r.time()
+            // Open bits name rules; the beat's times are set together (its arithmetic assumes so).
+            guard s.open & ~ruleBits == 0, s.hashed <= 64, (s.lastTs == .min) == (s.beatTs == .min),
+                  s.runBeats == 0 || s.runStart != .min else { throw Corrupt() }
             signals.append(s)
         }
-        let promptCount = try r.int()
-        guard promptCount == n * DuplicatePromptsRule.recent else { throw BinaryReader.Truncated() }
-        prompts = try (0..<promptCount).map { _ in
-            let lo = try r.u8(), hi = try r.u8()
-            return UInt16(lo) | UInt16(hi) << 8
-        }
+        let promptCount = try r.count(each: 2)
+        guard promptCount == n * DuplicatePromptsRule.recent else { throw Corrupt() }
+        prompts = []
+        prompts.reserveCapacity(promptCount)
+        for _ in 0..<promptCount { prompts.append(try r.u16()) }
         ensureUser(UInt32(max(users, 1) - 1))
-        queue = try (0..<(try r.int())).map { _ in
-            Finding(ts: try r.i64(), releaseAt: try r.i64(), seenUntil: try r.i64(), user: try r.u32(), team: try r.u32(),
-                    rule: try Self.rule(try r.u8()), score: try r.f64(), evidence: try Self.readEvidence(&r))
+        let queueCount = try r.count(each: Self.findingBytes)
+        queue = []
+        queue.reserveCapacity(queueCount)
+        for _ in 0..<queueCount {
+            queue.append(Finding(ts: try r.time(), releaseAt: try r.time(), seenUntil: try r.time(), user: try r.id(below: users),
+                                 team: try r.id(below: teams), rule: try Self.rule(try r.u8()), score: try r.f64(),
+                                 evidence: try Self.readEvidence(&r)))
         }
         open = [:]
         nextDue = .max
-        for _ in 0..<(try r.int()) {
-            let user = try r.u32(), rule = try Self.rule(try r.u8())
-            let team = try r.u32(), start = try r.i64(), lastSeen = try r.i64()
+        let openCount = try r.count(each: Self.alertBytes)
+        open.reserveCapacity(openCount)
+        for _ in 0..<openCount {
+            let user = try r.id(below: users), rule = try Self.rule(try r.u8())
+            let team = try r.id(below: teams), start = try r.time(), lastSeen = try r.time()
             let rank = Int(try r.u8())
-            guard let severity = AlertSeverity.allCases.first(where: { $0.rank == rank }) else { throw BinaryReader.Truncated() }
+            guard let severity = AlertSeverity.allCases.first(where: { $0.rank == rank }), lastSeen != .min else { throw Corrupt() }
             let a = OpenAlert(user: user, rule: rule, team: team, episodeStart: start, lastSeen: lastSeen, severity: severity,
                               score: try r.f64(), firedScore: try r.f64(), evidence: try Self.readEvidence(&r))
-            guard Int(user) < signals.count else { throw BinaryReader.Truncated() }
-            open[Self.key(user, rule)] = a
+            let key = Self.key(user, rule)
+            guard open[key] == nil else { throw Corrupt() }
+            open[key] = a
             nextDue = min(nextDue, a.lastSeen + hold(rule))
         }
         weeks = []
-        for _ in 0..<(try r.int()) {
-            var book = WeekBook(cutoff: try r.i64())
-            for _ in 0..<(try r.int()) {
-                let u = try r.u32()
+        var previousCutoff = Int64.min
+        for _ in 0..<(try r.count(each: 16)) {
+            let cutoff = try r.time()
+            guard cutoff > previousCutoff else { throw Corrupt() }  // ascending, as `weeks` is kept
+            previousCutoff = cutoff
+            var book = WeekBook(cutoff: cutoff)
+            for _ in 0..<(try r.count(each: Self.weekRowBytes)) {
+                let u = try r.id(below: users)
                 let tokens = try r.i64(), events = try r.u32(), outcomes = try r.u32(), late = try r.i64(), lateOutcomes = try r.u32()
-                book.add(user: u, tokens: 0, outcomes: 0, late: false)
                 let i = Int(u)
+                guard events > 0, i >= book.events.count || book.events[i] == 0 else { throw Corrupt() }
+                book.add(user: u, tokens: 0, outcomes: 0, late: false)
                 book.tokens[i] = tokens; book.events[i] = events; book.outcomes[i] = outcomes
                 book.lateTokens[i] = late; book.lateOutcomes[i] = lateOutcomes
             }
             weeks.append(book)
         }
-        lastCutoffEvaluated = try r.i64()
+        lastCutoffEvaluated = try r.time()
         counters = DetectionCounters()
-        for _ in 0..<(try r.int()) { counters.fired[try r.string()] = try r.int() }
-        counters.resolved = try r.int(); counters.findings = try r.int()
+        for _ in 0..<(try r.count(each: 16)) {
+            let rule = try r.string()
+            guard counters.fired[rule] == nil else { throw Corrupt() }
+            counters.fired[rule] = try r.nonNegative()
+        }
+        counters.resolved = try r.nonNegative(); counters.findings = try r.nonNegative()
         changed = true
     }
 
@@ -310,7 +533,7 @@ extension Detector {
     }
 
     static func rule(_ index: UInt8) throws -> RuleKind {
-        guard Int(index) < RuleKind.byIndex.count else { throw BinaryReader.Truncated() }
+        guard Int(index) < RuleKind.byIndex.count else { throw BinaryReader.Corrupt() }
         return RuleKind.byIndex[Int(index)]
     }
 }

@@ -262,8 +262,8 @@ public struct Engine: Sendable {
     }
 
     private mutating func registerUser(_ id: UInt32) {
-        let name = users.string(id)
-        userIsService.append(servicePatterns.contains { $0.matches(name) })
+        let isService = users.withBytes(id) { name in name.withUnsafeBytes { raw in servicePatterns.contains { $0.matches(raw) } } }
+        userIsService.append(isService)
         suspicion.append(0)
         detector.ensureUser(id)
     }
@@ -279,7 +279,12 @@ public struct Engine: Sendable {
     private mutating func deadLetter(_ reason: DeadLetterReason, _ payload: UnsafeRawBufferPointer, _ partition: Int32,
                                      _ offset: Int64, _ receivedAt: Int64) -> ProcessResult {
         counters.deadLetters[reason.description, default: 0] += 1
-        var w = JSONWriter(capacity: 200 + payload.count * 4 / 3)
+        // Above the cap only a prefix is kept, so the record always fits what the producer accepts;
+        // the digest of the whole payload still identifies it.
+        let cap = max(configuration.deadLetterPayloadCap, 0)
+        let truncated = payload.count > cap
+        let kept = truncated ? UnsafeRawBufferPointer(rebasing: payload[0..<cap]) : payload
+        var w = JSONWriter(capacity: 300 + inputTopic.utf8.count + (kept.count + 2) / 3 * 4)
         w.beginObject()
         w.key("schema"); w.string("tokenwatch.deadletter.v1")
         w.key("reason"); w.string(reason.description)
@@ -287,7 +292,12 @@ public struct Engine: Sendable {
         w.key("partition"); w.int(Int64(partition))
         w.key("offset"); w.int(offset)
         w.key("received_at"); w.int(receivedAt)
-        w.key("payload_base64"); w.string(bytes: Base64.encode(payload))
+        w.key("payload_base64"); w.string(bytes: Base64.encode(kept))
+        w.key("payload_bytes"); w.int(payload.count)
+        if truncated {
+            w.key("truncated"); w.bool(true)
+            w.key("payload_sha256"); w.string(SHA256.hex(SHA256.hash(payload)))
+        }
         w.endObject()
         outbox.append(OutputRecord(kind: .deadLetter, key: nil, value: w.bytes))
         return .deadLetter(reason)
@@ -469,7 +479,12 @@ public struct GlobPattern: Sendable {
 
     /// Classic wildcard match with one backtrack point; linear in practice.
     public func matches(_ s: String) -> Bool {
-        let t = Array(s.utf8)
+        var s = s
+        return s.withUTF8 { matches(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `matches` over a name's UTF-8 bytes.
+    public func matches(_ t: UnsafeRawBufferPointer) -> Bool {
         var p = 0, i = 0
         var star = -1, mark = 0
         while i < t.count {

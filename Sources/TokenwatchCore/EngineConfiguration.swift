@@ -40,6 +40,15 @@ public struct EngineConfiguration: Sendable {
     public var maxFutureSkewMs: Int64 = 3_600_000
     /// Messages larger than this are rejected (default 1 MiB).
     public var maxMessageBytes: Int = 1_048_576
+    /// Dead letters carry at most this many bytes of the rejected payload (default 64 KiB).
+    ///
+    /// A longer payload keeps its first `deadLetterPayloadCap` bytes in `payload_base64`, and the
+    /// record adds `"truncated": true` and `payload_sha256` of the whole payload (`payload_bytes`
+    /// is always its full size). Base64 of 64 KiB is 87,384 bytes; with the envelope (reason, topic
+    /// name, offsets) a dead letter stays under 90 KB, far below librdkafka's default
+    /// `message.max.bytes` of 1,000,000, so it can always be produced, whatever arrived (a message
+    /// of any size, or `max_message_bytes` raised); and the dead-letter topic stays small.
+    public var deadLetterPayloadCap: Int = 65_536
     /// The windows every board is computed for (default 1h@1m, 24h@15m, 7d@1h).
     public var windows: [WindowSpec] = EngineConfiguration.defaultWindows
     /// Snapshots are taken at event times that are multiples of this (default 1m).
