@@ -32,6 +32,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The git commit the binary was built from, set with -Xcc -DTOKENWATCH_GIT_COMMIT=<sha> (deploy/build-deb).
+        .target(name: "CBuildInfo"),
         // The pure engine: decode, dedup, watermarks, windows, leaderboards. No I/O, no clock.
         .target(name: "TokenwatchCore"),
         // YAML + environment + flags into one validated configuration value.
@@ -49,6 +51,7 @@ let package = Package(
                 "TokenwatchCore",
                 "TokenwatchConfig",
                 "Kafka",
+                "CBuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -50,6 +50,8 @@ public enum PrometheusText {
     public static func render(status s: PipelineStatus, counters c: ServiceCounters, nowMs: Int64 = WallClock.nowMs()) -> String {
         var out = Writer()
         out.metric("tokenwatch_up", .gauge, "1 while the daemon runs.", [([], 1)])
+        out.metric("tokenwatch_build_info", .gauge, "Always 1; the labels say which build runs.",
+                   [([("version", BuildInfo.version), ("commit", BuildInfo.commit)], 1)])
         out.metric("tokenwatch_ready", .gauge, "1 once state is restored and partitions are assigned.", [([], s.ready ? 1 : 0)])
         out.metric("tokenwatch_messages_consumed_total", .counter, "Messages taken from the input topic since start.",
                    [([], Double(s.consumed))])

@@ -65,6 +65,16 @@ struct MetricsTests {
         #expect(samples.value("tokenwatch_processing_latency_seconds_count") == 0)
     }
 
+    @Test("tokenwatch_build_info names the version and commit the binary was built from")
+    func buildInfo() throws {
+        let samples = try parsePrometheus(PrometheusText.render(status: PipelineStatus(), counters: ServiceCounters()))
+        let info = samples.filter { $0.name == "tokenwatch_build_info" }
+        #expect(info.count == 1)
+        #expect(info.first?.value == 1)
+        #expect(info.first?.labels == ["version": BuildInfo.version, "commit": BuildInfo.commit])
+        #expect(!BuildInfo.commit.isEmpty)
+    }
+
     @Test("the test parser rejects what is not the text format")
     func parserIsStrict() {
         #expect(throws: TestFailure.self) { try parsePrometheus("tokenwatch_x 1 2 3\n") }
