@@ -29,12 +29,15 @@ public struct KafkaSettings: Sendable, Equatable {
 
     /// Whether a librdkafka property holds a secret and so may only come from the environment:
     /// `sasl.password`, `ssl.key.password`, `ssl.keystore.password`, `sasl.oauthbearer.client.secret`,
-    /// `ssl.key.pem`, and any name containing `password` or `secret`.
+    /// `ssl.key.pem`, `sasl.oauthbearer.config` and `sasl.oauthbearer.extensions` (free-form `key=value`
+    /// lists that carry the unsecured JWT's principal and claims, or tokens), and any name containing
+    /// `password` or `secret`.
     public static func isSecretLibrdkafkaProperty(_ name: String) -> Bool {
         let lower = name.lowercased()
         let named: Set<String> = [
             "sasl.password", "ssl.key.password", "ssl.keystore.password",
             "sasl.oauthbearer.client.secret", "ssl.key.pem",
+            "sasl.oauthbearer.config", "sasl.oauthbearer.extensions",
         ]
         return named.contains(lower) || lower.contains("password") || lower.contains("secret")
     }

@@ -13,7 +13,7 @@ struct SecretTests {
 
     @Test(arguments: [
         "sasl.password", "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret", "ssl.key.pem",
-        "some.password.thing", "my.SECRET",
+        "sasl.oauthbearer.config", "sasl.oauthbearer.extensions", "some.password.thing", "my.SECRET",
     ])
     func secretLibrdkafkaPropertyInTheFileIsRejected(property: String) throws {
         let error = try #require(loadError("kafka:\n  librdkafka:\n    security.protocol: SASL_SSL\n    \(property): s3cret\n"))
@@ -58,6 +58,15 @@ struct SecretTests {
             "TOKENWATCH_KAFKA_LIBRDKAFKA_SSL_KEY_PEM": "-----BEGIN KEY-----",
         ]
         #expect(try load(yaml, environment: environment) == config)
+    }
+
+    @Test func oauthbearerConfigFromTheEnvironmentIsRedacted() throws {
+        let config = try load(
+            "", environment: ["TOKENWATCH_KAFKA_LIBRDKAFKA_SASL_OAUTHBEARER_CONFIG": "principal=tw scope=jwt-xyz"])
+        #expect(config.kafka.librdkafka["sasl.oauthbearer.config"] == "principal=tw scope=jwt-xyz")
+        #expect(!config.redactedYAML().contains("jwt-xyz"))
+        #expect(!"\(config.kafka)".contains("jwt-xyz"))
+        #expect(config.kafka.redactedLibrdkafka["sasl.oauthbearer.config"] == TokenwatchConfiguration.redactedPlaceholder)
     }
 
     @Test func emptyBearerTokenIsAnError() throws {
