@@ -8,8 +8,8 @@ struct Alerts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Subscribe to tokenmaxxing alerts: print what is on the alerts topic, optionally following new ones.")
 
-    @Option(help: "Bootstrap brokers.") var brokers: String
-    @Option(help: "Alerts topic.") var topic = "tokenwatch.alerts"
+    @OptionGroup var kafka: KafkaClientOptions
+    @Option(help: "Alerts topic (default: kafka.alerts_topic).") var topic: String?
     @Flag(help: "Keep running and print new alerts as they arrive (Ctrl-C to stop).") var follow = false
     @Option(help: "Only alerts whose event time is at or after TIME (RFC 3339 or epoch ms).") var since: String?
     @Option(help: "Only this user.") var user: String?
@@ -28,17 +28,19 @@ struct Alerts: ParsableCommand {
 
     func run() throws {
         let sinceMs = try since.map(parseTime)
+        let k = try kafka.load().kafka
+        let topic = topic ?? k.alertsTopic
         do {
-            try stream(sinceMs: sinceMs)
+            try stream(topic: topic, properties: k.clientProperties(), sinceMs: sinceMs)
         } catch {
-            FileHandle.standardError.write(Data("tokenwatch alerts: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("tokenwatch alerts: cannot read \(topic) from \(k.brokers): \(error)\n".utf8))
             throw Exit.runtime
         }
     }
 
-    private func stream(sinceMs: Int64?) throws(KafkaError) {
+    private func stream(topic: String, properties: [String: String], sinceMs: Int64?) throws(KafkaError) {
         let logger = makeLogger("tokenwatch.alerts")
-        let consumer = try KafkaConsumer(configuration: ["bootstrap.servers": brokers], logger: logger)
+        let consumer = try KafkaConsumer(configuration: properties, logger: logger)
         defer { consumer.close() }
         let count = try consumer.partitionCount(topic: topic, timeout: .seconds(15))
         var ends: [Int32: Int64] = [:]

@@ -22,6 +22,18 @@ struct Evaluate: ParsableCommand {
         if Self.order[minSeverity] == nil { throw ValidationError("--min-severity must be info, warning or critical") }
     }
 
+    /// The contents of the file an option names, or a usage error saying why it cannot be read.
+    static func read(_ path: String, _ option: String) throws -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ValidationError("\(option) \(path): no such file")
+        }
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("\(option) \(path): \(isDirectory.boolValue ? "is a directory" : "cannot be read")")
+        }
+        return data
+    }
+
     struct Row {
         var persona: String
         var gaming: Bool
@@ -35,8 +47,8 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let labelData = try Data(contentsOf: URL(fileURLWithPath: labels))
-        guard let root = try JSONSerialization.jsonObject(with: labelData) as? [String: Any],
+        let labelData = try Self.read(labels, "--labels")
+        guard let root = (try? JSONSerialization.jsonObject(with: labelData)) as? [String: Any],
               let users = root["users"] as? [String: [String: Any]] else {
             throw ValidationError("\(labels) is not a labels file (no \"users\" object)")
         }
@@ -48,9 +60,12 @@ struct Evaluate: ParsableCommand {
         var fired: [String: [(rule: String, severity: Int)]] = [:]
         var unlabelled = Set<String>()
         var messages = 0
-        let text = try String(contentsOfFile: alerts, encoding: .utf8)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+        let text = String(decoding: try Self.read(alerts, "--alerts"), as: UTF8.self)
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            guard let parsed = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
+                throw ValidationError("\(alerts):\(number + 1): not a JSON alert")
+            }
+            guard let o = parsed as? [String: Any] else { continue }
             messages += 1
             guard o["state"] as? String == "firing", let user = o["user_id"] as? String, let rule = o["rule"] as? String else { continue }
             let severity = Self.order[o["severity"] as? String ?? "info"] ?? 0

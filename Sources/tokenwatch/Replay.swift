@@ -15,25 +15,24 @@ struct Replay: ParsableCommand {
         """)
 
     @Option(help: "JSON-lines file of events (.jsonl or .jsonl.gz).") var input: String?
-    @Option(help: "Bootstrap brokers, to replay the input topic.") var brokers: String?
-    @Option(help: "First snapshot time to write (RFC 3339 or epoch ms).") var from: String?
+    @OptionGroup var kafka: KafkaClientOptions
+    @Option(help: "First snapshot time to write (RFC 3339 or epoch ms); without --input, replays the input topic.") var from: String?
     @Option(help: "Last snapshot time to write (RFC 3339 or epoch ms).") var to: String?
-    @Option(help: "Configuration file.") var config: String?
     @Option(help: "Write leaderboard.jsonl, alerts.jsonl, deadletter.jsonl here instead of producing to topics.") var out: String?
     @Option(help: "With --input: partitions of the live topic, so per-partition order matches it (librdkafka's key partitioner).") var partitions: Int32 = 8
-    @Option(help: "With --brokers: the topic to read (default kafka.input_topic).") var topic: String?
+    @Option(help: "Without --input: the topic to read (default kafka.input_topic).") var topic: String?
     @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
-        if (input == nil) == (brokers == nil) { throw ValidationError("give exactly one of --input FILE or --brokers B") }
-        if brokers != nil && from == nil { throw ValidationError("--brokers needs --from TIME") }
+        if input != nil && kafka.brokers != nil { throw ValidationError("give --input FILE or --brokers B, not both") }
+        if input == nil && from == nil {
+            throw ValidationError("give --input FILE, or --from TIME to replay the input topic (brokers from --brokers or the configuration)")
+        }
         if partitions < 1 { throw ValidationError("--partitions must be at least 1") }
     }
 
     func run() throws {
-        var overrides: [String: String] = [:]
-        if let brokers { overrides["kafka.brokers"] = brokers }
-        let configuration = try loadConfiguration(path: config, overrides: overrides)
+        let configuration = try kafka.load()
         let fromMs = try from.map(parseTime)
         let toMs = try to.map(parseTime)
         if let fromMs, let toMs, toMs < fromMs { throw ValidationError("--to is before --from") }

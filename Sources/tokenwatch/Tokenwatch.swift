@@ -13,9 +13,36 @@ struct Tokenwatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenwatch",
         abstract: "Exact AI-usage leaderboards and explainable tokenmaxxing alerts from a Kafka stream.",
+        version: BuildInfo.versionLine,
         subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Alerts.self, Leaderboard.self, CheckConfig.self, Bench.self,
                       Simulate.self, Evaluate.self]
     )
+
+    /// ArgumentParser's `main`, except that usage errors exit 2 as the contract says: ArgumentParser
+    /// exits 64 (EX_USAGE) for a bad flag, a missing argument or a `ValidationError`.
+    static func main() async {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            exit(withError: Exit.usage)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            // Thrown while running, so ArgumentParser does not know the subcommand: name it here.
+            let name = type(of: command)._commandName
+            FileHandle.standardError.write(Data("Error: \(message(for: error))\n  See 'tokenwatch \(name) --help' for more information.\n".utf8))
+            exit(withError: Exit.usage)
+        }
+    }
 }
 
 /// Exit codes of the contract: 1 runtime failure, 2 usage or configuration error.
@@ -39,11 +66,20 @@ extension LoggingSystem {
     static func bootstrapOnce() { _ = once }
 }
 
-/// Loads the configuration with the contract's precedence; errors exit 2 naming the key.
+/// Loads the configuration with the contract's precedence, and has librdkafka check the
+/// `kafka.librdkafka` properties; errors exit 2 naming the file, line and key.
 func loadConfiguration(path: String?, overrides: [String: String]) throws -> TokenwatchConfiguration {
     let env = ProcessInfo.processInfo.environment
+    let file = configurationPath(path)
     do {
-        return try ConfigurationLoader.load(path: configurationPath(path), environment: env, overrides: overrides)
+        let configuration = try ConfigurationLoader.load(path: file, environment: env, overrides: overrides)
+        if let refusal = LibrdkafkaCheck.check(configuration.kafka) {
+            let origins = LibrdkafkaOrigins.locate(path: file, environment: env, overrides: overrides)
+            let message = "refused by librdkafka (\(refusal.client)): \(refusal.message)"
+            throw refusal.property.map { origins.error(property: $0, message: message) }
+                ?? ConfigurationError(source: file ?? "configuration", key: "kafka.librdkafka", message: message)
+        }
+        return configuration
     } catch {
         FileHandle.standardError.write(Data("tokenwatch: configuration error: \(error)\n".utf8))
         throw Exit.usage
@@ -146,202 +182,5 @@ struct DevBroker: AsyncParsableCommand {
         for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         logger.info("dev broker stopping")
         withExtendedLifetime(broker) {}
-    }
-}
-
-struct Loadgen: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Produce synthetic AI-usage events (deterministic with --seed).")
-
-    @Option(help: "Bootstrap brokers.") var brokers: String?
-    @Option(help: "Write the events as JSON lines to this file instead of producing them.") var file: String?
-    @Option(help: "Topic to produce to.") var topic = "ai-usage"
-    @Option(help: "Number of users.") var users = 200
-    @Option(help: "Number of events to produce.") var events: Int?
-    @Option(help: "Produce for this many seconds (with --rate).") var duration: Double?
-    @Option(help: "Events per second (default: as fast as possible).") var rate: Double?
-    @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: ArgumentHelp(
-        "Traffic scenario: regular, mixed, or one persona for everyone.",
-        discussion: "regular: each event a random regular developer at the given time (the classic stream). mixed and the personas (\(SyntheticPopulation.scenarios.filter { $0 != "mixed" && $0 != "regular" }.joined(separator: ", "))) follow each user's own simulated timeline from --start over --span; without --start the span ends now."))
-    var scenario = "regular"
-    @Option(help: "Write the ground truth (user → persona) as JSON here.") var labels: String?
-    @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event (regular), or now minus --span (other scenarios).") var start: String?
-    @Option(help: "Event-time span the events cover when --start is given, or the simulated span of a persona scenario (e.g. 6h, 7d).") var span = "1h"
-
-    func validate() throws {
-        if scenario == "regular" {
-            if events == nil && duration == nil { throw ValidationError("give --events N or --duration SEC") }
-        }
-        if (brokers == nil) == (file == nil) { throw ValidationError("give exactly one of --brokers B or --file PATH") }
-        if duration != nil && rate == nil && events == nil { throw ValidationError("--duration needs --rate") }
-        if scenario != "regular" && !SyntheticPopulation.scenarios.contains(scenario) {
-            throw ValidationError("unknown scenario '\(scenario)' (available: regular, \(SyntheticPopulation.scenarios.joined(separator: ", ")))")
-        }
-        if DurationText.parse(span) == nil { throw ValidationError("--span '\(span)' is not a duration") }
-    }
-
-    func run() throws {
-        let logger = makeLogger("tokenwatch.loadgen")
-        let output: GeneratedEventOutput
-        do {
-            output = try GeneratedEventOutput(file: file, brokers: brokers, topic: topic, logger: logger)
-        } catch {
-            FileHandle.standardError.write(Data("tokenwatch loadgen: \(error)\n".utf8))
-            throw Exit.runtime
-        }
-        let began = WallClock.monotonicMs()
-        var sent = 0
-        /// Sends one event, pacing to --rate when given.
-        func send(_ key: String, _ value: [UInt8]) throws {
-            try output.send(key: key, value: value)
-            sent += 1
-            if let rate, sent % 100 == 0 {
-                let due = began + Int64(Double(sent) / rate * 1000)
-                let now = WallClock.monotonicMs()
-                if due > now { usleep(UInt32((due - now) * 1000)) }
-            }
-        }
-        if scenario == "regular" {
-            // Each event a random regular developer, at --start + i/N of --span, or at the wall clock.
-            let total = events ?? Int((duration ?? 0) * (rate ?? 0))
-            var traffic = SyntheticTraffic(users: users, seed: seed)
-            if let labels { try Data(traffic.labelsJSON()).write(to: URL(fileURLWithPath: labels)) }
-            let startMs = try start.map(parseTime)
-            let spanMs = DurationText.parse(span)!
-            for i in 0..<total {
-                let ts = startMs.map { $0 + Int64(Double(spanMs) * Double(i) / Double(max(total, 1))) } ?? WallClock.nowMs()
-                let (key, value) = traffic.next(ts: ts)
-                try send(key, value)
-            }
-        } else {
-            // A persona scenario: every user's simulated timeline over --span, in event-time order.
-            let spanMs = DurationText.parse(span)!
-            let day: Int64 = 86_400_000
-            let startMs = try start.map(parseTime) ?? (WallClock.nowMs() - spanMs) / 60_000 * 60_000
-            let endMs = startMs + spanMs
-            var population = try SyntheticPopulation(scenario: scenario, users: users, seed: seed, start: startMs,
-                                                     days: Int((spanMs + day - 1) / day))
-            if let labels { try Data(population.labelsJSON()).write(to: URL(fileURLWithPath: labels)) }
-            let limit = events ?? duration.map { Int($0 * (rate ?? 0)) } ?? Int.max
-            outer: while let batch = population.nextDay() {
-                for e in batch {
-                    if sent >= limit || e.ts >= endMs { break outer }
-                    let (key, value) = population.encode(e)
-                    try send(key, value)
-                }
-            }
-        }
-        let failed = try output.finish()
-        let seconds = Double(WallClock.monotonicMs() - began) / 1000
-        logger.info("loadgen done", metadata: ["scenario": "\(scenario)", "events": "\(sent)", "failed": "\(failed)", "seconds": "\(seconds)"])
-        if failed > 0 { throw Exit.runtime }
-    }
-}
-
-/// Where `loadgen` puts its events: a JSON-lines file, or a topic keyed by user id.
-final class GeneratedEventOutput {
-    private let producer: KafkaProducer?
-    private let file: FileHandle?
-    private let topic: String
-    private var buffer: [UInt8] = []
-    private var token: UInt64 = 0
-    private var failed = 0
-
-    init(file path: String?, brokers: String?, topic: String, logger: Logger) throws {
-        self.topic = topic
-        if let path {
-            FileManager.default.createFile(atPath: path, contents: nil)
-            guard let h = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
-            file = h
-            producer = nil
-        } else {
-            file = nil
-            producer = try KafkaProducer(configuration: ["bootstrap.servers": brokers ?? "", "linger.ms": "20"], logger: logger)
-        }
-    }
-
-    func send(key: String, value: [UInt8]) throws {
-        if let file {
-            buffer.append(contentsOf: value)
-            buffer.append(0x0A)
-            if buffer.count > 1 << 20 { try file.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
-            return
-        }
-        guard let producer else { return }
-        token += 1
-        while true {
-            do {
-                try producer.produce(topic: topic, key: Array(key.utf8), value: value, token: token)
-                break
-            } catch {
-                failed += producer.pollDeliveries(timeout: .milliseconds(20)).filter { $0.error != nil }.count
-            }
-        }
-        if token % 10_000 == 0 { failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count }
-    }
-
-    /// Flushes everything; returns how many events the broker did not take.
-    func finish() throws -> Int {
-        if let file {
-            try file.write(contentsOf: buffer)
-            try file.close()
-            return 0
-        }
-        guard let producer else { return 0 }
-        while producer.outstanding > 0 {
-            failed += producer.pollDeliveries(timeout: .milliseconds(100)).filter { $0.error != nil }.count
-        }
-        failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count
-        return failed
-    }
-}
-
-struct Leaderboard: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the latest leaderboard of each scope from the board topic.")
-
-    @Option(help: "Bootstrap brokers.") var brokers: String
-    @Option(help: "Window name, e.g. 1h, 24h, 7d (default: all).") var window: String?
-    @Option(help: "Scope: global or team:<name> (default: all).") var scope: String?
-    @Option(help: "Leaderboard topic.") var topic = "tokenwatch.leaderboard"
-    @Flag(help: "One JSON object per line instead of tables.") var json = false
-
-    func run() throws {
-        let logger = makeLogger("tokenwatch.leaderboard")
-        let boards: [String: [String: Any]]
-        do {
-            boards = try BoardReader.latestBoards(brokers: brokers, topic: topic, logger: logger)
-        } catch {
-            FileHandle.standardError.write(Data("tokenwatch leaderboard: \(error)\n".utf8))
-            throw Exit.runtime
-        }
-        let chosen = boards.keys.sorted().filter { key in
-            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-            return (window == nil || parts.first == window) && (scope == nil || parts.last == scope)
-        }
-        if chosen.isEmpty {
-            FileHandle.standardError.write(Data("no board yet for that window and scope\n".utf8))
-            throw Exit.runtime
-        }
-        for key in chosen {
-            if json {
-                let data = try JSONSerialization.data(withJSONObject: boards[key]!, options: [.sortedKeys])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print(BoardReader.table(boards[key]!))
-                print()
-            }
-        }
-    }
-}
-
-struct CheckConfig: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a configuration file and print the effective configuration.")
-
-    @Argument(help: "The YAML file.") var path: String
-
-    func run() throws {
-        let config = try loadConfiguration(path: path, overrides: [:])
-        print(config.redactedYAML())
-        FileHandle.standardError.write(Data("\(path): OK\n".utf8))
     }
 }

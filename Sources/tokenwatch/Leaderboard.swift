@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import TokenwatchService
+
+struct Leaderboard: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the latest leaderboard of each scope from the board topic.")
+
+    @OptionGroup var kafka: KafkaClientOptions
+    @Option(help: "Window name, e.g. 1h, 24h, 7d (default: all).") var window: String?
+    @Option(help: "Scope: global or team:<name> (default: all).") var scope: String?
+    @Option(help: "Leaderboard topic (default: kafka.leaderboard_topic).") var topic: String?
+    @Option(help: "Seconds to wait for each answer of the brokers.") var timeout: Double = 15
+    @Flag(help: "One JSON object per line instead of tables.") var json = false
+
+    func validate() throws {
+        if !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        let k = try kafka.load().kafka
+        let topic = topic ?? k.leaderboardTopic
+        let logger = makeLogger("tokenwatch.leaderboard")
+        let boards: [String: [String: Any]]
+        do {
+            boards = try BoardReader.latestBoards(brokers: k.brokers, topic: topic, librdkafka: k.librdkafka, logger: logger,
+                                                  timeout: .milliseconds(Int64(timeout * 1000)))
+        } catch {
+            FileHandle.standardError.write(Data("tokenwatch leaderboard: cannot read \(topic) from \(k.brokers): \(error)\n".utf8))
+            throw Exit.runtime
+        }
+        let chosen = boards.keys.sorted().filter { key in
+            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+            return (window == nil || parts.first == window) && (scope == nil || parts.last == scope)
+        }
+        if chosen.isEmpty {
+            FileHandle.standardError.write(Data("no board yet for that window and scope\n".utf8))
+            throw Exit.runtime
+        }
+        for key in chosen {
+            if json {
+                let data = try JSONSerialization.data(withJSONObject: boards[key]!, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(BoardReader.table(boards[key]!))
+                print()
+            }
+        }
+    }
+}
