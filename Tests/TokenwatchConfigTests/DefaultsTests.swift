@@ -64,18 +64,7 @@ struct DefaultsTests {
     @Test("the example file shows every key but the secrets")
     func exampleListsEveryKey() throws {
         let text = try String(contentsOfFile: examplePath, encoding: .utf8)
-        let root = try #require(try Yams.compose(yaml: text))
-        var written: Set<String> = []
-        func collect(_ node: Node, _ path: String) {
-            guard case .mapping(let mapping) = node, path != ConfigurationKeys.librdkafkaPath else {
-                written.insert(path)
-                return
-            }
-            for (key, value) in mapping {
-                collect(value, path.isEmpty ? key.string! : path + "." + key.string!)
-            }
-        }
-        collect(root, "")
+        let written = try exampleKeyPaths()
         let expected = Set(ConfigurationKeys.all.filter { !$0.isSecret }.map(\.path) + [ConfigurationKeys.librdkafkaPath])
         #expect(expected.subtracting(written).sorted() == [], "keys missing from config/tokenwatch.yaml")
         #expect(written.subtracting(expected).sorted() == [], "keys in config/tokenwatch.yaml that do not exist")

@@ -1,5 +1,6 @@
 import Testing
 @testable import TokenwatchConfig
+import Yams
 
 /// Loads `yaml` as `tokenwatch.yaml`.
 func load(
@@ -31,3 +32,22 @@ let repositoryRoot: String = {
 }()
 
 let examplePath = repositoryRoot + "/config/tokenwatch.yaml"
+
+/// The key paths written in `config/tokenwatch.yaml` (`kafka.brokers`, `rules.volume_spike.factor`, …),
+/// with `kafka.librdkafka` as one key.
+func exampleKeyPaths() throws -> Set<String> {
+    let text = try String(contentsOfFile: examplePath, encoding: .utf8)
+    let root = try #require(try Yams.compose(yaml: text))
+    var written: Set<String> = []
+    func collect(_ node: Node, _ path: String) {
+        guard case .mapping(let mapping) = node, path != ConfigurationKeys.librdkafkaPath else {
+            written.insert(path)
+            return
+        }
+        for (key, value) in mapping {
+            collect(value, path.isEmpty ? key.string! : path + "." + key.string!)
+        }
+    }
+    collect(root, "")
+    return written
+}
