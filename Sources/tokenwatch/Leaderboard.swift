@@ -10,28 +10,44 @@ struct Leaderboard: ParsableCommand {
     @Option(help: "Scope: global or team:<name> (default: all).") var scope: String?
     @Option(help: "Leaderboard topic (default: kafka.leaderboard_topic).") var topic: String?
     @Option(help: "Seconds to wait for each answer of the brokers.") var timeout: Double = 15
+    @Option(help: "Seconds to wait for a board of that window and scope to appear (a daemon just started is still reading).")
+    var wait: Double = 0
     @Flag(help: "One JSON object per line instead of tables.") var json = false
 
     func validate() throws {
         if !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if !(wait >= 0) { throw ValidationError("--wait must be a number of seconds") }
     }
 
     func run() throws {
         let k = try kafka.load().kafka
         let topic = topic ?? k.leaderboardTopic
         let logger = makeLogger("tokenwatch.leaderboard")
-        let boards: [String: [String: Any]]
-        do {
-            boards = try BoardReader.latestBoards(brokers: k.brokers, topic: topic, librdkafka: k.librdkafka, logger: logger,
-                                                  timeout: .milliseconds(Int64(timeout * 1000)))
-        } catch {
-            FileHandle.standardError.write(Data("tokenwatch leaderboard: cannot read \(topic) from \(k.brokers): \(error)\n".utf8))
-            throw Exit.runtime
-        }
-        let chosen = boards.keys.sorted().filter { key in
-            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-            return (window == nil || parts.first == window) && (scope == nil || parts.last == scope)
-        }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
+        var boards: [String: [String: Any]]
+        var chosen: [String]
+        var said = false
+        repeat {
+            do {
+                boards = try BoardReader.latestBoards(brokers: k.brokers, topic: topic, librdkafka: k.librdkafka, logger: logger,
+                                                      timeout: .milliseconds(Int64(timeout * 1000)))
+            } catch {
+                FileHandle.standardError.write(Data("tokenwatch leaderboard: cannot read \(topic) from \(k.brokers): \(error)\n".utf8))
+                throw Exit.runtime
+            }
+            chosen = boards.keys.sorted().filter { key in
+                let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+                return (window == nil || parts.first == window) && (scope == nil || parts.last == scope)
+            }
+            if chosen.isEmpty && ContinuousClock.now < deadline {
+                if !said {
+                    FileHandle.standardError.write(Data("no board yet for that window and scope; waiting up to \(wait) s\n".utf8))
+                    said = true
+                }
+                // Each read opens a new consumer; once a second is plenty for a board that is on its way.
+                Thread.sleep(forTimeInterval: 1)
+            }
+        } while chosen.isEmpty && ContinuousClock.now < deadline
         if chosen.isEmpty {
             FileHandle.standardError.write(Data("no board yet for that window and scope\n".utf8))
             throw Exit.runtime

@@ -39,6 +39,24 @@ struct ClientConfigurationTests {
         }
     }
 
+    @Test("leaderboard --wait answers once the board is published")
+    func leaderboardWaitsForTheBoard() async throws {
+        try await Harness.run("leaderboard-wait") { h in
+            let (_, brokers) = try await h.startBroker(partitions: 2)
+            let waiting = try h.spawn("leaderboard-wait", h.tokenwatch,
+                                      ["leaderboard", "--config", h.emptyConfig.path, "--brokers", brokers, "--window", "1h",
+                                       "--scope", "global", "--json", "--wait", "60"])
+            // It has read the empty topic (it would have exited 1 without --wait) and waits.
+            try await h.waitUntil("leaderboard to find no board and wait", timeout: .seconds(30), alive: [waiting]) {
+                waiting.stderr.contains("no board yet for that window and scope; waiting up to 60.0 s")
+            }
+            try await h.produce(brokers: brokers, topic: "tokenwatch.leaderboard", [("1h|global", Array(Self.board.utf8))])
+            guard await waiting.waitForExit(timeout: .seconds(30)) else { throw h.fail("leaderboard --wait did not return after the board appeared") }
+            h.expect(waiting.exitStatus == 0, "leaderboard --wait exited \(waiting.exitStatus ?? -1): \(waiting.stderr)")
+            h.expect(waiting.stdout.contains(#""user_id":"alice""#), "leaderboard --wait printed \(waiting.stdout)")
+        }
+    }
+
     @Test("TOKENWATCH_KAFKA_BROKERS=... tokenwatch alerts --json works without --brokers")
     func alertsTakeBrokersFromTheEnvironment() async throws {
         try await Harness.run("alerts-env") { h in
