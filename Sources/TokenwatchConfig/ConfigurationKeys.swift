@@ -98,6 +98,17 @@ enum ConfigurationKeys {
                     try ValueParser.topicCharacters(prefix, original: text)
                     config.replay.topicPrefix = prefix
                 }),
+
+            ConfigurationKey(
+                path: "logging.format", expected: "text or json",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.logging.format = try ValueParser.choice(text, what: "log format")
+                }),
+            ConfigurationKey(
+                path: "logging.level", expected: "trace, debug, info, notice, warning, error or critical",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.logging.level = try ValueParser.choice(text, what: "log level")
+                }),
         ]
         return keys
     }

@@ -81,6 +81,10 @@ extension TokenwatchConfiguration {
 
         out.line("replay:")
         out.line("  topic_prefix: \(replay.topicPrefix.quoted)")
+
+        out.line("logging:")
+        out.line("  format: \(logging.format.rawValue)")
+        out.line("  level: \(logging.level.rawValue)")
         return out.text
     }
 

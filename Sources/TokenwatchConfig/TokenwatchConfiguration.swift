@@ -23,6 +23,8 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
     public var state = StateSettings()
     /// `replay:` — where a replay from Kafka writes.
     public var replay = ReplaySettings()
+    /// `logging:` — text or JSON lines, and the level (default text at `info`).
+    public var logging = LoggingSettings()
 
     /// The defaults.
     public init() {}

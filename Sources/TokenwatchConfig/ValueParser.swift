@@ -61,6 +61,16 @@ enum ValueParser {
         return severity
     }
 
+    /// One of a fixed set of names (`text`/`json`, `info`/`debug`/…), case-insensitive.
+    static func choice<Choice: RawRepresentable & CaseIterable>(_ text: String, what: String) throws(ValueProblem) -> Choice
+    where Choice.RawValue == String {
+        guard let choice = Choice(rawValue: text.trimmingBlanks().lowercased()) else {
+            let names = Choice.allCases.map(\.rawValue)
+            throw ValueProblem("\(text.quoted) is not a \(what) (write \(names.dropLast().joined(separator: ", ")) or \(names.last!))")
+        }
+        return choice
+    }
+
     static func rankBy(_ text: String) throws(ValueProblem) -> RankBy {
         guard let rankBy = RankBy(rawValue: text.trimmingBlanks().lowercased()) else {
             throw ValueProblem("\(text.quoted) is not a ranking (write tokens, effective_tokens or outcomes)")

@@ -16,7 +16,7 @@ public struct ReloadPlan: Sendable {
     /// Splits `new` against the running `old`. Reloadable: `leaderboard.top_k`, `leaderboard.rank_by`,
     /// `leaderboard.weekly_cutoff`, `service_accounts.patterns` and `rules.*`. Everything else
     /// (brokers, topics, librdkafka, engine, windows, snapshot interval, known-users horizon, http,
-    /// state, replay) shapes the state or the connections and needs a restart.
+    /// state, replay, logging) shapes the state, the connections or the process and needs a restart.
     public static func make(old: TokenwatchConfiguration, new: TokenwatchConfiguration) -> ReloadPlan {
         var applied: [String] = []
         var ignored: [String] = []
@@ -59,6 +59,8 @@ public struct ReloadPlan: Sendable {
         check("state.dir", old.state.dir, new.state.dir, into: &ignored)
         check("state.checkpoint_interval", old.state.checkpointIntervalMs, new.state.checkpointIntervalMs, into: &ignored)
         check("replay.topic_prefix", old.replay.topicPrefix, new.replay.topicPrefix, into: &ignored)
+        check("logging.format", old.logging.format.rawValue, new.logging.format.rawValue, into: &ignored)
+        check("logging.level", old.logging.level.rawValue, new.logging.level.rawValue, into: &ignored)
 
         var effective = old
         effective.leaderboard.topK = new.leaderboard.topK

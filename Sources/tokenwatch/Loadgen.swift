@@ -37,6 +37,8 @@ struct Loadgen: ParsableCommand {
     }
 
     func run() throws {
+        // Loaded before the first logger, so that logging.* applies.
+        let k = try kafka.load().kafka
         let logger = makeLogger("tokenwatch.loadgen")
         let output: GeneratedEventOutput
         do {
@@ -44,12 +46,9 @@ struct Loadgen: ParsableCommand {
                 output = try GeneratedEventOutput(file: file)
             } else {
                 // The configured cluster, with its librdkafka properties (security protocol, SASL, TLS).
-                let k = try kafka.load().kafka
                 output = try GeneratedEventOutput(properties: k.clientProperties(defaults: ["linger.ms": "20"]),
                                                   topic: topic ?? k.inputTopic, logger: logger)
             }
-        } catch let exit as ExitCode {
-            throw exit
         } catch {
             FileHandle.standardError.write(Data("tokenwatch loadgen: \(error)\n".utf8))
             throw Exit.runtime

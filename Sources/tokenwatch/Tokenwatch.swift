@@ -51,21 +51,6 @@ enum Exit {
     static let usage = ExitCode(2)
 }
 
-func makeLogger(_ label: String) -> Logger {
-    LoggingSystem.bootstrapOnce()
-    var logger = Logger(label: label)
-    let level = ProcessInfo.processInfo.environment["TOKENWATCH_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
-    logger.logLevel = level ?? .info
-    return logger
-}
-
-extension LoggingSystem {
-    private static let once: Void = {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-    }()
-    static func bootstrapOnce() { _ = once }
-}
-
 /// Loads the configuration with the contract's precedence, and has librdkafka check the
 /// `kafka.librdkafka` properties; errors exit 2 naming the file, line and key.
 func loadConfiguration(path: String?, overrides: [String: String]) throws -> TokenwatchConfiguration {
@@ -73,6 +58,7 @@ func loadConfiguration(path: String?, overrides: [String: String]) throws -> Tok
     let file = configurationPath(path)
     do {
         let configuration = try ConfigurationLoader.load(path: file, environment: env, overrides: overrides)
+        LogOutput.bootstrap(configuration.logging)
         if let refusal = LibrdkafkaCheck.check(configuration.kafka) {
             let origins = LibrdkafkaOrigins.locate(path: file, environment: env, overrides: overrides)
             let message = "refused by librdkafka (\(refusal.client)): \(refusal.message)"

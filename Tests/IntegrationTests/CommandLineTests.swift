@@ -40,6 +40,29 @@ struct CommandLineTests {
         }
     }
 
+    @Test("logging.format: json makes every log line one JSON object")
+    func jsonLogs() async throws {
+        try await Harness.run("json-logs") { h in
+            let broker = try h.spawn("dev-broker-json", h.tokenwatch, ["dev-broker", "--port", "0", "--config", h.emptyConfig.path],
+                                     environment: h.environment(["TOKENWATCH_LOGGING_FORMAT": "json"]))
+            try await h.waitUntil("the dev broker's ready line", timeout: .seconds(30), alive: [broker]) {
+                broker.stderr.contains("dev broker ready")
+            }
+            broker.signal(SIGTERM)
+            _ = await broker.waitForExit(timeout: .seconds(10))
+            let lines = broker.stderr.split(separator: "\n")
+            h.expect(!lines.isEmpty, "no log lines")
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                h.expect(object?["level"] != nil && object?["message"] != nil, "not a JSON log line: \(line)")
+            }
+            let ready = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["message"] as? String == "dev broker ready" }
+            h.expect((ready?["metadata"] as? [String: Any])?["bootstrap"] as? String == broker.stdout.trimmingCharacters(in: .newlines),
+                     "the ready line does not carry the bootstrap address: \(String(describing: ready))")
+        }
+    }
+
     @Test("check-config hands kafka.librdkafka to librdkafka and names the key and line it refuses")
     func checkConfigRefusesUnknownLibrdkafkaProperty() async throws {
         try await Harness.run("check-config-librdkafka") { h in
