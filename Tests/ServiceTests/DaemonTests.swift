@@ -245,16 +245,9 @@ struct DaemonTests {
         var idle: [Int32] = []
         defer { for fd in idle { close(fd) } }
         for _ in 0..<64 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(rc == 0, "idle connection \(idle.count) refused")
-            idle.append(fd)
+            let fd = connectLoopback(port: port)
+            #expect(fd != nil, "idle connection \(idle.count) refused")
+            if let fd { idle.append(fd) }
         }
         var slow: [String] = []
         for probe in 0..<20 {
