@@ -1,9 +1,4 @@
 import CRdKafka
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A message handed out during ``KafkaConsumer/poll(maxMessages:timeout:_:)``; its buffers point into
 /// librdkafka's memory and are valid only inside the callback (copy what you keep).
@@ -29,12 +24,6 @@ public struct KafkaMessageView {
     public var topic: String {
         guard let rkt = message.pointee.rkt else { return "" }
         return String(cString: rd_kafka_topic_name(rkt))
-    }
-
-    /// Whether the message is from the topic named by the NUL-terminated `name` (no allocation).
-    public func isFrom(topic name: [CChar]) -> Bool {
-        guard let rkt = message.pointee.rkt else { return false }
-        return strcmp(rd_kafka_topic_name(rkt), name) == 0
     }
 
     init(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {

@@ -128,6 +128,32 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+extension EventIdFilter {
+    func write(to w: inout BinaryWriter) {
+        w.i64(oldestKeptBucket); w.int(forgottenEarly)
+        let ids = entries
+        w.int(ids.count)
+        for (f, b) in ids { w.u64(f); w.i64(b) }
+    }
+}
+
+extension Engine {
+    /// One de-duplication memory, as `EventIdFilter.write` wrote it, with this engine's horizon and bound.
+    func readFilter(_ r: inout BinaryReader) throws -> EventIdFilter {
+        let oldest = try r.time(), forgotten = try r.nonNegative()
+        let idCount = try r.count(each: 16)
+        var ids: [(UInt64, Int64)] = []
+        ids.reserveCapacity(idCount)
+        for _ in 0..<idCount {
+            let fingerprint = try r.u64(), bucket = try r.time()
+            guard fingerprint != 0 else { throw BinaryReader.Corrupt() }  // 0 marks an empty slot
+            ids.append((fingerprint, bucket))
+        }
+        return EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition,
+                             entries: ids, oldestKept: oldest, forgottenEarly: forgotten)
+    }
+}
+
 extension SlidingWindow {
     func write(to w: inout BinaryWriter) {
         w.i64(end)
@@ -218,14 +244,12 @@ extension Engine {
         for id in partitions.keys {  // ascending
             guard let p = partitions[id] else { continue }
             w.i32(id); w.i64(p.newestTs); w.i64(p.firstTs); w.i64(p.nextOffset)
-            w.i64(p.filter.oldestKeptBucket); w.int(p.filter.forgottenEarly)
-            let ids = p.filter.entries
-            w.int(ids.count)
-            for (f, b) in ids { w.u64(f); w.i64(b) }
+            p.filter.write(to: &w)
             let pending = p.pending[p.pendingHead...]
             w.int(pending.count)
             for e in pending { w.u32(e.user); w.u32(e.team); w.i64(e.ts); w.i64(e.tokens); w.u32(e.outcomes); w.i64(e.releaseAt) }
         }
+        w.i64(unkeyedNewest); unkeyedIds.write(to: &w)
         for window in windows { window.write(to: &w) }
         known.write(to: &w)
         w.i64(lastSnapshotAt ?? Int64.min); w.i64(watermark); w.i64(newestAccepted)
@@ -360,17 +384,7 @@ extension Engine {
             var p = PartitionState(filter: EventIdFilter(horizonMs: 1, maxIds: 16))
             p.newestTs = try r.time(); p.firstTs = try r.time(); p.nextOffset = try r.i64()
             guard p.nextOffset >= -1 else { throw Corrupt() }
-            let oldest = try r.time(), forgotten = try r.nonNegative()
-            let idCount = try r.count(each: 16)
-            var ids: [(UInt64, Int64)] = []
-            ids.reserveCapacity(idCount)
-            for _ in 0..<idCount {
-                let fingerprint = try r.u64(), bucket = try r.time()
-                guard fingerprint != 0 else { throw Corrupt() }  // 0 marks an empty slot
-                ids.append((fingerprint, bucket))
-            }
-            p.filter = EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition,
-                                     entries: ids, oldestKept: oldest, forgottenEarly: forgotten)
+            p.filter = try readFilter(&r)
             let pendingCount = try r.count(each: 36)
             p.pending.reserveCapacity(pendingCount)
             for _ in 0..<pendingCount {
@@ -379,6 +393,8 @@ extension Engine {
             }
             partitions[id] = p
         }
+        unkeyedNewest = try r.time()
+        unkeyedIds = try readFilter(&r)
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
         let last = try r.time()

@@ -21,9 +21,6 @@ public enum ProcessResult: Sendable, Equatable {
     case deadLetter(DeadLetterReason)
     /// Already reflected in restored state (offset below the partition's checkpointed position).
     case alreadyProcessed
-    /// Its message key is not its `user_id`: not counted here; the caller routes it to the partition of
-    /// its user (`Engine.misroutedUserId` names the user). It still moves its partition's event time.
-    case misrouted
 }
 
 /// Running counts of what the engine did.
@@ -35,6 +32,8 @@ public struct EngineCounters: Sendable, Equatable {
     public var deadLetters: [String: Int] = [:]
     public var snapshots = 0
     public var alreadyProcessed = 0
+    /// Valid events whose message key was not their `user_id` (since this engine started; not checkpointed).
+    public var unkeyed = 0
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
 }
 
@@ -89,8 +88,10 @@ public struct Engine: Sendable {
     var knownPerTeam: [UInt32: Int] = [:]
     var cachedBoards: [[LeaderboardSnapshot]]
     public internal(set) var counters = EngineCounters()
-    /// The `user_id` of the last `.misrouted` message.
-    public private(set) var misroutedUserId: [UInt8] = []
+    /// Event ids of events not keyed by their `user_id`, across partitions (see `process`).
+    var unkeyedIds: EventIdFilter
+    /// The newest event time among them (their de-duplication memory expires from it).
+    var unkeyedNewest = Int64.min
     /// Records produced since the last `takeOutputs()`.
     public internal(set) var outbox: [OutputRecord] = []
     var servicePatterns: [GlobPattern]
@@ -109,6 +110,7 @@ public struct Engine: Sendable {
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
         unassignedTeam = teams.intern("unassigned")
         detector = Detector(configuration: configuration.detection, snapshotIntervalMs: configuration.snapshotIntervalMs)
+        unkeyedIds = EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition)
     }
 
     /// Takes new rule settings (SIGHUP) without losing any state.
@@ -149,8 +151,10 @@ public struct Engine: Sendable {
     /// Messages without a timestamp (file replays) are not checked.
     ///
     /// With `key` (the message key; empty when the message has none), an event whose key is not its
-    /// `user_id` is not counted but reported `.misrouted`, so one user's events can be brought together in
-    /// one partition (dedup is per partition). With nil, keys are not checked: every valid event counts.
+    /// `user_id` is also de-duplicated against every other such event, whatever partition it came from:
+    /// a producer that does not key by user (null keys, round robin) can spread one event's copies over
+    /// several partitions, and per-partition memory would count each. It counts in the partition it came
+    /// in (its event time holds that partition's watermark like any other). With nil, keys are not checked.
     @discardableResult
     public mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
                                  receivedAtMs: Int64 = 0, referenceTimeMs: Int64? = nil,
@@ -185,21 +189,28 @@ public struct Engine: Sendable {
             // not move every watermark (and every window) years ahead.
             return .deadLetter(.futureTimestamp)
         }
-        if let key, !decoder.withBytes(event.userId, { Self.same($0, key) }) {
-            misroutedUserId = decoder.withBytes(event.userId) { Array($0) }
-            // The partition has been read up to here even though the event counts elsewhere.
-            partitions.withState(p) { state in
-                if ts > state.newestTs { state.newestTs = ts; state.filter.expire(newestTs: ts) }
-                if state.firstTs == .min { state.firstTs = ts }
-            }
-            if ts > newestAccepted { newestAccepted = ts }
-            return .misrouted
-        }
-
         let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
         if partitions.remembers(p, fingerprint) {
             counters.duplicates += 1
             return .duplicate
+        }
+        if let key, !decoder.withBytes(event.userId, { Self.same($0, key) }) {
+            if unkeyedIds.contains(fingerprint) {
+                // A copy that came in on another partition: this partition has still been read up to its
+                // time, or a partition holding only copies would hold every board back.
+                partitions.withState(p) { state in
+                    if ts > state.newestTs { state.newestTs = ts; state.filter.expire(newestTs: ts) }
+                    if state.firstTs == .min { state.firstTs = ts }
+                }
+                counters.duplicates += 1
+                return .duplicate
+            }
+            counters.unkeyed += 1
+            unkeyedIds.insert(fingerprint, ts: ts)
+            if ts > unkeyedNewest {
+                unkeyedNewest = ts
+                unkeyedIds.expire(newestTs: ts)
+            }
         }
 
         let partitionWatermark = partitionNewest == .min ? Int64.min : partitionNewest - configuration.allowedLatenessMs

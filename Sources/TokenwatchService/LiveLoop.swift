@@ -13,14 +13,10 @@ import TokenwatchCore
 ///   board is published only from the state of every partition, never from a part of them.
 /// - A revoked partition keeps its state (positions, de-duplication memory): if the group gives it back
 ///   (a pause longer than the session timeout), reading resumes where the state ends, nothing twice.
-/// - An event whose message key is not its `user_id` is re-produced to the repartition topic keyed by
-///   it and counted when read back (in engine partition `repartitionBase + p`), so one user's events
-///   meet in one partition and de-duplication holds across the producer's partitions. While a forwarded
-///   event is on its way, its repartition partition holds the watermark.
+/// - An event whose message key is not its `user_id` is de-duplicated across partitions (see
+///   `Engine.process(_:partition:offset:receivedAtMs:referenceTimeMs:checkingKey:)`): a producer that
+///   does not key by user cannot make one event count twice.
 final class LiveLoop {
-    /// Engine partition ids of the repartition topic start here (the input's are its own partition numbers).
-    static let repartitionBase: Int32 = 1 << 20
-
     let pipeline: Pipeline
     let settings: PipelineSettings
     let logger: Logger
@@ -50,13 +46,6 @@ final class LiveLoop {
     private var noPartitionsSince: Int64? = WallClock.monotonicMs()
     private var stalledSince: Int64?
     private var consumedAtLastLag = 0
-    /// Partitions of the repartition topic (0 when it could not be had: keys are then not checked).
-    private let repartitionPartitions: Int
-    private let repartitionName: [CChar]
-    /// Per repartition partition: events forwarded to it, and messages read back from it.
-    private var forwarded: [Int32: Int] = [:]
-    private var readBack: [Int32: Int] = [:]
-    private var totalPartitions: Int { identity.partitions + repartitionPartitions }
 
     /// Locks the state directory, connects, and restores or rebuilds the state; nil when a stop came first.
     static func start(pipeline: Pipeline) throws -> LiveLoop? {
@@ -83,15 +72,17 @@ final class LiveLoop {
         let producer = try KafkaProducer(configuration: pipeline.kafkaConfiguration(), logger: logger)
         outputs = OutputSender(producer: producer, logger: logger)
         identity = try Self.identify(consumer: consumer, settings: settings, pipeline: pipeline)
-        repartitionPartitions = InternalTopic.ensure(settings.repartitionTopic, partitions: identity.partitions, consumer: consumer,
-                                                     configuration: pipeline.kafkaConfiguration(), logger: logger) ?? 0
-        repartitionName = settings.repartitionTopic.utf8CString.map { $0 }
-        let restored = try Self.restore(store: store, identity: identity, settings: settings, logger: logger)
+        var restored = try Self.restore(store: store, identity: identity, settings: settings, logger: logger)
+        if restored.rebuildReason == nil,
+           let reason = Self.inconsistentPositions(restored.engine, consumer: consumer, settings: settings, logger: logger) {
+            logger.error("checkpoint not usable; rebuilding state from the input's earliest retained offsets",
+                         metadata: ["path": "\(store.path)", "reason": "\(reason)"])
+            restored = (Engine(configuration: settings.engine, inputTopic: settings.inputTopic), reason)
+        }
         engine = restored.engine
         catchingUp = restored.rebuildReason != nil
         // Every partition holds the watermark until it is consumed here (see the type's comment).
-        engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 }
-                      + (0..<Int32(repartitionPartitions)).map { Self.repartitionBase + $0 })
+        engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
         pipeline.updateStatus {
             $0.rebuildReason = restored.rebuildReason
             $0.catchingUp = catchingUp
@@ -174,14 +165,35 @@ final class LiveLoop {
         }
     }
 
+    /// Checks the restored positions against the brokers' offsets. A position past a partition's end
+    /// means the topic is not the one the state was built from (recreated, or truncated): the reason to
+    /// rebuild. A position before the log start means retention deleted events before they were read:
+    /// nothing can bring them back, so it is reported (log and `tokenwatch_input_gap_messages`) and kept.
+    private static func inconsistentPositions(_ engine: Engine, consumer: KafkaConsumer, settings: PipelineSettings,
+                                              logger: Logger) -> String? {
+        for (partition, next) in engine.positions.sorted(by: { $0.key < $1.key }) where next >= 0 {
+            guard let w = try? consumer.watermarks(topic: settings.inputTopic, partition: partition, timeout: .seconds(10)) else {
+                continue  // not answered now: the consumer will find out when it fetches
+            }
+            if next > w.high {
+                return "partition \(partition) resumes at offset \(next), past its end at \(w.high): the topic is not the one this state was built from"
+            }
+            if next < w.low {
+                logger.error("events were deleted by retention before they were read; the boards lack them", metadata: [
+                    "partition": "\(partition)", "resumes_at": "\(next)", "log_start": "\(w.low)", "lost": "\(w.low - next)",
+                ])
+            }
+        }
+        return nil
+    }
+
     // MARK: - The loop
 
     func run() throws {
         publishPositions()
-        consumer.setStartOffsets { [positions, settings] topic, partition in
+        consumer.setStartOffsets { [positions] _, partition in
             // Resume where the state ends; a partition without state is read from its beginning.
-            let id = topic == settings.repartitionTopic ? Self.repartitionBase + partition : partition
-            let next = positions.next(id) ?? -1
+            let next = positions.next(partition) ?? -1
             return next >= 0 ? next : TopicPartitionOffset.beginning
         }
         let election = try LeaderElection(settings: settings, configuration: pipeline.kafkaConfiguration(), logger: logger)
@@ -225,7 +237,7 @@ final class LiveLoop {
     private func changeRole(active: Bool) throws {
         if active {
             logger.info("active: this instance consumes the input and publishes")
-            try consumer.subscribe(topics: [settings.inputTopic] + (repartitionPartitions > 0 ? [settings.repartitionTopic] : []))
+            try consumer.subscribe(topics: [settings.inputTopic])
         } else {
             logger.warning("standby: another instance is active; leaving the input group")
             try commitCycle(final: true)
@@ -242,7 +254,7 @@ final class LiveLoop {
         for event in consumer.takeRebalanceEvents() {
             switch event {
             case .assigned(let parts):
-                let ids = parts.compactMap(engineId)
+                let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
                 engine.assign(partitions: ids)
                 assigned.formUnion(ids)
                 let now = WallClock.monotonicMs()
@@ -252,25 +264,13 @@ final class LiveLoop {
                 // Outputs acknowledged and state checkpointed before the partitions go; the commit may fail
                 // (the group moved on after a long pause), which is harmless: the checkpoint holds the positions.
                 try commitCycle(final: true)
-                let ids = parts.compactMap(engineId)
+                let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
                 assigned.subtract(ids)
                 for id in ids { lastActivity[id] = nil }
                 logger.info("partitions revoked; their state is kept", metadata: ["partitions": "\(ids.sorted())"])
             }
             noPartitionsSince = assigned.isEmpty ? (noPartitionsSince ?? WallClock.monotonicMs()) : nil
         }
-    }
-
-    private func engineId(_ tp: TopicPartition) -> Int32? {
-        if tp.topic == settings.inputTopic { return tp.partition }
-        if tp.topic == settings.repartitionTopic { return Self.repartitionBase + tp.partition }
-        return nil
-    }
-
-    private func kafkaPartition(_ id: Int32) -> TopicPartitionOffset {
-        id >= Self.repartitionBase
-            ? TopicPartitionOffset(topic: settings.repartitionTopic, partition: id - Self.repartitionBase, offset: -1)
-            : TopicPartitionOffset(topic: settings.inputTopic, partition: id, offset: -1)
     }
 
     /// With too much unacknowledged output, or outputs refused by Kafka, stop taking input.
@@ -299,22 +299,9 @@ final class LiveLoop {
                 return
             }
             lastTimestamp = message.timestampMs
-            if repartitionPartitions > 0 && message.isFrom(topic: repartitionName) {
-                let id = Self.repartitionBase + message.partition
-                readBack[message.partition, default: 0] += 1
-                lastActivity[id] = monotonic
-                engine.process(message.payload, partition: id, offset: message.offset,
-                               receivedAtMs: now, referenceTimeMs: message.timestampMs)
-                return
-            }
             lastActivity[message.partition] = monotonic
-            if repartitionPartitions == 0 {
-                engine.process(message.payload, partition: message.partition, offset: message.offset,
-                               receivedAtMs: now, referenceTimeMs: message.timestampMs)
-            } else if engine.process(message.payload, partition: message.partition, offset: message.offset, receivedAtMs: now,
-                                     referenceTimeMs: message.timestampMs, checkingKey: message.key) == .misrouted {
-                forward(message.payload)
-            }
+            engine.process(message.payload, partition: message.partition, offset: message.offset, receivedAtMs: now,
+                           referenceTimeMs: message.timestampMs, checkingKey: message.key)
         }
         consumed += n
         if n > 0, let start = batchStart {
@@ -325,28 +312,6 @@ final class LiveLoop {
         return n
     }
 
-    /// Re-produces a misrouted event keyed by its user, into the partition the default partitioner gives it.
-    private func forward(_ payload: UnsafeRawBufferPointer) {
-        let user = engine.misroutedUserId
-        let target = user.withUnsafeBytes { KeyPartitioner.partition(key: $0, partitions: Int32(repartitionPartitions)) }
-        forwarded[target, default: 0] += 1
-        outputs.send(topic: settings.repartitionTopic, key: user, value: Array(payload))
-    }
-
-    /// Repartition partitions with nothing on its way (all forwarded events read back, nothing left to
-    /// read): they cannot hold anything for the boards, so they do not hold the watermark.
-    private func settledRepartitionPartitions() -> [Int32] {
-        guard repartitionPartitions > 0 else { return [] }
-        let next = engine.positions
-        return (0..<Int32(repartitionPartitions)).filter { p in
-            let id = Self.repartitionBase + p
-            guard assigned.contains(id), forwarded[p, default: 0] <= readBack[p, default: 0],
-                  let w = consumer.cachedWatermarks(topic: settings.repartitionTopic, partition: p), w.high >= 0 else { return false }
-            let position = next[id] ?? -1
-            return w.high <= (position >= 0 ? position : w.low)
-        }.map { Self.repartitionBase + $0 }
-    }
-
     /// Lag from librdkafka's cached high watermarks (no broker request), once a second; ends catching up.
     private func refreshLag(consumedNow n: Int) {
         let monotonic = WallClock.monotonicMs()
@@ -354,7 +319,7 @@ final class LiveLoop {
         lastLagAt = monotonic
         lag = [:]
         var known = true
-        for p in assigned where p < Self.repartitionBase {
+        for p in assigned {
             let next = engine.positions[p] ?? -1
             if let w = consumer.cachedWatermarks(topic: settings.inputTopic, partition: p), w.high >= 0 {
                 lag[p] = next >= 0 ? max(0, w.high - next) : max(0, w.high - w.low)
@@ -379,11 +344,10 @@ final class LiveLoop {
         let monotonic = WallClock.monotonicMs()
         let idleAfter = settings.engine.idleTimeoutMs
         // Only assigned partitions can be idle: one this instance has not consumed holds the boards back.
-        var idle = Set(lastActivity.filter { $0.key < Self.repartitionBase && monotonic - $0.value > idleAfter }.keys)
-        idle.formUnion(settledRepartitionPartitions())
+        let idle = Set(lastActivity.filter { monotonic - $0.value > idleAfter }.keys)
         var quietAdvance: Int64 = 0
-        if idle.count == totalPartitions && assigned.count == totalPartitions {
-            let since = allQuietSince ?? (lastActivity.filter { $0.key < Self.repartitionBase }.values.max() ?? monotonic)
+        if idle.count == identity.partitions && assigned.count == identity.partitions {
+            let since = allQuietSince ?? (lastActivity.values.max() ?? monotonic)
             allQuietSince = since
             quietAdvance = monotonic - since
         } else {
@@ -437,7 +401,7 @@ final class LiveLoop {
             $0.lag = lag
             $0.trackedUsers = engine.trackedUsers
             $0.activeUsers = engine.activeUsersPerWindow
-            $0.assigned = assigned.filter { $0 < Self.repartitionBase }.sorted()
+            $0.assigned = assigned.sorted()
             // READY once: after a rebuild, when it has caught up.
             if ready { $0.ready = true }
             $0.catchingUp = catchingUp
@@ -467,10 +431,7 @@ final class LiveLoop {
         }
         try store.save(engine.checkpoint(), identity: identity)
         let offsets = engine.positions.compactMap { (id, next) -> TopicPartitionOffset? in
-            guard next >= 0 && assigned.contains(id) else { return nil }
-            var tp = kafkaPartition(id)
-            tp.offset = next
-            return tp
+            next >= 0 && assigned.contains(id) ? TopicPartitionOffset(topic: settings.inputTopic, partition: id, offset: next) : nil
         }
         if !offsets.isEmpty {
             do {

@@ -62,6 +62,9 @@ public enum PrometheusText {
             ([("result", "dead_letter")], Double(s.counters.deadLetterTotal)),
             ([("result", "already_processed")], Double(s.counters.alreadyProcessed)),
         ])
+        out.metric("tokenwatch_unkeyed_events_total", .counter,
+                   "Valid events whose message key was not their user_id (de-duplicated across partitions), since start.",
+                   [([], Double(s.counters.unkeyed))])
         out.metric("tokenwatch_dead_letters_total", .counter, "Messages sent to the dead-letter topic, by reason.",
                    s.counters.deadLetters.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
         out.metric("tokenwatch_snapshots_total", .counter, "Snapshot times emitted (every window and scope at one as_of).",

@@ -14,8 +14,6 @@ public struct PipelineSettings: Sendable {
     public var deadletterTopic: String
     /// The election topic: the instance that holds its partition 0 (in group `<groupId>.leader`) is active.
     public var leaderTopic = "tokenwatch.internal.leader"
-    /// Events whose key is not their `user_id` are re-produced here keyed by it, and counted when read back.
-    public var repartitionTopic = "tokenwatch.internal.repartition"
     /// Passed to librdkafka as they are (SASL/SSL and tuning).
     public var librdkafka: [String: String]
     public var engine: EngineConfiguration

@@ -74,11 +74,13 @@ public final class Replayer {
         return d
     }
 
+    /// `key`: the message key of a topic replay (events not keyed by their user are de-duplicated across
+    /// partitions, as live); nil for a file, whose lines are placed by their user.
     private func feed<S: ReplaySink>(_ d: inout Drive, partition: Int32, offset: Int64, payload: UnsafeRawBufferPointer,
-                                     receivedAt: Int64, sink: inout S) throws {
+                                     key: UnsafeRawBufferPointer? = nil, receivedAt: Int64, sink: inout S) throws {
         // A message's Kafka timestamp is both its dead-letter label and the future-skew reference, as live.
         d.engine.process(payload, partition: partition, offset: offset, receivedAtMs: receivedAt,
-                         referenceTimeMs: receivedAt > 0 ? receivedAt : nil)
+                         referenceTimeMs: receivedAt > 0 ? receivedAt : nil, checkingKey: key)
         d.summary.messages += 1
         d.sinceEmit += 1
         if let left = d.remaining[partition] {
@@ -218,7 +220,8 @@ public final class Replayer {
                 // markers leave gaps, and the partition is done once its last offset is behind us.
                 d.remaining[m.partition] = end - m.offset
                 do {
-                    try feed(&d, partition: m.partition, offset: m.offset, payload: m.payload, receivedAt: m.timestampMs ?? 0, sink: &sink)
+                    try feed(&d, partition: m.partition, offset: m.offset, payload: m.payload, key: m.key,
+                             receivedAt: m.timestampMs ?? 0, sink: &sink)
                 } catch { failure = error }
             }
             if let failure { throw failure }

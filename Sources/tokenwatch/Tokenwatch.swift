@@ -87,7 +87,6 @@ func pipelineSettings(_ config: TokenwatchConfiguration, stateDirectory: String?
         stateDirectory: stateDirectory ?? config.state.resolvedDirectory(environment: ProcessInfo.processInfo.environment, groupId: config.kafka.groupId))
     s.checkpointIntervalMs = config.state.checkpointIntervalMs
     s.leaderTopic = config.kafka.internalTopicPrefix + "leader"
-    s.repartitionTopic = config.kafka.internalTopicPrefix + "repartition"
     return s
 }
 
@@ -157,7 +156,7 @@ struct DevBroker: AsyncParsableCommand {
         do {
             broker = try TokenwatchService.DevBroker(port: port, partitions: partitions,
                                                      topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
-                                                              k.internalTopicPrefix + "leader", k.internalTopicPrefix + "repartition"],
+                                                              k.internalTopicPrefix + "leader"],
                                                      brokers: brokers, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("tokenwatch dev-broker: \(error)\n".utf8))

@@ -245,16 +245,9 @@ struct DaemonTests {
         var idle: [Int32] = []
         defer { for fd in idle { close(fd) } }
         for _ in 0..<64 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(rc == 0, "idle connection \(idle.count) refused")
-            idle.append(fd)
+            let fd = connectLoopback(port: port)
+            #expect(fd != nil, "idle connection \(idle.count) refused")
+            if let fd { idle.append(fd) }
         }
         var slow: [String] = []
         for probe in 0..<20 {
@@ -268,5 +261,37 @@ struct DaemonTests {
         #expect(slow.isEmpty, "probes starved by idle connections: \(slow)")
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit(timeout: .seconds(45)) == 0)
+    }
+
+    @Test("an output Kafka will not take: logged, counted, /readyz 503 with the reason, and SIGTERM still exits 0")
+    func refusedOutputNeverWedges() async throws {
+        let procs = try Processes("refused-output")
+        defer { procs.teardown() }
+        let (_, brokers) = try await procs.devBroker()
+        let config = try Self.writeConfig(procs.directory, "")
+        // The producer takes at most 1,000 bytes: a dead letter of a 2,000-byte message is always refused.
+        let daemon = try Self.runDaemon(procs, config: config, brokers: brokers, environment: [
+            "TOKENWATCH_KAFKA_LIBRDKAFKA_MESSAGE_MAX_BYTES": "1000",
+            "TOKENWATCH_KAFKA_LIBRDKAFKA_BATCH_SIZE": "1000",
+        ])
+        let port = try await httpAddress(of: daemon).port
+        try await Self.produce(brokers, [[UInt8](repeating: UInt8(ascii: "x"), count: 2_000),
+                                         Self.event("ok", user: "u", ts: 1_795_219_200_000, tokens: 5)])
+        var readiness = ""
+        let refused = await eventually(timeout: .seconds(60)) {
+            let r = get(port: port, "/readyz")
+            readiness = r.map { "\($0.status) \($0.body)" } ?? "no answer"
+            return r?.status == 503 && (r?.body.contains("refused by Kafka") ?? false)
+        }
+        #expect(refused, "readyz: \(readiness); stderr:\n\(daemon.stderr.suffix(2000))")
+        let samples = try parsePrometheus(get(port: port, "/metrics")?.body ?? "")
+        #expect(samples.contains { $0.name == "tokenwatch_output_errors_total" && $0.value >= 1 })
+        #expect(samples.contains { $0.name == "tokenwatch_outputs_blocked" && $0.value == 1 })
+        #expect(daemon.stderr.contains("output refused by Kafka"))
+        #expect(get(port: port, "/healthz")?.status == 200, "the loop still runs")
+
+        daemon.signal(SIGTERM)
+        let exit = await daemon.waitForExit(timeout: .seconds(45))  // the unit's TimeoutStopSec
+        #expect(exit == 0, "stderr:\n\(daemon.stderr.suffix(3000))")
     }
 }
