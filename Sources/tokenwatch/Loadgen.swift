@@ -114,7 +114,7 @@ final class GeneratedEventOutput {
 
     /// Writes JSON lines to the file at `path`.
     init(file path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let h = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
         file = h
         producer = nil
