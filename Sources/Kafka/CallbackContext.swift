@@ -6,6 +6,8 @@ import Logging
 class CallbackContext: @unchecked Sendable {
     // @unchecked Sendable: `logger` is immutable; subclasses guard their mutable state with a Mutex.
     let logger: Logger
+    /// Collapses librdkafka's repeated warnings and errors.
+    let repeats = RepeatedLineFilter()
 
     init(logger: Logger) {
         self.logger = logger

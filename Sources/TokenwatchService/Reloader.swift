@@ -24,6 +24,10 @@ public struct ReloadPlan: Sendable {
             guard a != b else { return }
             list.append(show ? "\(key): \(a) → \(b)" : key)
         }
+        /// Durations as they are written in the file (`5m → 10m`), not as milliseconds.
+        func checkDuration(_ key: String, _ a: Int64, _ b: Int64, into list: inout [String]) {
+            check(key, DurationText.format(ms: a), DurationText.format(ms: b), into: &list)
+        }
         check("leaderboard.top_k", old.leaderboard.topK, new.leaderboard.topK, into: &applied)
         check("leaderboard.rank_by", old.leaderboard.rankBy.rawValue, new.leaderboard.rankBy.rawValue, into: &applied)
         check("leaderboard.weekly_cutoff", old.leaderboard.weeklyCutoff, new.leaderboard.weeklyCutoff, into: &applied)
@@ -44,20 +48,20 @@ public struct ReloadPlan: Sendable {
             check("kafka.librdkafka.\(property)", k0.librdkafka[property], k1.librdkafka[property], into: &ignored, show: false)
         }
         let e0 = old.engineSettings, e1 = new.engineSettings
-        check("engine.allowed_lateness", e0.allowedLatenessMs, e1.allowedLatenessMs, into: &ignored)
-        check("engine.idle_timeout", e0.idleTimeoutMs, e1.idleTimeoutMs, into: &ignored)
-        check("engine.dedup_horizon", e0.dedupHorizonMs, e1.dedupHorizonMs, into: &ignored)
+        checkDuration("engine.allowed_lateness", e0.allowedLatenessMs, e1.allowedLatenessMs, into: &ignored)
+        checkDuration("engine.idle_timeout", e0.idleTimeoutMs, e1.idleTimeoutMs, into: &ignored)
+        checkDuration("engine.dedup_horizon", e0.dedupHorizonMs, e1.dedupHorizonMs, into: &ignored)
         check("engine.dedup_max_ids", e0.dedupMaxIds, e1.dedupMaxIds, into: &ignored)
-        check("engine.max_future_skew", e0.maxFutureSkewMs, e1.maxFutureSkewMs, into: &ignored)
+        checkDuration("engine.max_future_skew", e0.maxFutureSkewMs, e1.maxFutureSkewMs, into: &ignored)
         check("engine.max_message_bytes", e0.maxMessageBytes, e1.maxMessageBytes, into: &ignored)
         check("windows", old.windows.map(\.description), new.windows.map(\.description), into: &ignored)
-        check("leaderboard.snapshot_interval", old.leaderboard.snapshotIntervalMs, new.leaderboard.snapshotIntervalMs, into: &ignored)
-        check("leaderboard.known_users_horizon", old.leaderboard.knownUsersHorizonMs, new.leaderboard.knownUsersHorizonMs,
+        checkDuration("leaderboard.snapshot_interval", old.leaderboard.snapshotIntervalMs, new.leaderboard.snapshotIntervalMs, into: &ignored)
+        checkDuration("leaderboard.known_users_horizon", old.leaderboard.knownUsersHorizonMs, new.leaderboard.knownUsersHorizonMs,
               into: &ignored)
         check("http.listen", old.http.listen, new.http.listen, into: &ignored)
         check("http.bearer_token", old.http.bearerToken, new.http.bearerToken, into: &ignored, show: false)
         check("state.dir", old.state.dir, new.state.dir, into: &ignored)
-        check("state.checkpoint_interval", old.state.checkpointIntervalMs, new.state.checkpointIntervalMs, into: &ignored)
+        checkDuration("state.checkpoint_interval", old.state.checkpointIntervalMs, new.state.checkpointIntervalMs, into: &ignored)
         check("replay.topic_prefix", old.replay.topicPrefix, new.replay.topicPrefix, into: &ignored)
         check("logging.format", old.logging.format.rawValue, new.logging.format.rawValue, into: &ignored)
         check("logging.level", old.logging.level.rawValue, new.logging.level.rawValue, into: &ignored)

@@ -202,6 +202,16 @@ public final class Replayer {
                 for a in answer { start[a.partition] = a.offset >= 0 ? a.offset : high[a.partition]! }
             }
         }
+        // Reading from the log start when it is past offset 0: what came before is gone (retention, or the
+        // dev broker's ~5 MB per partition), and the replay can only cover what is left. Say so.
+        let truncated = (0..<Int32(count)).filter { start[$0]! == low[$0]! && low[$0]! > 0 }
+        if !truncated.isEmpty {
+            let lost = truncated.map { low[$0]! }.reduce(0, +)
+            logger.warning("the topic no longer holds its oldest events; the replay covers only what is left", metadata: [
+                "partitions": "\(truncated.map { "\($0) from offset \(low[$0]!)" }.joined(separator: ", "))", "offsets_gone": "\(lost)",
+            ])
+            path += "; \(lost) older offsets are gone from partitions \(truncated.map(String.init).joined(separator: ", "))"
+        }
         logger.info("replay start offsets", metadata: ["path": "\(path)"])
         var counts: [Int32: Int64] = [:]
         for p in 0..<Int32(count) { counts[p] = max(0, high[p]! - start[p]!) }

@@ -96,6 +96,11 @@ struct Loadgen: ParsableCommand {
             }
         }
         let failed = try output.finish()
+        if file == nil, let dropped = DevBrokerRetention.dropped(properties: k.clientProperties(defaults: [:]), topics: [topic ?? k.inputTopic],
+                                                                 logger: logger) {
+            var known: [String: Int64] = [:]
+            DevBrokerRetention.warn(dropped, known: &known, logger: logger)
+        }
         let seconds = Double(WallClock.monotonicMs() - began) / 1000
         logger.info("loadgen done", metadata: ["scenario": "\(scenario)", "events": "\(sent)", "failed": "\(failed)", "seconds": "\(seconds)"])
         if failed > 0 { throw Exit.runtime }

@@ -164,6 +164,18 @@ struct DevBroker: AsyncParsableCommand {
         }
         FileHandle.standardOutput.write(Data((broker.bootstrap + "\n").utf8))
         logger.info("dev broker ready", metadata: ["bootstrap": "\(broker.bootstrap)", "partitions": "\(partitions)"])
+        let topics = [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic]
+        let watch = Task.detached {
+            // Every 10 s: say which partitions dropped their oldest messages since the last look.
+            var known: [String: Int64] = [:]
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(10))
+                if let dropped = DevBrokerRetention.dropped(properties: ["bootstrap.servers": broker.bootstrap], topics: topics, logger: logger) {
+                    DevBrokerRetention.warn(dropped, known: &known, logger: logger)
+                }
+            }
+        }
+        defer { watch.cancel() }
         for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         logger.info("dev broker stopping")
         withExtendedLifetime(broker) {}

@@ -15,6 +15,8 @@ struct ReloadTests {
               librdkafka:
                 sasl.username: someone
             windows: ["1h@1m"]
+            engine:
+              idle_timeout: 90s
             leaderboard:
               top_k: 2
               rank_by: tokens
@@ -32,6 +34,7 @@ struct ReloadTests {
         #expect(plan.ignored.contains { $0.hasPrefix("kafka.brokers") })
         #expect(plan.ignored.contains("kafka.librdkafka.sasl.username"))  // named, value not shown
         #expect(plan.ignored.contains { $0.hasPrefix("windows") })
+        #expect(plan.ignored.contains("engine.idle_timeout: 30s → 1m30s"), "durations read as written: \(plan.ignored)")
         #expect(plan.effective.leaderboard.topK == 2)
         #expect(plan.effective.kafka == old.kafka)
         #expect(plan.effective.windows == old.windows)
