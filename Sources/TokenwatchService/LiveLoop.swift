@@ -46,6 +46,10 @@ final class LiveLoop {
     private var noPartitionsSince: Int64? = WallClock.monotonicMs()
     private var stalledSince: Int64?
     private var consumedAtLastLag = 0
+    /// A periodic checkpoint being written on its own thread (its offsets are committed when it is durable).
+    private var checkpointInFlight: BackgroundCheckpoint?
+    /// How long the loop itself stopped for each checkpoint (waiting for acknowledgements, copying the state).
+    private var checkpointPause = LatencyHistogram()
 
     /// Locks the state directory, connects, and restores or rebuilds the state; nil when a stop came first.
     static func start(pipeline: Pipeline) throws -> LiveLoop? {
@@ -218,7 +222,8 @@ final class LiveLoop {
             emitSnapshots()
             outputs.serveDeliveries(timeout: .zero)
             publishStatus(idle: n == 0)
-            if WallClock.monotonicMs() - lastCommit >= settings.checkpointIntervalMs {
+            try commitFinishedCheckpoint()
+            if WallClock.monotonicMs() - lastCommit >= settings.checkpointIntervalMs && checkpointInFlight == nil {
                 try commitCycle(final: false)
                 lastCommit = WallClock.monotonicMs()
             }
@@ -413,11 +418,14 @@ final class LiveLoop {
         boardsChanged = false
     }
 
-    /// Outputs acknowledged → checkpoint written → offsets committed, in that order. On the final cycle
-    /// (stop, revoke) it waits at most 20 s for acknowledgements, then leaves without committing: the
-    /// next start repeats those outputs byte for byte instead of losing them.
+    /// Outputs acknowledged → checkpoint written → offsets committed, in that order. A periodic cycle
+    /// writes the checkpoint on its own thread (`BackgroundCheckpoint`) and commits when it is durable;
+    /// the final cycle (stop, revoke, standby) first lets a running one finish, then writes and commits
+    /// at once. The final cycle waits at most 20 s for acknowledgements, then leaves without committing:
+    /// the next start repeats those outputs byte for byte instead of losing them.
     private func commitCycle(final: Bool) throws {
-        let deadline = WallClock.monotonicMs() + (final ? 20_000 : Int64.max / 2)
+        let began = WallClock.monotonicMs()
+        let deadline = began + (final ? 20_000 : Int64.max / 2)
         while outputs.unacknowledged > 0 {
             outputs.serveDeliveries(timeout: .milliseconds(100))
             pipeline.beatNow()
@@ -429,20 +437,52 @@ final class LiveLoop {
             // A stop request ends a periodic cycle at once (the final one follows); so does a blockage.
             if !final && (pipeline.stopRequested || outputs.blockage != nil) { return }
         }
-        try store.save(engine.checkpoint(), identity: identity)
-        let offsets = engine.positions.compactMap { (id, next) -> TopicPartitionOffset? in
+        if !final {
+            checkpointInFlight = BackgroundCheckpoint(engine: engine, identity: identity, store: store)
+            checkpointPause.observe(milliseconds: WallClock.monotonicMs() - began)
+            return
+        }
+        if let running = checkpointInFlight {
+            checkpointInFlight = nil
+            try commit(running.offsets, written: running.wait())
+        }
+        let written = Result<Int64, any Error> {
+            let start = WallClock.monotonicMs()
+            try store.save(engine.checkpoint(), identity: identity)
+            return WallClock.monotonicMs() - start
+        }
+        try commit(engine.positions, written: written)
+    }
+
+    /// Commits the offsets of a background checkpoint once its file is durable.
+    private func commitFinishedCheckpoint() throws {
+        guard let running = checkpointInFlight, let written = running.finished else { return }
+        checkpointInFlight = nil
+        try commit(running.offsets, written: written)
+    }
+
+    /// After a checkpoint holding `offsets` was written (or failed to be: rethrown), commits them for the
+    /// partitions this instance still holds.
+    private func commit(_ offsets: [Int32: Int64], written: Result<Int64, any Error>) throws {
+        let writeMs = try written.get()
+        let commits = offsets.compactMap { (id, next) -> TopicPartitionOffset? in
             next >= 0 && assigned.contains(id) ? TopicPartitionOffset(topic: settings.inputTopic, partition: id, offset: next) : nil
         }
-        if !offsets.isEmpty {
+        if !commits.isEmpty {
             do {
-                try consumer.commit(offsets)
+                try consumer.commit(commits)
             } catch {
                 // The checkpoint already holds these positions, and they, not the commit, say where to resume.
                 logger.warning("offset commit failed", metadata: ["error": "\(error)"])
             }
         }
         let now = WallClock.nowMs()
-        pipeline.updateStatus { $0.lastCheckpointAtMs = now }
+        let pause = checkpointPause
+        pipeline.updateStatus {
+            $0.lastCheckpointAtMs = now
+            $0.lastCheckpointWriteMs = writeMs
+            $0.checkpointPause = pause
+        }
     }
 }
 

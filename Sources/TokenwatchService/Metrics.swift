@@ -97,6 +97,13 @@ public enum PrometheusText {
             out.metric("tokenwatch_checkpoint_age_seconds", .gauge, "Seconds since the last checkpoint was written.",
                        [([], Double(nowMs - at) / 1000)])
         }
+        if let ms = s.lastCheckpointWriteMs {
+            out.metric("tokenwatch_checkpoint_write_seconds", .gauge, "How long encoding and writing the last checkpoint took.",
+                       [([], Double(ms) / 1000)])
+        }
+        out.histogram("tokenwatch_checkpoint_pause_seconds",
+                      "How long consumption stopped for each periodic checkpoint (waiting for acknowledgements, copying the state).",
+                      s.checkpointPause)
         out.metric("tokenwatch_outputs_in_flight", .gauge, "Outputs produced but not yet acknowledged by the broker.",
                    [([], Double(s.inFlight))])
         out.metric("tokenwatch_consumption_paused", .gauge, "1 while consumption is paused for output back-pressure.",

@@ -48,6 +48,10 @@ public struct PipelineStatus: Sendable {
     public var assigned: [Int32] = []
     public var inFlight = 0
     public var lastCheckpointAtMs: Int64?
+    /// How long encoding and writing the last checkpoint took (on its own thread for periodic ones).
+    public var lastCheckpointWriteMs: Int64?
+    /// How long the loop stopped consuming for each periodic checkpoint (acknowledgements, the state copy).
+    public var checkpointPause = LatencyHistogram()
     public var ready = false
     public var paused = false
 
