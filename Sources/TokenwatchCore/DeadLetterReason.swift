@@ -55,6 +55,8 @@ public enum DeadLetterReason: Error, Hashable, Sendable, CustomStringConvertible
     case futureTimestamp
     /// Older than its partition's watermark and too old for every window not yet emitted.
     case late
+    /// An OTLP input message, or a usage record in it, that yields no event (`otlp:…`, see `OTLPError`).
+    case otlp(OTLPError)
 
     public var description: String {
         switch self {
@@ -72,6 +74,7 @@ public enum DeadLetterReason: Error, Hashable, Sendable, CustomStringConvertible
         case .invalidTimestamp: "invalid_timestamp"
         case .futureTimestamp: "future_timestamp"
         case .late: "late"
+        case .otlp(let problem): problem.description
         }
     }
 }

@@ -159,12 +159,26 @@ public struct Engine: Sendable {
     public mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
                                  receivedAtMs: Int64 = 0, referenceTimeMs: Int64? = nil,
                                  checkingKey key: UnsafeRawBufferPointer? = nil) -> ProcessResult {
+        guard takeOffset(partition: partition, offset: offset) else { return .alreadyProcessed }
+        return processEvent(payload, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                            referenceTimeMs: referenceTimeMs, checkingKey: key)
+    }
+
+    /// Moves the partition's position past `offset`; false (and counted) when restored state already holds it.
+    mutating func takeOffset(partition: Int32, offset: Int64) -> Bool {
         if !partitions.exists(partition) { partitions[partition] = newPartition() }
         if offset < partitions.nextOffset(partition) {
             counters.alreadyProcessed += 1
-            return .alreadyProcessed
+            return false
         }
         partitions.withState(partition) { $0.nextOffset = offset + 1 }
+        return true
+    }
+
+    /// Decodes and counts one event of a message whose offset has been taken (an OTLP message holds many).
+    mutating func processEvent(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
+                               receivedAtMs: Int64, referenceTimeMs: Int64?,
+                               checkingKey key: UnsafeRawBufferPointer?) -> ProcessResult {
         let event: DecodedEvent
         do {
             event = try decoder.decode(payload)
@@ -287,8 +301,8 @@ public struct Engine: Sendable {
         detector.tally(user: e.user, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
     }
 
-    private mutating func deadLetter(_ reason: DeadLetterReason, _ payload: UnsafeRawBufferPointer, _ partition: Int32,
-                                     _ offset: Int64, _ receivedAt: Int64) -> ProcessResult {
+    mutating func deadLetter(_ reason: DeadLetterReason, _ payload: UnsafeRawBufferPointer, _ partition: Int32,
+                             _ offset: Int64, _ receivedAt: Int64) -> ProcessResult {
         counters.deadLetters[reason.description, default: 0] += 1
         // Above the cap only a prefix is kept, so the record always fits what the producer accepts;
         // the digest of the whole payload still identifies it.

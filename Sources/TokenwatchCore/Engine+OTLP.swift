@@ -1,0 +1,73 @@
+/// What became of one OTLP logs message.
+public struct OTLPProcessSummary: Sendable, Equatable {
+    public var counted = 0
+    public var service = 0
+    public var duplicates = 0
+    /// Records of events no mapping reads (prompts, tool results, …): not errors, not dead-lettered.
+    public var skipped = 0
+    /// One reason per dead letter written: the whole message, or single records of it.
+    public var deadLetters: [DeadLetterReason] = []
+    /// The message's offset was already reflected in restored state.
+    public var alreadyProcessed = false
+
+    public init() {}
+}
+
+extension Engine {
+    /// Counts the Claude Code usage events of one OTLP logs message (protobuf or JSON, detected).
+    ///
+    /// Each event goes through the same validation, de-duplication and windows as a native event
+    /// (it is encoded as one, `OTLPEvent.json()`). A message that cannot be read is dead-lettered
+    /// whole (`otlp:truncated`, `otlp:malformed`, `otlp:empty`, `message_too_large`, …); a usage record
+    /// that cannot be counted (`otlp:no_identity`, …) is dead-lettered alone, its payload being the
+    /// event as far as it was read.
+    ///
+    /// Events are de-duplicated across partitions: one batch mixes many users, so a message key can
+    /// never be the user, and the Collector spreads batches over partitions.
+    @discardableResult
+    public mutating func processOTLP(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
+                                     receivedAtMs: Int64 = 0, referenceTimeMs: Int64? = nil) -> OTLPProcessSummary {
+        var summary = OTLPProcessSummary()
+        guard takeOffset(partition: partition, offset: offset) else {
+            summary.alreadyProcessed = true
+            return summary
+        }
+        func refuse(_ reason: DeadLetterReason, _ bytes: UnsafeRawBufferPointer) {
+            _ = deadLetter(reason, bytes, partition, offset, receivedAtMs)
+            summary.deadLetters.append(reason)
+        }
+        if payload.count > configuration.maxMessageBytes {
+            refuse(.messageTooLarge, payload)
+            return summary
+        }
+        let batch: OTLPLogBatch
+        do {
+            batch = try OTLPLogs.decode(payload)
+        } catch {
+            refuse(.otlp(error), payload)
+            return summary
+        }
+        if batch.recordCount == 0 {
+            refuse(.otlp(.emptyBatch), payload)
+            return summary
+        }
+        summary.skipped = batch.skippedCount
+        let noKey = UnsafeRawBufferPointer(start: nil, count: 0)
+        for event in batch.events {
+            event.json().withUnsafeBytes { json in
+                switch processEvent(json, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                                    referenceTimeMs: referenceTimeMs, checkingKey: noKey) {
+                case .counted: summary.counted += 1
+                case .service: summary.service += 1
+                case .duplicate: summary.duplicates += 1
+                case .deadLetter(let reason): summary.deadLetters.append(reason)
+                case .alreadyProcessed: break
+                }
+            }
+        }
+        for rejected in batch.rejected {
+            rejected.event.json().withUnsafeBytes { refuse(.otlp(rejected.reason), $0) }
+        }
+        return summary
+    }
+}

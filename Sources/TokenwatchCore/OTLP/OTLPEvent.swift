@@ -1,0 +1,45 @@
+/// A usage event read from OTLP logs, before the engine sees it.
+public struct OTLPEvent: Sendable, Equatable {
+    public var eventId: String
+    /// Event time, epoch milliseconds.
+    public var timestampMs: Int64
+    /// The person charged; nil when the record names nobody (it is then dead-lettered, never ranked).
+    public var userId: String?
+    public var team: String?
+    public var tool: String
+    public var model: String?
+    public var sessionId: String?
+    public var inputTokens: Int64 = 0
+    public var outputTokens: Int64 = 0
+    public var cacheReadTokens: Int64 = 0
+
+    public init(eventId: String, timestampMs: Int64, userId: String? = nil, team: String? = nil, tool: String,
+                model: String? = nil, sessionId: String? = nil) {
+        self.eventId = eventId
+        self.timestampMs = timestampMs
+        self.userId = userId
+        self.team = team
+        self.tool = tool
+        self.model = model
+        self.sessionId = sessionId
+    }
+
+    /// The event as a tokenwatch input event (CONTRACT.md §1), so it is validated, de-duplicated and
+    /// counted by exactly the same code as a native event; `user_id` is left out when unresolved.
+    public func json() -> [UInt8] {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("event_id"); w.string(eventId)
+        w.key("ts"); w.int(timestampMs)
+        if let userId { w.key("user_id"); w.string(userId) }
+        if let team { w.key("team"); w.string(team) }
+        w.key("tool"); w.string(tool)
+        if let model { w.key("model"); w.string(model) }
+        if let sessionId { w.key("session_id"); w.string(sessionId) }
+        w.key("input_tokens"); w.int(inputTokens)
+        w.key("output_tokens"); w.int(outputTokens)
+        w.key("cache_read_tokens"); w.int(cacheReadTokens)
+        w.endObject()
+        return w.bytes
+    }
+}
