@@ -12,7 +12,7 @@ public struct DirectorySink: ReplaySink {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (kind, name) in [(OutputRecord.Kind.leaderboard, "leaderboard.jsonl"), (.alert, "alerts.jsonl"), (.deadLetter, "deadletter.jsonl")] {
             let path = directory + "/" + name
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
             guard let h = FileHandle(forWritingAtPath: path) else { throw LineReaderError(path: path, message: "cannot open for writing") }
             try h.truncate(atOffset: 0)
             files[kind] = h
