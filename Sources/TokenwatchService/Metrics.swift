@@ -53,6 +53,8 @@ public enum PrometheusText {
         out.metric("tokenwatch_build_info", .gauge, "Always 1; the labels say which build runs.",
                    [([("version", BuildInfo.version), ("commit", BuildInfo.commit)], 1)])
         out.metric("tokenwatch_ready", .gauge, "1 once state is restored and partitions are assigned.", [([], s.ready ? 1 : 0)])
+        out.metric("tokenwatch_active", .gauge, "1 on the active instance of the group (it consumes and publishes), 0 on a standby.",
+                   [([], s.active ? 1 : 0)])
         out.metric("tokenwatch_messages_consumed_total", .counter, "Messages taken from the input topic since start.",
                    [([], Double(s.consumed))])
         out.metric("tokenwatch_events_total", .counter, "Input messages by what became of them (since the state began).", [
