@@ -1,17 +1,18 @@
 import Foundation
-import Kafka
 import Synchronization
 import TokenwatchCore
 
 /// A checkpoint encoded and written on its own thread from a copy of the engine, so the pipeline keeps
 /// consuming meanwhile: `Engine` is a value of arrays, so the copy is copy-on-write and costs nothing
 /// until the loop changes something (then only what it touches is copied). The offsets it holds are
-/// committed by the loop once the file is durable (`finished`).
+/// committed by the loop once the file is durable (`finished`). The final cycle of a stop or revoke
+/// writes through the same path and waits for it.
 final class BackgroundCheckpoint: Sendable {
     /// Where each input partition resumes, as of the copy.
     let offsets: [Int32: Int64]
     let startedAtMs: Int64
     private let outcome = Mutex<Result<Int64, any Error>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
 
     /// Starts writing `engine`'s checkpoint, stamped with `identity`, into `store`.
     init(engine: Engine, identity: StateIdentity, store: CheckpointStore) {
@@ -23,6 +24,7 @@ final class BackgroundCheckpoint: Sendable {
                 return WallClock.monotonicMs() - startedAtMs
             }
             outcome.withLock { $0 = result }
+            done.signal()
         }
         thread.name = "tokenwatch-checkpoint"
         thread.start()
@@ -33,9 +35,8 @@ final class BackgroundCheckpoint: Sendable {
 
     /// Blocks until the write is done (for the final cycle of a stop or revoke).
     func wait() -> Result<Int64, any Error> {
-        while true {
-            if let done = finished { return done }
-            usleep(2_000)
-        }
+        done.wait()
+        done.signal()  // a later `wait` returns at once too
+        return finished!  // set before the signal
     }
 }

@@ -193,56 +193,9 @@ public final class HTTPServer: Sendable {
             let ready = fds.withUnsafeMutableBufferPointer { Self.systemPoll($0.baseAddress!, $0.count, Int32(wait)) }
             now = WallClock.monotonicMs()
 
-            if ready > 0 {
-                for i in pending.indices where fds[i + 1].revents != 0 {
-                    switch readAvailable(&pending[i], &scratch) {
-                    case .waiting:
-                        continue
-                    case .head(let end):
-                        if !dispatch(Array(pending[i].buffer[0..<end]), on: pending[i].fd) { busy += 1 }
-                    case .tooLarge:
-                        finish(pending[i].fd, .text(431, "request header fields too large (at most \(maxRequestBytes) bytes)"))
-                    case .eof:
-                        // Half-closed before the head was complete: the old server answered 408 here too.
-                        finish(pending[i].fd, .text(408, "request timeout"))
-                    case .gone:
-                        close(pending[i].fd)
-                    }
-                    pending[i].fd = -1
-                }
-            }
-            for i in pending.indices {
-                guard pending[i].deadline <= now else { break }
-                if pending[i].fd >= 0 { finish(pending[i].fd, .text(408, "request timeout")) }
-                pending[i].fd = -1
-            }
-            pending.removeAll { $0.fd < 0 }
-
-            if ready > 0, fds[0].revents != 0 {
-                // Bounded so a connect flood cannot starve the reads of connections already pending.
-                for _ in 0..<256 {
-                    let client = accept(listenFD, nil, nil)
-                    if client < 0 {
-                        if errno == EINTR || errno == ECONNABORTED { continue }
-                        if (errno == EMFILE || errno == ENFILE) && !pending.isEmpty {
-                            // Out of descriptors: the oldest idle connection is the cheapest to give up.
-                            finish(pending.removeFirst().fd, .text(408, "request timeout"))
-                            evicted += 1
-                            continue
-                        }
-                        if errno == EMFILE || errno == ENFILE { listenPausedUntil = now + Self.pollIntervalMs }
-                        break
-                    }
-                    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                    guard Self.setNonBlocking(client, true) else { close(client); continue }
-                    if pending.count >= maxPending {
-                        // Drop the oldest rather than refuse the newest: a fresh probe must get through a flood.
-                        finish(pending.removeFirst().fd, .text(408, "request timeout"))
-                        evicted += 1
-                    }
-                    pending.append(Pending(fd: client, deadline: now + headTimeoutMs))
-                }
-            }
+            if ready > 0 { busy += serveReadable(&pending, revents: fds.dropFirst().map(\.revents), scratch: &scratch) }
+            expireDeadlines(&pending, now: now)
+            if ready > 0, fds[0].revents != 0 { evicted += acceptNew(&pending, now: now, listenPausedUntil: &listenPausedUntil) }
 
             if (evicted > 0 || busy > 0) && now - lastWarning >= 10_000 {
                 logger.warning("http overloaded", metadata: [
@@ -255,6 +208,68 @@ public final class HTTPServer: Sendable {
             }
         }
         for p in pending { close(p.fd) }
+    }
+
+    /// Reads from the pending connections that poll found readable; a complete head goes to a handler.
+    /// Returns how many complete requests were refused because every handler was busy.
+    private func serveReadable(_ pending: inout [Pending], revents: [Int16], scratch: inout [UInt8]) -> Int {
+        var busy = 0
+        for i in pending.indices where revents[i] != 0 {
+            switch readAvailable(&pending[i], &scratch) {
+            case .waiting:
+                continue
+            case .head(let end):
+                if !dispatch(Array(pending[i].buffer[0..<end]), on: pending[i].fd) { busy += 1 }
+            case .tooLarge:
+                finish(pending[i].fd, .text(431, "request header fields too large (at most \(maxRequestBytes) bytes)"))
+            case .eof:
+                // Half-closed before the head was complete: the old server answered 408 here too.
+                finish(pending[i].fd, .text(408, "request timeout"))
+            case .gone:
+                close(pending[i].fd)
+            }
+            pending[i].fd = -1
+        }
+        return busy
+    }
+
+    /// Answers 408 to connections past their head deadline (the front is the oldest) and drops finished ones.
+    private func expireDeadlines(_ pending: inout [Pending], now: Int64) {
+        for i in pending.indices {
+            guard pending[i].deadline <= now else { break }
+            if pending[i].fd >= 0 { finish(pending[i].fd, .text(408, "request timeout")) }
+            pending[i].fd = -1
+        }
+        pending.removeAll { $0.fd < 0 }
+    }
+
+    /// Accepts new connections into `pending`; returns how many old idle ones were dropped to make room.
+    private func acceptNew(_ pending: inout [Pending], now: Int64, listenPausedUntil: inout Int64) -> Int {
+        var evicted = 0
+        // Bounded so a connect flood cannot starve the reads of connections already pending.
+        for _ in 0..<256 {
+            let client = accept(listenFD, nil, nil)
+            if client < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if (errno == EMFILE || errno == ENFILE) && !pending.isEmpty {
+                    // Out of descriptors: the oldest idle connection is the cheapest to give up.
+                    finish(pending.removeFirst().fd, .text(408, "request timeout"))
+                    evicted += 1
+                    continue
+                }
+                if errno == EMFILE || errno == ENFILE { listenPausedUntil = now + Self.pollIntervalMs }
+                break
+            }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            guard Self.setNonBlocking(client, true) else { close(client); continue }
+            if pending.count >= maxPending {
+                // Drop the oldest rather than refuse the newest: a fresh probe must get through a flood.
+                finish(pending.removeFirst().fd, .text(408, "request timeout"))
+                evicted += 1
+            }
+            pending.append(Pending(fd: client, deadline: now + headTimeoutMs))
+        }
+        return evicted
     }
 
     /// Reads whatever the socket has without blocking, until the head is complete, too large, or drained.

@@ -218,7 +218,7 @@ final class LiveLoop {
             try handleRebalances()
             applyBackPressure()
             let n = pollBatch()
-            refreshLag(consumedNow: n)
+            refreshLag()
             emitSnapshots()
             outputs.serveDeliveries(timeout: .zero)
             publishStatus(idle: n == 0)
@@ -318,14 +318,15 @@ final class LiveLoop {
     }
 
     /// Lag from librdkafka's cached high watermarks (no broker request), once a second; ends catching up.
-    private func refreshLag(consumedNow n: Int) {
+    private func refreshLag() {
         let monotonic = WallClock.monotonicMs()
         guard monotonic - lastLagAt >= 1_000 else { return }
         lastLagAt = monotonic
         lag = [:]
         var known = true
+        let positions = engine.positions
         for p in assigned {
-            let next = engine.positions[p] ?? -1
+            let next = positions[p] ?? -1
             if let w = consumer.cachedWatermarks(topic: settings.inputTopic, partition: p), w.high >= 0 {
                 lag[p] = next >= 0 ? max(0, w.high - next) : max(0, w.high - w.low)
             } else {
@@ -446,12 +447,8 @@ final class LiveLoop {
             checkpointInFlight = nil
             try commit(running.offsets, written: running.wait())
         }
-        let written = Result<Int64, any Error> {
-            let start = WallClock.monotonicMs()
-            try store.save(engine.checkpoint(), identity: identity)
-            return WallClock.monotonicMs() - start
-        }
-        try commit(engine.positions, written: written)
+        let now = BackgroundCheckpoint(engine: engine, identity: identity, store: store)
+        try commit(now.offsets, written: now.wait())
     }
 
     /// Commits the offsets of a background checkpoint once its file is durable.

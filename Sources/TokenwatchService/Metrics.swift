@@ -49,6 +49,15 @@ public enum PrometheusText {
 
     public static func render(status s: PipelineStatus, counters c: ServiceCounters, nowMs: Int64 = WallClock.nowMs()) -> String {
         var out = Writer()
+        writeRoleAndInput(s, to: &out)
+        writeProgress(s, nowMs: nowMs, to: &out)
+        writeStateAndOutputs(s, nowMs: nowMs, to: &out)
+        writeService(c, to: &out)
+        return out.text
+    }
+
+    /// The instance's role and what became of its input.
+    private static func writeRoleAndInput(_ s: PipelineStatus, to out: inout Writer) {
         out.metric("tokenwatch_up", .gauge, "1 while the daemon runs.", [([], 1)])
         out.metric("tokenwatch_build_info", .gauge, "Always 1; the labels say which build runs.",
                    [([("version", BuildInfo.version), ("commit", BuildInfo.commit)], 1)])
@@ -73,6 +82,10 @@ public enum PrometheusText {
                    [([], Double(s.counters.snapshots))])
         out.metric("tokenwatch_alerts_total", .counter, "Alerts published since start, by rule.",
                    s.alertsByRule.sorted { $0.key < $1.key }.map { ([("rule", $0.key)], Double($0.value)) })
+    }
+
+    /// Lag, watermark, latency and the engine's size.
+    private static func writeProgress(_ s: PipelineStatus, nowMs: Int64, to out: inout Writer) {
         out.metric("tokenwatch_consumer_lag_messages", .gauge,
                    "Per assigned partition: high watermark (librdkafka's last fetch) minus the next offset to process.",
                    s.lag.sorted { $0.key < $1.key }.map { ([("partition", String($0.key))], Double($0.value)) })
@@ -95,6 +108,10 @@ public enum PrometheusText {
                    [([], Double(s.trackedUsers))])
         out.metric("tokenwatch_window_active_users", .gauge, "Users with events in the window's range as of the last snapshot.",
                    s.activeUsers.map { ([("window", $0.window)], Double($0.users)) })
+    }
+
+    /// Checkpoints, rebuilt state and outputs held back.
+    private static func writeStateAndOutputs(_ s: PipelineStatus, nowMs: Int64, to out: inout Writer) {
         if let at = s.lastCheckpointAtMs {
             out.metric("tokenwatch_checkpoint_age_seconds", .gauge, "Seconds since the last checkpoint was written.",
                        [([], Double(nowMs - at) / 1000)])
@@ -120,6 +137,10 @@ public enum PrometheusText {
                    [([], Double(s.outputErrors))])
         out.metric("tokenwatch_outputs_blocked", .gauge, "1 while outputs are held back by an error that is not retriable.",
                    [([], s.outputBlocked == nil ? 0 : 1)])
+    }
+
+    /// Reloads, HTTP and the process.
+    private static func writeService(_ c: ServiceCounters, to out: inout Writer) {
         out.metric("tokenwatch_reloads_total", .counter, "Configuration reloads (SIGHUP), by result.", [
             ([("result", "applied")], Double(c.reloadsApplied.load(ordering: .relaxed))),
             ([("result", "rejected")], Double(c.reloadsRejected.load(ordering: .relaxed))),
@@ -133,7 +154,6 @@ public enum PrometheusText {
         if let rss = residentBytes() {
             out.metric("process_resident_memory_bytes", .gauge, "Resident set size.", [([], Double(rss))])
         }
-        return out.text
     }
 
     /// RSS from /proc/self/statm (Linux); nil elsewhere.

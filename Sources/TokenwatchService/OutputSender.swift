@@ -62,7 +62,8 @@ struct OutputSender {
                 inFlight[token] = item
                 head += 1
             } catch {
-                refused(item, error, now: now)
+                // A full local queue is retried after the next delivery reports; anything else waits longer.
+                if !error.isRetriable { noteBlocked(item, error, now: now) }
                 break
             }
         }
@@ -95,14 +96,6 @@ struct OutputSender {
         }
         if !inFlight.isEmpty || head < waiting.count { drain() }
         if inFlight.isEmpty && head == waiting.count { blockage = nil }
-    }
-
-    private mutating func refused(_ item: Item, _ error: KafkaError, now: Int64) {
-        if error.isRetriable {
-            // The local queue is full: try again after the next delivery reports.
-            return
-        }
-        noteBlocked(item, error, now: now)
     }
 
     private mutating func noteBlocked(_ item: Item, _ error: KafkaError, now: Int64) {

@@ -19,23 +19,34 @@ struct FaultTests {
         return true
     }
 
-    @Test func brokerDownAndProduceErrorsLoseNothingAndCountNothingTwice() async throws {
-        let cluster = try MockCluster(brokers: 1, logger: quietLogger())
+    /// A mock cluster of `brokers` brokers with the input and output topics (4 partitions each).
+    func cluster(brokers: Int32) throws -> MockCluster {
+        let cluster = try MockCluster(brokers: brokers, logger: quietLogger())
         for t in ["ai-usage", "tokenwatch.leaderboard", "tokenwatch.alerts", "tokenwatch.deadletter"] {
             try cluster.createTopic(t, partitions: 4)
         }
+        return cluster
+    }
+
+    /// A live pipeline on `cluster` (quick reconnects, checkpoints every 500 ms), not yet running.
+    func pipeline(_ cluster: MockCluster, group: String, stateDirectory: String, librdkafka extra: [String: String] = [:]) -> Pipeline {
+        var settings = PipelineSettings(brokers: cluster.bootstrapServers, groupId: group, inputTopic: "ai-usage",
+                                        leaderboardTopic: "tokenwatch.leaderboard", alertsTopic: "tokenwatch.alerts",
+                                        deadletterTopic: "tokenwatch.deadletter",
+                                        librdkafka: ["reconnect.backoff.max.ms": "500", "retry.backoff.ms": "100"].merging(extra) { $1 },
+                                        engine: testEngineConfiguration(), stateDirectory: stateDirectory)
+        settings.checkpointIntervalMs = 500
+        return Pipeline(settings: settings, logger: quietLogger())
+    }
+
+    @Test func brokerDownAndProduceErrorsLoseNothingAndCountNothingTwice() async throws {
+        let cluster = try cluster(brokers: 1)
         let dir = temporaryDirectory("faults")
         let lines = try writeHistory(to: dir + "/events.jsonl", events: 6000, users: 30, start: start, spanMs: 12 * 3_600_000, seed: 77)
         let half = lines.count / 2
         try TopicReplayTests.produce(Array(lines[..<half]), topic: "ai-usage", brokers: cluster.bootstrapServers)
 
-        var settings = PipelineSettings(brokers: cluster.bootstrapServers, groupId: "faults-\(getpid())", inputTopic: "ai-usage",
-                                        leaderboardTopic: "tokenwatch.leaderboard", alertsTopic: "tokenwatch.alerts",
-                                        deadletterTopic: "tokenwatch.deadletter",
-                                        librdkafka: ["reconnect.backoff.max.ms": "500", "retry.backoff.ms": "100"],
-                                        engine: testEngineConfiguration(), stateDirectory: dir + "/state")
-        settings.checkpointIntervalMs = 500
-        let pipeline = Pipeline(settings: settings, logger: quietLogger())
+        let pipeline = pipeline(cluster, group: "faults-\(getpid())", stateDirectory: dir + "/state")
         let run = Task { try await pipeline.run() }
         #expect(try await wait(seconds: 120) { pipeline.status.consumed >= half })
 
@@ -80,32 +91,23 @@ struct FaultTests {
 
     @Test("a broker restarted while a second instance joins (the election rebalances): boards exact afterwards")
     func brokerRestartDuringRebalance() async throws {
-        let cluster = try MockCluster(brokers: 3, logger: quietLogger())
-        for t in ["ai-usage", "tokenwatch.leaderboard", "tokenwatch.alerts", "tokenwatch.deadletter"] {
-            try cluster.createTopic(t, partitions: 4)
-        }
+        let cluster = try cluster(brokers: 3)
         let dir = temporaryDirectory("rebalance-fault")
         let lines = try writeHistory(to: dir + "/events.jsonl", events: 6000, users: 30, start: start, spanMs: 12 * 3_600_000, seed: 78)
         let half = lines.count / 2
         try TopicReplayTests.produce(Array(lines[..<half]), topic: "ai-usage", brokers: cluster.bootstrapServers)
-        func pipeline(_ name: String) -> Pipeline {
-            var settings = PipelineSettings(brokers: cluster.bootstrapServers, groupId: "rebalance-\(getpid())", inputTopic: "ai-usage",
-                                            leaderboardTopic: "tokenwatch.leaderboard", alertsTopic: "tokenwatch.alerts",
-                                            deadletterTopic: "tokenwatch.deadletter",
-                                            librdkafka: ["reconnect.backoff.max.ms": "500", "retry.backoff.ms": "100",
-                                                         "session.timeout.ms": "6000"],
-                                            engine: testEngineConfiguration(), stateDirectory: dir + "/state-" + name)
-            settings.checkpointIntervalMs = 500
-            return Pipeline(settings: settings, logger: quietLogger())
+        func instance(_ name: String) -> Pipeline {
+            pipeline(cluster, group: "rebalance-\(getpid())", stateDirectory: dir + "/state-" + name,
+                     librdkafka: ["session.timeout.ms": "6000"])
         }
-        let first = pipeline("a")
+        let first = instance("a")
         let runFirst = Task { try await first.run() }
         #expect(try await wait(seconds: 120) { first.status.consumed >= half })
 
         // The rest of the input arrives; a second instance joins (both groups rebalance), and at once a
         // broker (the leader of some partitions and perhaps of a group) goes away for four seconds.
         try TopicReplayTests.produce(Array(lines[half...]), topic: "ai-usage", brokers: cluster.bootstrapServers)
-        let second = pipeline("b")
+        let second = instance("b")
         let runSecond = Task { try await second.run() }
         try await Task.sleep(for: .milliseconds(300))
         try cluster.setBrokerDown(2)

@@ -254,29 +254,11 @@ struct CheckpointHardeningTests {
     @Test func roundTripContinuesExactly() throws {
         let streams = Self.streams
         let (_, uninterrupted) = EngineTests.run(streams, config: Self.config(), interleaveSeed: 5)
-        var engine = Engine(configuration: Self.config())
-        engine.assign(partitions: streams.indices.map(Int32.init))
-        var rng = SplitMix64(seed: 5)
-        var next = Array(repeating: 0, count: streams.count)
-        var outputs: [OutputRecord] = []
-        var steps = 0
-        while true {
-            let open = streams.indices.filter { next[$0] < streams[$0].count }
-            if open.isEmpty { break }
-            let p = open[Int(rng.next() % UInt64(open.count))]
-            let take = Int(rng.next() % 40) + 1
-            for _ in 0..<take where next[p] < streams[p].count {
-                engine.feed(streams[p][next[p]], partition: Int32(p), offset: Int64(next[p]))
-                next[p] += 1
-            }
-            engine.emitDueSnapshots()
-            outputs += engine.takeOutputs()
-            steps += 1
-            if steps % 25 == 0 {
-                let bytes = engine.checkpoint()
-                engine = try Self.restore(bytes)
-                #expect(engine.checkpoint().count == bytes.count)
-            }
+        let (_, outputs) = try EngineTests.run(streams, config: Self.config(), interleaveSeed: 5) { engine, step, _ in
+            guard step % 25 == 0 else { return }
+            let bytes = engine.checkpoint()
+            engine = try Self.restore(bytes)
+            #expect(engine.checkpoint().count == bytes.count)
         }
         #expect(outputs.count == uninterrupted.count)
         let same = outputs == uninterrupted

@@ -106,12 +106,21 @@ struct EngineTests {
     }
 
     /// Runs streams through an engine in a random interleaving; returns the outputs.
+    /// Feeds `streams` (one per partition) in a random interleaving of runs of 1–40 events, emitting
+    /// snapshots after each run; `afterStep(engine, step, next)` may replace the engine (checkpoint and
+    /// restore) between runs, `next` being each partition's next offset.
     static func run(_ streams: [[TestEvent]], config: EngineConfiguration, interleaveSeed: UInt64) -> (Engine, [OutputRecord]) {
+        run(streams, config: config, interleaveSeed: interleaveSeed) { _, _, _ in }
+    }
+
+    static func run(_ streams: [[TestEvent]], config: EngineConfiguration, interleaveSeed: UInt64,
+                    afterStep: (inout Engine, _ step: Int, _ next: [Int]) throws -> Void) rethrows -> (Engine, [OutputRecord]) {
         var engine = Engine(configuration: config)
         engine.assign(partitions: streams.indices.map(Int32.init))
         var rng = SplitMix64(seed: interleaveSeed)
         var next = Array(repeating: 0, count: streams.count)
         var outputs: [OutputRecord] = []
+        var steps = 0
         while true {
             let open = streams.indices.filter { next[$0] < streams[$0].count }
             if open.isEmpty { break }
@@ -123,6 +132,8 @@ struct EngineTests {
             }
             engine.emitDueSnapshots()
             outputs += engine.takeOutputs()
+            steps += 1
+            try afterStep(&engine, steps, next)
         }
         return (engine, outputs)
     }
@@ -189,33 +200,15 @@ struct EngineTests {
         let streams = Self.streams(seed: 5, partitions: 3, users: 30, events: 2000)
         let (_, uninterrupted) = Self.run(streams, config: Self.config(), interleaveSeed: 3)
         // Same interleaving, but stop halfway, checkpoint, restore and re-deliver from an older offset.
-        var engine = Engine(configuration: Self.config())
-        engine.assign(partitions: [0, 1, 2])
-        var outputs: [OutputRecord] = []
-        var rng = SplitMix64(seed: 3)
-        var next = [0, 0, 0]
-        var steps = 0
-        while true {
-            let open = streams.indices.filter { next[$0] < streams[$0].count }
-            if open.isEmpty { break }
-            let p = open[Int(rng.next() % UInt64(open.count))]
-            let take = Int(rng.next() % 40) + 1
-            for _ in 0..<take where next[p] < streams[p].count {
-                engine.feed(streams[p][next[p]], partition: Int32(p), offset: Int64(next[p]))
-                next[p] += 1
-            }
-            engine.emitDueSnapshots()
-            outputs += engine.takeOutputs()
-            steps += 1
-            if steps == 40 {
-                let bytes = engine.checkpoint()
-                engine = try Engine(configuration: Self.config(), restoring: bytes)
-                #expect(engine.checkpoint() == bytes)
-                // At-least-once delivery repeats a few messages; the restored engine skips them.
-                for p in 0..<3 where next[p] > 0 {
-                    let r = engine.feed(streams[p][next[p] - 1], partition: Int32(p), offset: Int64(next[p] - 1))
-                    #expect(r == .alreadyProcessed)
-                }
+        let (_, outputs) = try Self.run(streams, config: Self.config(), interleaveSeed: 3) { engine, step, next in
+            guard step == 40 else { return }
+            let bytes = engine.checkpoint()
+            engine = try Engine(configuration: Self.config(), restoring: bytes)
+            #expect(engine.checkpoint() == bytes)
+            // At-least-once delivery repeats a few messages; the restored engine skips them.
+            for p in 0..<3 where next[p] > 0 {
+                let r = engine.feed(streams[p][next[p] - 1], partition: Int32(p), offset: Int64(next[p] - 1))
+                #expect(r == .alreadyProcessed)
             }
         }
         #expect(outputs.count == uninterrupted.count)
