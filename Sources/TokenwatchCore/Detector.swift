@@ -193,8 +193,11 @@ public struct Detector: Sendable {
     /// Everything that happens at snapshot time `asOf` (the previous one was `previous`), before the
     /// boards of `asOf` are built: queued findings take effect, the boundary rules run, quiet alerts
     /// resolve, and suspicion follows. Alerts go to `outbox` in a fixed order.
+    ///
+    /// `peerReferences` holds, for each window `peerWindowsDue` named, the figures of every shard's users.
     mutating func step(asOf: Int64, previous: Int64, windows: [SlidingWindow], users: Interner, teams: Interner,
-                       unassigned: UInt32, suspicion: inout [Double], outbox: inout [OutputRecord]) {
+                       unassigned: UInt32, peerReferences: [Int: PeerReference],
+                       suspicion: inout [Double], outbox: inout [OutputRecord]) {
         var touched: [UInt32] = []
         var records: [OutputRecord] = []
 
@@ -216,25 +219,25 @@ public struct Detector: Sendable {
                 if a.rule != b.rule { return a.rule < b.rule }
                 return users.less(a.user, b.user)
             }
-            for f in ready { apply(f, touched: &touched, records: &records, users: users, teams: teams) }
+            for f in ready {
+                let order = AlertOrder(phase: 1, time: f.ts, rule: UInt8(f.rule.index))
+                apply(f, order: order, touched: &touched, records: &records, users: users, teams: teams)
+            }
         }
 
-        // 2. Rules that compare a user with the team, over a window's exact totals.
-        var stats: [Int: PeerStatistics] = [:]
-        func statistics(_ i: Int) -> PeerStatistics {
-            if let s = stats[i] { return s }
-            let s = PeerStatistics(window: windows[i], unassigned: unassigned)
-            stats[i] = s
-            return s
+        // 2. Rules that compare a user with the team, over a window's exact totals and every shard's figures.
+        func groups(_ i: Int) -> PeerGroups? {
+            peerReferences[i].map { PeerGroups(window: windows[i], reference: $0, teams: teams, unassigned: unassigned) }
         }
-        func due(_ every: Int64) -> Bool { floorDiv(asOf, every) > floorDiv(previous, every) }
-        if peer.enabled && due(peer.everyMs), let i = Self.window(length: peer.windowMs, in: windows) {
-            let found = peer.evaluate(statistics(i), window: windows[i])
-            applyBoundary(found, rule: .peerOutlier, asOf: asOf, touched: &touched, records: &records, users: users, teams: teams)
+        if peer.enabled && Self.due(peer.everyMs, asOf, previous), let i = Self.window(length: peer.windowMs, in: windows),
+           let g = groups(i) {
+            applyBoundary(peer.evaluate(g, window: windows[i]), rule: .peerOutlier, asOf: asOf, phase: 2,
+                          touched: &touched, records: &records, users: users, teams: teams)
         }
-        if lowYield.enabled && due(lowYield.everyMs), let i = Self.window(length: lowYield.windowMs, in: windows) {
-            let found = lowYield.evaluate(statistics(i), window: windows[i])
-            applyBoundary(found, rule: .lowYield, asOf: asOf, touched: &touched, records: &records, users: users, teams: teams)
+        if lowYield.enabled && Self.due(lowYield.everyMs, asOf, previous), let i = Self.window(length: lowYield.windowMs, in: windows),
+           let g = groups(i) {
+            applyBoundary(lowYield.evaluate(g, window: windows[i]), rule: .lowYield, asOf: asOf, phase: 2,
+                          touched: &touched, records: &records, users: users, teams: teams)
         }
 
         // 3. Weekly rules, once per cutoff.
@@ -252,7 +255,8 @@ public struct Detector: Sendable {
                         found.append(PeerFinding(user: u, team: signals[Int(u)].team, score: score, evidence: evidence))
                     }
                 }
-                applyBoundary(found, rule: rule, asOf: asOf, touched: &touched, records: &records, users: users, teams: teams, sorted: true)
+                applyBoundary(found, rule: rule, asOf: asOf, phase: 3, time: book.cutoff, touched: &touched, records: &records,
+                              users: users, teams: teams, sorted: true)
             }
         }
         let nextCutoff = configuration.cutoff(after: previous)
@@ -273,7 +277,9 @@ public struct Detector: Sendable {
                 signals[Int(a.user)].open &= ~(1 << UInt8(a.rule.index))
                 touched.append(a.user)
                 counters.resolved += 1
-                records.append(alertRecord(a, state: "resolved", ts: asOf, users: users, teams: teams))
+                var record = alertRecord(a, state: "resolved", ts: asOf, users: users, teams: teams)
+                record.order = AlertOrder(phase: 4, time: 0, rule: UInt8(a.rule.index))
+                records.append(record)
             }
         }
 
@@ -294,12 +300,33 @@ public struct Detector: Sendable {
         return windows.indices.max { windows[$0].spec.lengthMs < windows[$1].spec.lengthMs }
     }
 
-    private mutating func applyBoundary(_ found: [PeerFinding], rule: RuleKind, asOf: Int64, touched: inout [UInt32],
-                                        records: inout [OutputRecord], users: Interner, teams: Interner, sorted: Bool = false) {
+    /// The windows whose peer references `step(asOf:previous:…)` will read: those of the peer rules due then.
+    func peerWindowsDue(asOf: Int64, previous: Int64, windows: [SlidingWindow]) -> [Int] {
+        var due: [Int] = []
+        if peer.enabled && Self.due(peer.everyMs, asOf, previous), let i = Self.window(length: peer.windowMs, in: windows) {
+            due.append(i)
+        }
+        if lowYield.enabled && Self.due(lowYield.everyMs, asOf, previous), let i = Self.window(length: lowYield.windowMs, in: windows),
+           !due.contains(i) {
+            due.append(i)
+        }
+        return due
+    }
+
+    /// Whether a rule evaluated every `every` runs at `asOf`: a multiple of it lies in `(previous, asOf]`.
+    static func due(_ every: Int64, _ asOf: Int64, _ previous: Int64) -> Bool {
+        floorDiv(asOf, every) > floorDiv(previous, every)
+    }
+
+    private mutating func applyBoundary(_ found: [PeerFinding], rule: RuleKind, asOf: Int64, phase: UInt8, time: Int64 = 0,
+                                        touched: inout [UInt32], records: inout [OutputRecord], users: Interner, teams: Interner,
+                                        sorted: Bool = false) {
         let order = sorted ? found : found.sorted { users.less($0.user, $1.user) }
+        let place = AlertOrder(phase: phase, time: time, rule: UInt8(rule.index))
         for p in order {
             apply(Finding(ts: asOf, releaseAt: asOf, seenUntil: asOf, user: p.user, team: p.team, rule: rule,
-                          score: p.score, evidence: p.evidence), touched: &touched, records: &records, users: users, teams: teams)
+                          score: p.score, evidence: p.evidence), order: place,
+                  touched: &touched, records: &records, users: users, teams: teams)
         }
     }
 
@@ -319,7 +346,8 @@ public struct Detector: Sendable {
         UInt64(user) << 8 | UInt64(rule.index)
     }
 
-    private mutating func apply(_ f: Finding, touched: inout [UInt32], records: inout [OutputRecord], users: Interner, teams: Interner) {
+    private mutating func apply(_ f: Finding, order: AlertOrder, touched: inout [UInt32], records: inout [OutputRecord],
+                                users: Interner, teams: Interner) {
         let key = Self.key(f.user, f.rule)
         if var a = open[key] {
             // The behaviour goes on: the episode lasts longer. Its score (and so suspicion and the
@@ -337,7 +365,9 @@ public struct Detector: Sendable {
         signals[Int(f.user)].open |= 1 << UInt8(f.rule.index)
         touched.append(f.user)
         counters.fired[f.rule.rawValue, default: 0] += 1
-        records.append(alertRecord(a, state: "firing", ts: f.ts, users: users, teams: teams))
+        var record = alertRecord(a, state: "firing", ts: f.ts, users: users, teams: teams)
+        record.order = order
+        records.append(record)
     }
 
     // MARK: - Suspicion and flags

@@ -57,7 +57,7 @@ extension Engine {
             event.json().withUnsafeBytes { json in
                 switch processEvent(json, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
                                     referenceTimeMs: referenceTimeMs, checkingKey: noKey) {
-                case .counted: summary.counted += 1
+                case .counted, .forwarded: summary.counted += 1
                 case .service: summary.service += 1
                 case .duplicate: summary.duplicates += 1
                 case .deadLetter(let reason): summary.deadLetters.append(reason)

@@ -61,8 +61,7 @@ extension Engine {
                 userIsService[u] = servicePatterns.contains { $0.matches(name) }
             }
         }
-        // Boards are derived state: rebuild them (new size or order) at the next snapshot.
-        cachedBoards = Array(repeating: [], count: windows.count)
+        invalidateBoards()
     }
 
     /// Distinct users the engine holds an id and counters for.

@@ -7,6 +7,22 @@ public struct OutputRecord: Sendable, Equatable {
     public var value: [UInt8]
     /// The event time the record speaks for (a board's `as_of`), when it has one.
     public var eventTime: Int64? = nil
+    /// An alert's place among the alerts of its snapshot time (with its key, the user), so alerts
+    /// from several engine shards merge into the order one engine gives.
+    public var order: AlertOrder? = nil
+}
+
+/// Where an alert falls among those of one snapshot time: by step phase, then time, rule and user.
+public struct AlertOrder: Sendable, Equatable, Comparable {
+    /// 1 per-event findings, 2 peer rules, 3 weekly rules, 4 resolutions.
+    public var phase: UInt8
+    /// The finding's event time (phase 1) or the week's cutoff (phase 3); 0 otherwise.
+    public var time: Int64
+    public var rule: UInt8
+
+    public static func < (a: AlertOrder, b: AlertOrder) -> Bool {
+        (a.phase, a.time, a.rule) < (b.phase, b.time, b.rule)
+    }
 }
 
 /// What became of one input message.
@@ -21,6 +37,8 @@ public enum ProcessResult: Sendable, Equatable {
     case deadLetter(DeadLetterReason)
     /// Already reflected in restored state (offset below the partition's checkpointed position).
     case alreadyProcessed
+    /// Admitted, and handed to the engine shard that owns its user (which counts it, or finds a copy).
+    case forwarded
 }
 
 /// Running counts of what the engine did.
@@ -86,12 +104,23 @@ public struct Engine: Sendable {
     public internal(set) var watermark = Int64.min
     var newestAccepted = Int64.min
     var knownPerTeam: [UInt32: Int] = [:]
+    /// The published boards of each window at the last snapshot, reused while nothing changed.
     var cachedBoards: [[LeaderboardSnapshot]]
+    /// This engine's partial boards of each window at the last snapshot (nil: build at the next one).
+    var cachedPartials: [[PartialBoard]?]
+    /// Set when the rules changed a flag or suspicion: every board is rebuilt at this snapshot.
+    var boardsStale = false
     public internal(set) var counters = EngineCounters()
     /// Event ids of events not keyed by their `user_id`, across partitions (see `process`).
     var unkeyedIds: EventIdFilter
     /// The newest event time among them (their de-duplication memory expires from it).
     var unkeyedNewest = Int64.min
+    /// With several shards: which one this is, and how users map to shards.
+    public var shardRoute: ShardRoute?
+    /// Events admitted here for users of other shards, until `takeForwards()`.
+    var forwards: [ForwardedEvent] = []
+    /// Forwarded late events waiting for their release time.
+    var forwardedPending: [PendingEvent] = []
     /// Records produced since the last `takeOutputs()`.
     public internal(set) var outbox: [OutputRecord] = []
     var servicePatterns: [GlobPattern]
@@ -107,6 +136,7 @@ public struct Engine: Sendable {
         let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
         known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: day))
         cachedBoards = Array(repeating: [], count: configuration.windows.count)
+        cachedPartials = Array(repeating: nil, count: configuration.windows.count)
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
         unassignedTeam = teams.intern("unassigned")
         detector = Detector(configuration: configuration.detection, snapshotIntervalMs: configuration.snapshotIntervalMs)
@@ -185,15 +215,20 @@ public struct Engine: Sendable {
         } catch {
             return deadLetter(error, payload, partition, offset, receivedAtMs)
         }
-        let result = accept(event, partition: partition, referenceTimeMs: referenceTimeMs, key: key)
+        var admission: ForwardedEvent.Admission? = nil
+        let result = accept(event, partition: partition, referenceTimeMs: referenceTimeMs, key: key, forwarding: &admission)
         if case .deadLetter(let reason) = result {
             return deadLetter(reason, payload, partition, offset, receivedAtMs)
+        }
+        if let admission {
+            forwards.append(ForwardedEvent(payload: Array(payload), partition: partition, offset: offset,
+                                           receivedAtMs: receivedAtMs, admission: admission))
         }
         return result
     }
 
     private mutating func accept(_ event: DecodedEvent, partition p: Int32, referenceTimeMs: Int64?,
-                                 key: UnsafeRawBufferPointer?) -> ProcessResult {
+                                 key: UnsafeRawBufferPointer?, forwarding: inout ForwardedEvent.Admission?) -> ProcessResult {
         let ts = event.ts
         let partitionNewest = partitions.newestTs(p)
         if let reference = referenceTimeMs, reference > 0 {
@@ -208,8 +243,14 @@ public struct Engine: Sendable {
             counters.duplicates += 1
             return .duplicate
         }
+        var owner: Int? = nil
         if let key, !decoder.withBytes(event.userId, { Self.same($0, key) }) {
-            if unkeyedIds.contains(fingerprint) {
+            // Another shard may own this user: it de-duplicates the event against every copy.
+            if let route = shardRoute {
+                let home = decoder.withBytes(event.userId) { route.shard(ofUser: $0) }
+                if home != route.index { owner = home }
+            }
+            if owner == nil && !rememberUnkeyed(fingerprint, ts: ts) {
                 // A copy that came in on another partition: this partition has still been read up to its
                 // time, or a partition holding only copies would hold every board back.
                 partitions.withState(p) { state in
@@ -218,12 +259,6 @@ public struct Engine: Sendable {
                 }
                 counters.duplicates += 1
                 return .duplicate
-            }
-            counters.unkeyed += 1
-            unkeyedIds.insert(fingerprint, ts: ts)
-            if ts > unkeyedNewest {
-                unkeyedNewest = ts
-                unkeyedIds.expire(newestTs: ts)
             }
         }
 
@@ -247,7 +282,29 @@ public struct Engine: Sendable {
             if state.firstTs == .min { state.firstTs = ts }
         }
         if ts > newestAccepted { newestAccepted = ts }
+        if let owner {
+            forwarding = ForwardedEvent.Admission(releaseAt: releaseAt, isLate: isLate, shard: owner)
+            return .forwarded
+        }
+        return count(event, releaseAt: releaseAt, isLate: isLate, partition: p)
+    }
 
+    /// Remembers an event not keyed by its user; false when a copy was already counted.
+    private mutating func rememberUnkeyed(_ fingerprint: UInt64, ts: Int64) -> Bool {
+        if unkeyedIds.contains(fingerprint) { return false }
+        counters.unkeyed += 1
+        unkeyedIds.insert(fingerprint, ts: ts)
+        if ts > unkeyedNewest {
+            unkeyedNewest = ts
+            unkeyedIds.expire(newestTs: ts)
+        }
+        return true
+    }
+
+    /// Counts an admitted event for its user: windows now, or at its release when late (queued on its
+    /// partition, or with the forwarded events when `partition` is nil), and the per-event rules.
+    private mutating func count(_ event: DecodedEvent, releaseAt: Int64, isLate: Bool, partition p: Int32?) -> ProcessResult {
+        let ts = event.ts
         let user = decoder.withBytes(event.userId) { users.intern($0) }
         if user.isNew { registerUser(user.id) }
         let isService = userIsService[Int(user.id)] || decoder.withBytes(event.source) { Self.isCI($0) }
@@ -262,7 +319,7 @@ public struct Engine: Sendable {
         // Late events wait for the snapshot after their partition's watermark, even before the first
         // snapshot, so they count identically however partitions interleave.
         if isLate, lastSnapshotAt.map({ releaseAt >= $0 }) ?? true {
-            partitions.withState(p) { $0.pending.append(pending) }
+            if let p { partitions.withState(p) { $0.pending.append(pending) } } else { forwardedPending.append(pending) }
         } else {
             if !windows.contains(where: { $0.accepts(ts) }) { return .deadLetter(.late) }
             apply(pending)
@@ -274,6 +331,37 @@ public struct Engine: Sendable {
         }
         counters.counted += 1
         return .counted
+    }
+
+    /// Counts an event another shard admitted for a user this shard owns (see `ForwardedEvent`).
+    public mutating func receive(_ f: ForwardedEvent) {
+        f.payload.withUnsafeBytes { payload in
+            guard let event = try? decoder.decode(payload) else { return }  // it decoded where it came in
+            let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
+            guard rememberUnkeyed(fingerprint, ts: event.ts) else {
+                counters.duplicates += 1
+                return
+            }
+            if case .deadLetter(let reason) = count(event, releaseAt: f.admission.releaseAt, isLate: f.admission.isLate, partition: nil) {
+                _ = deadLetter(reason, payload, f.partition, f.offset, f.receivedAtMs)
+            }
+        }
+    }
+
+    /// Hands over the events admitted here for users other shards own.
+    public mutating func takeForwards() -> [ForwardedEvent] {
+        defer { forwards.removeAll(keepingCapacity: true) }
+        return forwards
+    }
+
+    /// Counts the forwarded late events whose release time `asOf` has passed.
+    private mutating func releaseForwarded(before asOf: Int64) {
+        guard !forwardedPending.isEmpty else { return }
+        var keep: [PendingEvent] = []
+        for e in forwardedPending {
+            if e.releaseAt < asOf { apply(e) } else { keep.append(e) }
+        }
+        forwardedPending = keep
     }
 
     private static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
@@ -340,19 +428,31 @@ public struct Engine: Sendable {
     /// When every partition is idle, the highest partition watermark plus `quietAdvanceMs`
     /// (live mode passes the wall-clock time since they went quiet; replay passes 0 at the end).
     public func currentWatermark(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int64? {
+        Self.watermark(partitions.map { ($0.key, $0.value.newestTs) }, idle: idle, quietAdvanceMs: quietAdvanceMs,
+                       allowedLatenessMs: configuration.allowedLatenessMs)
+    }
+
+    /// The watermark of partitions with these newest event times (`Int64.min`: none yet); see `currentWatermark`.
+    static func watermark(_ newest: [(id: Int32, newestTs: Int64)], idle: Set<Int32>, quietAdvanceMs: Int64,
+                          allowedLatenessMs: Int64) -> Int64? {
         var minimum = Int64.max
         var anyActive = false
         var highest = Int64.min
-        for (id, state) in partitions {
-            let wm = state.newestTs == .min ? Int64.min : state.newestTs - configuration.allowedLatenessMs
+        for (id, ts) in newest {
+            let wm = ts == .min ? Int64.min : ts - allowedLatenessMs
             highest = max(highest, wm)
             if idle.contains(id) { continue }
             anyActive = true
-            if state.newestTs == .min { return nil }
+            if ts == .min { return nil }
             minimum = min(minimum, wm)
         }
         if anyActive { return minimum }
         return highest == .min ? nil : highest + quietAdvanceMs
+    }
+
+    /// The earliest first event time over the partitions (where the first snapshot interval starts).
+    var firstEventTime: Int64? {
+        partitions.values.map(\.firstTs).filter { $0 != .min }.min()
     }
 
     /// Emits every snapshot whose time the watermark has passed. Returns how many times were emitted.
@@ -362,19 +462,103 @@ public struct Engine: Sendable {
         watermark = max(watermark, w)
         let interval = configuration.snapshotIntervalMs
         if lastSnapshotAt == nil {
-            let firsts = partitions.values.map(\.firstTs).filter { $0 != .min }
-            guard let first = firsts.min() else { return 0 }
+            guard let first = firstEventTime else { return 0 }
             lastSnapshotAt = floorDiv(first, interval) * interval
         }
         var emitted = 0
         while lastSnapshotAt! + interval <= watermark {
-            let asOf = lastSnapshotAt! + interval
-            releasePending(before: asOf)
-            emitSnapshot(asOf: asOf, previous: lastSnapshotAt!)
-            lastSnapshotAt = asOf
+            emitSnapshot(asOf: lastSnapshotAt! + interval, previous: lastSnapshotAt!)
             emitted += 1
         }
         return emitted
+    }
+
+    /// Runs the rules at `asOf` (the previous snapshot time was `previous`), then builds and emits
+    /// the boards of every window and scope, which carry the resulting flags and suspicion.
+    mutating func emitSnapshot(asOf: Int64, previous: Int64) {
+        beginSnapshot(asOf: asOf)
+        var references: [Int: PeerReference] = [:]
+        for i in peerWindowsDue(asOf: asOf, previous: previous) {
+            references[i] = PeerReference(samples: [peerSample(window: i)])
+        }
+        finishSnapshot(asOf: asOf, previous: previous, peerReferences: references)
+        for i in windows.indices {
+            let (changed, partials) = partialBoards(window: i)
+            if changed || cachedBoards[i].isEmpty {
+                cachedBoards[i] = BoardMerge.merge([partials], window: windows[i].spec.name,
+                                                   rankBy: configuration.rankBy, topK: configuration.topK)
+            }
+            appendBoards(cachedBoards[i], window: i, asOf: asOf, to: &outbox)
+        }
+        completeSnapshot(asOf: asOf)
+    }
+
+    /// A snapshot's first step: late events whose partitions have passed them are counted, and the
+    /// windows move to `asOf`.
+    mutating func beginSnapshot(asOf: Int64) {
+        releasePending(before: asOf)
+        for i in windows.indices {
+            windows[i].advance(toEnd: windows[i].bucket(of: windows[i].spec.end(asOf: asOf)))
+        }
+        known.advance(toEnd: known.bucket(of: known.spec.end(asOf: asOf)))
+        if known.changed { recountKnown() }
+    }
+
+    /// The windows the peer rules read at `asOf`: every shard's `peerSample` of them is needed.
+    func peerWindowsDue(asOf: Int64, previous: Int64) -> [Int] {
+        detector.peerWindowsDue(asOf: asOf, previous: previous, windows: windows)
+    }
+
+    /// This engine's users of window `i` by team, for the peer rules' reference figures.
+    func peerSample(window i: Int) -> PeerSample {
+        PeerSample(window: windows[i], teams: teams, unassigned: unassignedTeam)
+    }
+
+    /// A snapshot's second step: the rules run (with the peer figures of every shard), alerts go to the outbox.
+    mutating func finishSnapshot(asOf: Int64, previous: Int64, peerReferences: [Int: PeerReference]) {
+        let firstAlert = outbox.count
+        detector.step(asOf: asOf, previous: previous, windows: windows, users: users, teams: teams,
+                      unassigned: unassignedTeam, peerReferences: peerReferences, suspicion: &suspicion, outbox: &outbox)
+        // Alerts belong to this snapshot time, like the boards (replay ranges select on it).
+        for i in firstAlert..<outbox.count { outbox[i].eventTime = asOf }
+        if detector.changed { boardsStale = true }
+        detector.changed = false
+    }
+
+    /// This engine's partial boards of window `i` at the current snapshot, and whether they changed
+    /// since the previous snapshot (else the cached ones are returned).
+    mutating func partialBoards(window i: Int) -> (changed: Bool, boards: [PartialBoard]) {
+        if let cached = cachedPartials[i], !windows[i].changed, !known.changed, !boardsStale { return (false, cached) }
+        let partials = buildPartials(window: i)
+        cachedPartials[i] = partials
+        windows[i].changed = false
+        return (true, partials)
+    }
+
+    /// A snapshot's last step, once its boards are built.
+    mutating func completeSnapshot(asOf: Int64) {
+        known.changed = false
+        boardsStale = false
+        lastSnapshotAt = asOf
+        counters.snapshots += 1
+    }
+
+    /// Appends the boards of window `i` at `asOf` to `records`.
+    func appendBoards(_ boards: [LeaderboardSnapshot], window i: Int, asOf: Int64, to records: inout [OutputRecord]) {
+        let spec = windows[i].spec
+        let end = spec.end(asOf: asOf)
+        for var board in boards {
+            board.asOf = asOf
+            board.windowEnd = end
+            board.windowStart = end - spec.lengthMs
+            records.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json(), eventTime: asOf))
+        }
+    }
+
+    /// Boards are derived state: rebuilt at the next snapshot (after a reload changed their size or order).
+    mutating func invalidateBoards() {
+        cachedBoards = Array(repeating: [], count: windows.count)
+        cachedPartials = Array(repeating: nil, count: windows.count)
     }
 
     private mutating func releasePending(before asOf: Int64) {
@@ -392,39 +576,7 @@ public struct Engine: Sendable {
             }
             partitions[id] = state
         }
-    }
-
-    /// Runs the rules at `asOf` (the previous snapshot time was `previous`), then builds and emits
-    /// the boards of every window and scope, which carry the resulting flags and suspicion.
-    mutating func emitSnapshot(asOf: Int64, previous: Int64) {
-        for i in windows.indices {
-            windows[i].advance(toEnd: windows[i].bucket(of: windows[i].spec.end(asOf: asOf)))
-        }
-        known.advance(toEnd: known.bucket(of: known.spec.end(asOf: asOf)))
-        if known.changed { recountKnown() }
-        let firstAlert = outbox.count
-        detector.step(asOf: asOf, previous: previous, windows: windows, users: users, teams: teams,
-                      unassigned: unassignedTeam, suspicion: &suspicion, outbox: &outbox)
-        // Alerts belong to this snapshot time, like the boards (replay ranges select on it).
-        for i in firstAlert..<outbox.count { outbox[i].eventTime = asOf }
-        let rulesChanged = detector.changed
-        detector.changed = false
-        for i in windows.indices {
-            let spec = windows[i].spec
-            let end = spec.end(asOf: asOf)
-            if windows[i].changed || known.changed || rulesChanged || cachedBoards[i].isEmpty {
-                cachedBoards[i] = buildBoards(window: i)
-                windows[i].changed = false
-            }
-            for var board in cachedBoards[i] {
-                board.asOf = asOf
-                board.windowEnd = end
-                board.windowStart = end - spec.lengthMs
-                outbox.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json(), eventTime: asOf))
-            }
-        }
-        known.changed = false
-        counters.snapshots += 1
+        releaseForwarded(before: asOf)
     }
 
     private mutating func recountKnown() {
@@ -435,8 +587,8 @@ public struct Engine: Sendable {
         }
     }
 
-    /// Ranks the active users of one window, per scope. Team scopes: every team with a known or active user.
-    func buildBoards(window i: Int) -> [LeaderboardSnapshot] {
+    /// Ranks this engine's active users of one window, per scope. Team scopes: every team with a known or active user.
+    func buildPartials(window i: Int) -> [PartialBoard] {
         let w = windows[i]
         let k = configuration.topK
         struct ScopeTally { var top: TopK; var active = 0; var extraKnown = 0; var effective = 0; var present = false }
@@ -459,20 +611,18 @@ public struct Engine: Sendable {
             if !isKnown { global.extraKnown += 1; perTeam[team].extraKnown += 1 }
             if real { global.effective += 1; perTeam[team].effective += 1 }
         }
-        func board(_ scope: String, _ t: ScopeTally, known: Int) -> LeaderboardSnapshot {
-            let ranked = t.top.sorted(less)
-            let entries = ranked.enumerated().map { (n, c) in entry(rank: n + 1, user: c.user, window: w) }
-            return LeaderboardSnapshot(asOf: 0, window: w.spec.name, windowStart: 0, windowEnd: 0, scope: scope,
-                                       rankBy: configuration.rankBy, entries: entries,
-                                       adoption: Adoption(activeUsers: t.active, knownUsers: known + t.extraKnown,
-                                                          effectiveActiveUsers: t.effective))
+        func partial(_ scope: String, _ t: ScopeTally, known: Int) -> PartialBoard {
+            let candidates = t.top.sorted(less).map { c in
+                PartialBoard.Candidate(value: c.value, entry: entry(rank: 0, user: c.user, window: w))
+            }
+            return PartialBoard(window: w.spec.name, scope: scope, candidates: candidates, activeUsers: t.active,
+                                knownUsers: known + t.extraKnown, effectiveActiveUsers: t.effective)
         }
-        var boards = [board("global", global, known: known.active.count)]
-        let teamBoards = perTeam.indices.filter { perTeam[$0].present }.map { team in
-            board("team:" + teams.string(UInt32(team)), perTeam[team], known: knownPerTeam[UInt32(team)] ?? 0)
+        var partials = [partial("global", global, known: known.active.count)]
+        for team in perTeam.indices where perTeam[team].present {
+            partials.append(partial("team:" + teams.string(UInt32(team)), perTeam[team], known: knownPerTeam[UInt32(team)] ?? 0))
         }
-        boards.append(contentsOf: teamBoards.sorted { $0.scope < $1.scope })
-        return boards
+        return partials
     }
 
     @inline(__always) func rankValue(user u: UInt32, window w: SlidingWindow) -> Int64 {
@@ -527,3 +677,4 @@ public struct GlobPattern: Sendable {
         return p == pattern.count
     }
 }
+

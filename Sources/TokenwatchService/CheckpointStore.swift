@@ -1,4 +1,5 @@
 import Foundation
+import TokenwatchCore
 
 /// What a checkpoint belongs to: restoring it anywhere else would publish another deployment's numbers.
 public struct StateIdentity: Sendable, Equatable {

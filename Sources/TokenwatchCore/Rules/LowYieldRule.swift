@@ -30,20 +30,21 @@ struct LowYieldRule: Sendable {
         minTeamSize = Int(max(1, p.value("min_team_size", d)))
     }
 
-    func evaluate(_ stats: PeerStatistics, window w: SlidingWindow) -> [PeerFinding] {
+    func evaluate(_ peers: PeerGroups, window w: SlidingWindow) -> [PeerFinding] {
         var out: [PeerFinding] = []
-        for (team, g) in stats.groups {
-            let teamSized = g.members.count >= minTeamSize
-            let reference = teamSized ? g.medianYield : stats.globalMedianYield
+        for (team, local) in peers.groups {
+            let g = local.reference
+            let teamSized = g.members >= minTeamSize
+            let reference = teamSized ? g.medianYield : peers.globalMedianYield
             guard reference > 0 else { continue }
-            for u in g.members {
+            for u in local.members {
                 let tokens = Double(w.tokens[Int(u)])
                 guard tokens >= minTokens else { continue }
                 let outcomes = Double(w.outcomes[Int(u)])
                 let yield = outcomes / tokens
                 guard yield < maxYieldRatio * reference else { continue }
                 let evidence = Evidence(a: tokens, b: outcomes, c: yield * 100_000, d: reference * 100_000,
-                                        e: teamSized ? Double(g.members.count) : 0, f: 0)
+                                        e: teamSized ? Double(g.members) : 0, f: 0)
                 out.append(PeerFinding(user: u, team: team, score: belowScore(yield, under: maxYieldRatio * reference),
                                        evidence: evidence))
             }

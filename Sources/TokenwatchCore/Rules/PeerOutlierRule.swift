@@ -40,11 +40,12 @@ struct PeerOutlierRule: Sendable {
         minTeamSize = Int(max(2, p.value("min_team_size", d)))
     }
 
-    func evaluate(_ stats: PeerStatistics, window w: SlidingWindow) -> [PeerFinding] {
+    func evaluate(_ peers: PeerGroups, window w: SlidingWindow) -> [PeerFinding] {
         var out: [PeerFinding] = []
-        for (team, g) in stats.groups where g.members.count >= minTeamSize {
+        for (team, local) in peers.groups where local.reference.members >= minTeamSize {
+            let g = local.reference
             let scale = max(1.4826 * g.mad, 0.05 * g.medianTokens, 1)
-            for u in g.members {
+            for u in local.members {
                 let tokens = Double(w.tokens[Int(u)])
                 guard tokens >= minTokens, tokens >= minRatio * g.medianTokens else { continue }
                 let z = (tokens - g.medianTokens) / scale
@@ -53,7 +54,7 @@ struct PeerOutlierRule: Sendable {
                 let yield = outcomes / tokens
                 guard yield < yieldRatio * g.medianYield else { continue }
                 let evidence = Evidence(a: tokens, b: g.medianTokens, c: z, d: yield * 100_000,
-                                        e: g.medianYield * 100_000, f: Double(g.members.count))
+                                        e: g.medianYield * 100_000, f: Double(g.members))
                 out.append(PeerFinding(user: u, team: team, score: exceedScore(z, over: madFactor), evidence: evidence))
             }
         }

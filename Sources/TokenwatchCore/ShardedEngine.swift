@@ -1,0 +1,168 @@
+/// One engine's partitions spread over several `Engine` shards, publishing exactly what one engine
+/// would: each shard counts the users of its partitions; at a snapshot time every shard moves its
+/// windows, the peer rules get every shard's figures, each shard runs its rules, and the shards'
+/// partial boards are merged (users are disjoint between shards, so the merged top k is exact).
+///
+/// The shards can run on their own threads between snapshots (`withShards`); everything that
+/// crosses shards (forwarded events, the watermark, snapshots) happens here, on the caller's thread.
+public struct ShardedEngine: Sendable {
+    public internal(set) var shards: [Engine]
+    public internal(set) var lastSnapshotAt: Int64?
+    public internal(set) var watermark = Int64.min
+    /// Published boards per window at the last snapshot, reused while no shard's partials changed.
+    var cachedBoards: [[LeaderboardSnapshot]]
+    /// Records produced since the last `takeOutputs()`.
+    public internal(set) var outbox: [OutputRecord] = []
+    public internal(set) var snapshots = 0
+
+    /// `keyedPartitions`: the partition count of the topic producers key by `user_id`.
+    public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", shards count: Int, keyedPartitions: Int32) {
+        let n = max(count, 1)
+        shards = (0..<n).map { i in
+            var e = Engine(configuration: configuration, inputTopic: inputTopic)
+            if n > 1 { e.shardRoute = ShardRoute(index: i, shards: n, keyedPartitions: keyedPartitions) }
+            return e
+        }
+        cachedBoards = Array(repeating: [], count: configuration.windows.count)
+    }
+
+    public var configuration: EngineConfiguration { shards[0].configuration }
+
+    /// The shard that owns partition `p`.
+    @inline(__always) public func shard(ofPartition p: Int32) -> Int { Int(p) % shards.count }
+
+    /// Declares the partitions whose watermarks the snapshots wait for, each to its shard.
+    public mutating func assign(partitions ids: [Int32]) {
+        for id in ids { shards[shard(ofPartition: id)].assign(partitions: [id]) }
+    }
+
+    /// Forgets partitions no longer assigned.
+    public mutating func revoke(partitions ids: [Int32]) {
+        for id in ids { shards[shard(ofPartition: id)].revoke(partitions: [id]) }
+    }
+
+    /// Takes one message (see `Engine.process`) on the shard of its partition.
+    @discardableResult
+    public mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
+                                 receivedAtMs: Int64 = 0, referenceTimeMs: Int64? = nil,
+                                 checkingKey key: UnsafeRawBufferPointer? = nil) -> ProcessResult {
+        let i = shard(ofPartition: partition)
+        let result = shards[i].process(payload, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                                       referenceTimeMs: referenceTimeMs, checkingKey: key)
+        if result == .forwarded { deliverForwards() }
+        return result
+    }
+
+    /// Hands every shard's forwarded events to the shards that own their users. Call after the shards
+    /// processed a batch and before the next snapshot, so an event counts before its time is published.
+    public mutating func deliverForwards() {
+        guard shards.count > 1 else { return }
+        for i in shards.indices {
+            for f in shards[i].takeForwards() { shards[f.admission.shard].receive(f) }
+        }
+    }
+
+    /// The watermark over every shard's partitions (see `Engine.currentWatermark`).
+    public func currentWatermark(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int64? {
+        var newest: [(id: Int32, newestTs: Int64)] = []
+        for s in shards { newest.append(contentsOf: s.partitionNewest.map { ($0.key, $0.value) }) }
+        return Engine.watermark(newest, idle: idle, quietAdvanceMs: quietAdvanceMs,
+                                allowedLatenessMs: configuration.allowedLatenessMs)
+    }
+
+    /// Emits every snapshot whose time the watermark has passed. Returns how many times were emitted.
+    @discardableResult
+    public mutating func emitDueSnapshots(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int {
+        deliverForwards()
+        guard let w = currentWatermark(idle: idle, quietAdvanceMs: quietAdvanceMs) else { return 0 }
+        watermark = max(watermark, w)
+        let interval = configuration.snapshotIntervalMs
+        if lastSnapshotAt == nil {
+            guard let first = shards.compactMap(\.firstEventTime).min() else { return 0 }
+            lastSnapshotAt = floorDiv(first, interval) * interval
+            for i in shards.indices { shards[i].lastSnapshotAt = lastSnapshotAt }
+        }
+        for i in shards.indices { shards[i].watermark = watermark }
+        var emitted = 0
+        while lastSnapshotAt! + interval <= watermark {
+            emitSnapshot(asOf: lastSnapshotAt! + interval, previous: lastSnapshotAt!)
+            lastSnapshotAt! += interval
+            emitted += 1
+        }
+        return emitted
+    }
+
+    mutating func emitSnapshot(asOf: Int64, previous: Int64) {
+        // Dead letters written since the last snapshot come first, as one engine writes them.
+        for i in shards.indices { outbox.append(contentsOf: shards[i].takeOutputs()) }
+        for i in shards.indices { shards[i].beginSnapshot(asOf: asOf) }
+        var references: [Int: PeerReference] = [:]
+        for w in shards[0].peerWindowsDue(asOf: asOf, previous: previous) {
+            references[w] = PeerReference(samples: shards.map { $0.peerSample(window: w) })
+        }
+        var alerts: [OutputRecord] = []
+        for i in shards.indices {
+            shards[i].finishSnapshot(asOf: asOf, previous: previous, peerReferences: references)
+            alerts.append(contentsOf: shards[i].takeOutputs())
+        }
+        outbox.append(contentsOf: Self.mergeAlerts(alerts))
+        for w in cachedBoards.indices {
+            var changed = cachedBoards[w].isEmpty
+            var partials: [[PartialBoard]] = []
+            for i in shards.indices {
+                let (shardChanged, boards) = shards[i].partialBoards(window: w)
+                changed = changed || shardChanged
+                partials.append(boards)
+            }
+            if changed {
+                cachedBoards[w] = BoardMerge.merge(partials, window: shards[0].windows[w].spec.name,
+                                                   rankBy: configuration.rankBy, topK: configuration.topK)
+            }
+            shards[0].appendBoards(cachedBoards[w], window: w, asOf: asOf, to: &outbox)
+        }
+        for i in shards.indices { shards[i].completeSnapshot(asOf: asOf) }
+        snapshots += 1
+    }
+
+    /// The alerts of one snapshot time from every shard, in the order one engine gives them. Each shard's
+    /// are already in that order; a stable sort on (place, user) interleaves them.
+    static func mergeAlerts(_ records: [OutputRecord]) -> [OutputRecord] {
+        records.enumerated().sorted { a, b in
+            let x = a.element, y = b.element
+            if x.order != y.order, let p = x.order, let q = y.order { return p < q }
+            let xk = x.key ?? [], yk = y.key ?? []
+            if xk != yk { return xk.lexicographicallyPrecedes(yk) }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Hands over and clears the records produced so far (dead letters not yet drained come last).
+    public mutating func takeOutputs() -> [OutputRecord] {
+        for i in shards.indices { outbox.append(contentsOf: shards[i].takeOutputs()) }
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    /// The counts of every shard together.
+    public var counters: EngineCounters {
+        var total = EngineCounters()
+        for s in shards {
+            let c = s.counters
+            total.counted += c.counted
+            total.service += c.service
+            total.duplicates += c.duplicates
+            total.alreadyProcessed += c.alreadyProcessed
+            total.unkeyed += c.unkeyed
+            for (reason, n) in c.deadLetters { total.deadLetters[reason, default: 0] += n }
+        }
+        total.snapshots = snapshots
+        return total
+    }
+
+    /// The next offset expected from each partition (-1 = none yet), over every shard.
+    public var positions: [Int32: Int64] {
+        var all: [Int32: Int64] = [:]
+        for s in shards { all.merge(s.positions) { a, _ in a } }
+        return all
+    }
+}
