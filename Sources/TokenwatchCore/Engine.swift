@@ -113,7 +113,7 @@ public struct Engine: Sendable {
     public internal(set) var counters = EngineCounters()
     /// Event ids of events not keyed by their `user_id`, across partitions (see `process`).
     var unkeyedIds: EventIdFilter
-    /// The newest event time among them (their de-duplication memory expires from it).
+    /// The newest event time among them (kept for the checkpoint format; memory expires behind snapshot times).
     var unkeyedNewest = Int64.min
     /// With several shards: which one this is, and how users map to shards.
     public var shardRoute: ShardRoute?
@@ -294,10 +294,7 @@ public struct Engine: Sendable {
         if unkeyedIds.contains(fingerprint) { return false }
         counters.unkeyed += 1
         unkeyedIds.insert(fingerprint, ts: ts)
-        if ts > unkeyedNewest {
-            unkeyedNewest = ts
-            unkeyedIds.expire(newestTs: ts)
-        }
+        unkeyedNewest = max(unkeyedNewest, ts)
         return true
     }
 
@@ -497,6 +494,9 @@ public struct Engine: Sendable {
     /// windows move to `asOf`.
     mutating func beginSnapshot(asOf: Int64) {
         releasePending(before: asOf)
+        // Copies of an unkeyed event can come on any partition, so its memory may only age out behind
+        // the slowest one: snapshot times are (every partition has been read past them).
+        unkeyedIds.expire(newestTs: asOf)
         for i in windows.indices {
             windows[i].advance(toEnd: windows[i].bucket(of: windows[i].spec.end(asOf: asOf)))
         }
