@@ -214,7 +214,7 @@ extension Engine {
     /// 2: adds the detection state (per-user signals, queued findings, open alerts, week books).
     /// 3: a header with the body's length and XXH64 checksum; the state-shaping settings field by
     ///    field; every count, id and time validated on restore.
-    static let checkpointVersion: UInt32 = 3
+    static let checkpointVersion: UInt32 = 4
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -245,11 +245,10 @@ extension Engine {
             guard let p = partitions[id] else { continue }
             w.i32(id); w.i64(p.newestTs); w.i64(p.firstTs); w.i64(p.nextOffset)
             p.filter.write(to: &w)
-            let pending = p.pending[p.pendingHead...]
-            w.int(pending.count)
-            for e in pending { w.u32(e.user); w.u32(e.team); w.i64(e.ts); w.i64(e.tokens); w.u32(e.outcomes); w.i64(e.releaseAt) }
+            Self.write(p.pending[p.pendingHead...], to: &w)
         }
         w.i64(unkeyedNewest); unkeyedIds.write(to: &w)
+        Self.write(forwardedPending[...], to: &w)
         for window in windows { window.write(to: &w) }
         known.write(to: &w)
         w.i64(lastSnapshotAt ?? Int64.min); w.i64(watermark); w.i64(newestAccepted)
@@ -319,6 +318,23 @@ extension Engine {
         return header
     }
 
+    /// Late events waiting for their release (a partition's, or those forwarded from other shards).
+    static func write(_ pending: ArraySlice<PendingEvent>, to w: inout BinaryWriter) {
+        w.int(pending.count)
+        for e in pending { w.u32(e.user); w.u32(e.team); w.i64(e.ts); w.i64(e.tokens); w.u32(e.outcomes); w.i64(e.releaseAt) }
+    }
+
+    static func readPending(_ r: inout BinaryReader, users: Int, teams: Int) throws -> [PendingEvent] {
+        let count = try r.count(each: 36)
+        var pending: [PendingEvent] = []
+        pending.reserveCapacity(count)
+        for _ in 0..<count {
+            pending.append(PendingEvent(user: try r.id(below: users), team: try r.id(below: teams), ts: try r.time(),
+                                        tokens: try r.i64(), outcomes: try r.u32(), releaseAt: try r.time()))
+        }
+        return pending
+    }
+
     /// Restores an engine from `checkpoint()` bytes written with the same state-shaping settings.
     ///
     /// The checksum is verified before anything is decoded; a damaged, truncated or foreign file
@@ -385,16 +401,12 @@ extension Engine {
             p.newestTs = try r.time(); p.firstTs = try r.time(); p.nextOffset = try r.i64()
             guard p.nextOffset >= -1 else { throw Corrupt() }
             p.filter = try readFilter(&r)
-            let pendingCount = try r.count(each: 36)
-            p.pending.reserveCapacity(pendingCount)
-            for _ in 0..<pendingCount {
-                p.pending.append(PendingEvent(user: try r.id(below: userCount), team: try r.id(below: teamCount), ts: try r.time(),
-                                              tokens: try r.i64(), outcomes: try r.u32(), releaseAt: try r.time()))
-            }
+            p.pending = try Self.readPending(&r, users: userCount, teams: teamCount)
             partitions[id] = p
         }
         unkeyedNewest = try r.time()
         unkeyedIds = try readFilter(&r)
+        forwardedPending = try Self.readPending(&r, users: userCount, teams: teamCount)
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
         let last = try r.time()

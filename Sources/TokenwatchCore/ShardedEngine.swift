@@ -7,6 +7,8 @@
 /// crosses shards (forwarded events, the watermark, snapshots) happens here, on the caller's thread.
 public struct ShardedEngine: Sendable {
     public internal(set) var shards: [Engine]
+    /// Partitions of the topic producers key by `user_id` (how users map to shards).
+    public let keyedPartitions: Int32
     public internal(set) var lastSnapshotAt: Int64?
     public internal(set) var watermark = Int64.min
     /// Published boards per window at the last snapshot, reused while no shard's partials changed.
@@ -18,6 +20,7 @@ public struct ShardedEngine: Sendable {
     /// `keyedPartitions`: the partition count of the topic producers key by `user_id`.
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", shards count: Int, keyedPartitions: Int32) {
         let n = max(count, 1)
+        self.keyedPartitions = keyedPartitions
         shards = (0..<n).map { i in
             var e = Engine(configuration: configuration, inputTopic: inputTopic)
             if n > 1 { e.shardRoute = ShardRoute(index: i, shards: n, keyedPartitions: keyedPartitions) }

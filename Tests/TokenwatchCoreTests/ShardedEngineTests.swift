@@ -8,9 +8,18 @@ private protocol Pipeline {
                           referenceTimeMs: Int64?, checkingKey key: UnsafeRawBufferPointer?) -> ProcessResult
     mutating func emitDueSnapshots(idle: Set<Int32>, quietAdvanceMs: Int64) -> Int
     mutating func takeOutputs() -> [OutputRecord]
+    /// Checkpoints and restores itself (a restart).
+    mutating func restart() throws
 }
-extension Engine: Pipeline {}
-extension ShardedEngine: Pipeline {}
+extension Engine: Pipeline {
+    mutating func restart() throws { self = try Engine(configuration: configuration, restoring: checkpoint()) }
+}
+extension ShardedEngine: Pipeline {
+    mutating func restart() throws {
+        self = try ShardedEngine(configuration: configuration, shards: shards.count, keyedPartitions: keyedPartitions,
+                                 restoring: checkpoint())
+    }
+}
 
 /// A sharded engine publishes exactly what one engine publishes: boards (entries, order, ties, adoption)
 /// and alerts, byte for byte and in the same order, whatever the number of shards.
@@ -60,13 +69,15 @@ struct ShardedEngineTests {
     }
 
     /// Feeds `messages` in per-partition order, partitions interleaved at random, snapshots as it goes.
-    fileprivate static func run<P: Pipeline>(_ engine: inout P, _ messages: [Message], interleave: UInt64) -> [OutputRecord] {
+    fileprivate static func run<P: Pipeline>(_ engine: inout P, _ messages: [Message], interleave: UInt64,
+                                             restartEvery: Int? = nil) throws -> [OutputRecord] {
         var queues = Array(repeating: [Message](), count: Int(partitions))
         for m in messages { queues[Int(m.partition)].append(m) }
         engine.assign(partitions: Array(0..<partitions))
         var next = Array(repeating: 0, count: queues.count)
         var rng = TestRandom(interleave)
         var outputs: [OutputRecord] = []
+        var steps = 0
         while true {
             let open = queues.indices.filter { next[$0] < queues[$0].count }
             if open.isEmpty { break }
@@ -85,6 +96,8 @@ struct ShardedEngineTests {
             }
             _ = engine.emitDueSnapshots(idle: [], quietAdvanceMs: 0)
             outputs += engine.takeOutputs()
+            steps += 1
+            if let every = restartEvery, steps % every == 0 { try engine.restart() }
         }
         _ = engine.emitDueSnapshots(idle: Set(0..<partitions), quietAdvanceMs: H.day)
         return outputs + engine.takeOutputs()
@@ -108,16 +121,16 @@ struct ShardedEngineTests {
     @Test func shardsPublishWhatOneEnginePublishes() throws {
         let messages = Self.population(seed: 7)
         var single = Engine(configuration: Self.configuration)
-        let expected = Self.published(Self.run(&single, messages, interleave: 1))
+        let expected = Self.published(try Self.run(&single, messages, interleave: 1))
         let rules = Set(try expected.filter { $0.kind == .alert }.map { try ParsedAlert($0).rule })
         // The stream exercises the rules that compare users and the weekly ones, not only per-user ones.
         #expect(rules.isSuperset(of: ["peer_outlier", "low_yield", "machine_cadence", "duplicate_prompts", "mandate_minimum"]),
                 "rules fired: \(rules.sorted())")
         #expect(expected.contains { $0.kind == .alert && String(decoding: $0.value, as: UTF8.self).contains("\"resolved\"") })
-        for (shards, interleave): (Int, UInt64) in [(2, 2), (3, 3), (6, 4)] {
+        for (shards, interleave, restartEvery): (Int, UInt64, Int?) in [(2, 2, nil), (3, 3, 7), (6, 4, nil)] {
             do {
                 var sharded = ShardedEngine(configuration: Self.configuration, shards: shards, keyedPartitions: Self.partitions)
-                let got = Self.published(Self.run(&sharded, messages, interleave: interleave))
+                let got = Self.published(try Self.run(&sharded, messages, interleave: interleave, restartEvery: restartEvery))
                 #expect(got.count == expected.count, "shards \(shards)")
                 let difference = Self.firstDifference(got, expected)
                 #expect(difference == nil, "shards \(shards), interleave \(interleave): \(difference ?? "")")
@@ -127,7 +140,7 @@ struct ShardedEngineTests {
 
     /// Events produced without the user as key (null keys, round robin, each copy on another partition)
     /// count once, in the shard that owns the user, and the boards equal one engine's.
-    @Test func unkeyedEventsMeetTheirUsersShard() {
+    @Test func unkeyedEventsMeetTheirUsersShard() throws {
         let keyed = Self.population(seed: 11).filter { !$0.event.user.hasPrefix("bot") }
         var rng = TestRandom(5)
         var messages: [Message] = []
@@ -139,17 +152,43 @@ struct ShardedEngineTests {
             }
         }
         var single = Engine(configuration: Self.configuration)
-        let expected = Self.published(Self.run(&single, messages, interleave: 1)).filter { $0.kind == .leaderboard }
+        let expected = Self.published(try Self.run(&single, messages, interleave: 1)).filter { $0.kind == .leaderboard }
         var sharded = ShardedEngine(configuration: Self.configuration, shards: 3, keyedPartitions: Self.partitions)
         // The same interleaving: a user whose events come on several partitions is seen by the per-event
         // rules in arrival order, by one engine as by the shards.
-        let got = Self.published(Self.run(&sharded, messages, interleave: 1)).filter { $0.kind == .leaderboard }
+        let got = Self.published(try Self.run(&sharded, messages, interleave: 1, restartEvery: 5)).filter { $0.kind == .leaderboard }
         #expect(sharded.counters.unkeyed > 1_000)
         #expect(sharded.counters.counted == keyed.count)
         #expect(sharded.counters.counted == single.counters.counted)
         #expect(got.count == expected.count)
         let difference = Self.firstDifference(got, expected)
         #expect(difference == nil, "\(difference ?? "")")
+    }
+
+    /// A checkpoint restores only with the shard count and key partitions that wrote it; damage is refused.
+    @Test func checkpointBelongsToItsShape() throws {
+        var sharded = ShardedEngine(configuration: Self.configuration, shards: 3, keyedPartitions: Self.partitions)
+        _ = try Self.run(&sharded, Array(Self.population(seed: 2).prefix(3_000)), interleave: 1)
+        let bytes = sharded.checkpoint()
+        let same = try ShardedEngine(configuration: Self.configuration, shards: 3, keyedPartitions: Self.partitions, restoring: bytes)
+        #expect(same.counters == sharded.counters && same.positions == sharded.positions)
+        #expect(throws: CheckpointError.configurationChanged("engine.threads")) {
+            try ShardedEngine(configuration: Self.configuration, shards: 2, keyedPartitions: Self.partitions, restoring: bytes)
+        }
+        #expect(throws: CheckpointError.configurationChanged("input partitions")) {
+            try ShardedEngine(configuration: Self.configuration, shards: 3, keyedPartitions: 12, restoring: bytes)
+        }
+        var flipped = bytes
+        flipped[flipped.count / 2] ^= 0x10
+        #expect(throws: CheckpointError.checksumMismatch) {
+            try ShardedEngine(configuration: Self.configuration, shards: 3, keyedPartitions: Self.partitions, restoring: flipped)
+        }
+        for cut in [0, 5, 20, bytes.count - 1] {
+            #expect(throws: CheckpointError.self) {
+                try ShardedEngine(configuration: Self.configuration, shards: 3, keyedPartitions: Self.partitions,
+                                  restoring: Array(bytes.prefix(cut)))
+            }
+        }
     }
 
     /// Merging the shards' partial top k equals ranking everyone, ties and adoption included.
