@@ -41,6 +41,7 @@ enum ConfigurationKeys {
             integer("engine.dedup_max_ids", \.engineSettings.dedupMaxIds, in: 1...1_000_000_000),
             duration("engine.max_future_skew", \.engineSettings.maxFutureSkewMs, allowZero: false),
             integer("engine.max_message_bytes", \.engineSettings.maxMessageBytes, in: 1...1_000_000_000),
+            integer("engine.threads", \.engineSettings.threads, in: 0...256),
 
             ConfigurationKey(
                 path: "windows", expected: "a list of LENGTH@STEP such as [\"1h@1m\", \"24h@15m\"]",

@@ -14,6 +14,9 @@ public struct EngineSettings: Sendable, Equatable {
     public var maxFutureSkewMs: Int64 = 3_600_000
     /// Larger messages are dead-lettered (key `max_message_bytes`, default 1048576).
     public var maxMessageBytes: Int = 1_048_576
+    /// Engine shards, each on its own thread, over which the input partitions are spread
+    /// (key `threads`, default 0: one per processor, at most one per partition).
+    public var threads: Int = 0
 
     /// The defaults.
     public init() {}

@@ -39,6 +39,7 @@ extension TokenwatchConfiguration {
         out.line("  dedup_max_ids: \(engineSettings.dedupMaxIds)")
         out.line("  max_future_skew: \(duration(engineSettings.maxFutureSkewMs))")
         out.line("  max_message_bytes: \(engineSettings.maxMessageBytes)")
+        out.line("  threads: \(engineSettings.threads)")
 
         out.line("windows: [\(windows.map { $0.description.quoted }.joined(separator: ", "))]")
 

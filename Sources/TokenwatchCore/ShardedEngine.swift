@@ -169,3 +169,28 @@ public struct ShardedEngine: Sendable {
         return all
     }
 }
+
+/// Access to each shard from its own thread: every index is touched by exactly one thread at a time,
+/// between two calls on the `ShardedEngine` (which alone crosses shards), so no lock is needed.
+public struct ShardAccess: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Engine>
+    public let count: Int
+
+    /// Runs `body` on shard `i`; only the thread given index `i` may call it.
+    @inline(__always) public func withShard<R>(_ i: Int, _ body: (inout Engine) -> R) -> R {
+        precondition(i >= 0 && i < count)
+        return body(&base[i])
+    }
+}
+
+extension ShardedEngine {
+    /// Lends the shards for work on several threads (see `ShardAccess`); forwarded events are handed
+    /// over afterwards, on this thread.
+    public mutating func withShardAccess<R>(_ body: (ShardAccess) -> R) -> R {
+        let result = shards.withUnsafeMutableBufferPointer { buffer in
+            body(ShardAccess(base: buffer.baseAddress!, count: buffer.count))
+        }
+        deliverForwards()
+        return result
+    }
+}

@@ -15,7 +15,7 @@ final class BackgroundCheckpoint: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Starts writing `engine`'s checkpoint, stamped with `identity`, into `store`.
-    init(engine: Engine, identity: StateIdentity, store: CheckpointStore) {
+    init(engine: ShardedEngine, identity: StateIdentity, store: CheckpointStore) {
         offsets = engine.positions
         startedAtMs = WallClock.monotonicMs()
         let thread = Thread { [self, engine] in

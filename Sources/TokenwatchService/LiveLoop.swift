@@ -25,7 +25,9 @@ final class LiveLoop {
     private let consumer: KafkaConsumer
     private var outputs: OutputSender
     private let identity: StateIdentity
-    private var engine: Engine
+    private var engine: ShardedEngine
+    /// With several shards, each poll's messages are copied per shard and counted in parallel.
+    private var batches: ShardBatches
     /// The engine's positions as of the last batch, for the rebalance callback (which runs inside `poll`).
     private let positions = PositionBoard()
 
@@ -81,9 +83,10 @@ final class LiveLoop {
            let reason = Self.inconsistentPositions(restored.engine, consumer: consumer, settings: settings, logger: logger) {
             logger.error("checkpoint not usable; rebuilding state from the input's earliest retained offsets",
                          metadata: ["path": "\(store.path)", "reason": "\(reason)"])
-            restored = (Engine(configuration: settings.engine, inputTopic: settings.inputTopic), reason)
+            restored = (Self.emptyEngine(settings: settings, identity: identity), reason)
         }
         engine = restored.engine
+        batches = ShardBatches(shards: engine.shards.count)
         catchingUp = restored.rebuildReason != nil
         // Every partition holds the watermark until it is consumed here (see the type's comment).
         engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
@@ -121,9 +124,9 @@ final class LiveLoop {
     /// state to be rebuilt from the input (a damaged file, other settings, another partition count),
     /// or a refusal (another cluster, group or topic: the state directory is someone else's).
     static func restore(store: CheckpointStore, identity: StateIdentity, settings: PipelineSettings,
-                        logger: Logger) throws -> (engine: Engine, rebuildReason: String?) {
-        let empty = Engine(configuration: settings.engine, inputTopic: settings.inputTopic)
-        func rebuild(_ reason: String, error: Bool = true) -> (Engine, String?) {
+                        logger: Logger) throws -> (engine: ShardedEngine, rebuildReason: String?) {
+        let empty = emptyEngine(settings: settings, identity: identity)
+        func rebuild(_ reason: String, error: Bool = true) -> (ShardedEngine, String?) {
             let message = "rebuilding state from the input's earliest retained offsets"
             if error {
                 logger.error("checkpoint not usable; \(message)", metadata: ["path": "\(store.path)", "reason": "\(reason)"])
@@ -158,9 +161,11 @@ final class LiveLoop {
             return rebuild("the input topic had \(found.partitions) partitions, now \(identity.partitions)")
         }
         do {
-            let engine = try Engine(configuration: settings.engine, inputTopic: settings.inputTopic, restoring: stamped.engineBytes)
+            let engine = try ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic, shards: empty.shards.count,
+                                           keyedPartitions: empty.keyedPartitions, restoring: stamped.engineBytes)
             logger.info("state restored from checkpoint", metadata: [
-                "path": "\(store.path)", "users": "\(engine.users.count)", "cluster": "\(found.clusterId)",
+                "path": "\(store.path)", "users": "\(engine.trackedUsers)", "cluster": "\(found.clusterId)",
+                "threads": "\(engine.shards.count)",
                 "positions": "\(engine.positions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))",
             ])
             return (engine, nil)
@@ -169,11 +174,17 @@ final class LiveLoop {
         }
     }
 
+    /// Empty state, with the input's partitions spread over `engine.threads` shards.
+    static func emptyEngine(settings: PipelineSettings, identity: StateIdentity) -> ShardedEngine {
+        ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic,
+                      shards: settings.shardCount(partitions: identity.partitions), keyedPartitions: Int32(identity.partitions))
+    }
+
     /// Checks the restored positions against the brokers' offsets. A position past a partition's end
     /// means the topic is not the one the state was built from (recreated, or truncated): the reason to
     /// rebuild. A position before the log start means retention deleted events before they were read:
     /// nothing can bring them back, so it is reported (log and `tokenwatch_input_gap_messages`) and kept.
-    private static func inconsistentPositions(_ engine: Engine, consumer: KafkaConsumer, settings: PipelineSettings,
+    private static func inconsistentPositions(_ engine: ShardedEngine, consumer: KafkaConsumer, settings: PipelineSettings,
                                               logger: Logger) -> String? {
         for (partition, next) in engine.positions.sorted(by: { $0.key < $1.key }) where next >= 0 {
             guard let w = try? consumer.watermarks(topic: settings.inputTopic, partition: partition, timeout: .seconds(10)) else {
@@ -203,6 +214,7 @@ final class LiveLoop {
         let election = try LeaderElection(settings: settings, configuration: pipeline.kafkaConfiguration(), logger: logger)
         logger.info("pipeline started; waiting for the election", metadata: [
             "input": "\(settings.inputTopic)", "group": "\(settings.groupId)", "partitions": "\(identity.partitions)",
+            "threads": "\(engine.shards.count)",
             "cluster": "\(identity.clusterId)", "election": "\(election.topic)",
         ])
         while !pipeline.stopRequested {
@@ -305,9 +317,15 @@ final class LiveLoop {
             }
             lastTimestamp = message.timestampMs
             lastActivity[message.partition] = monotonic
-            engine.process(message.payload, partition: message.partition, offset: message.offset, receivedAtMs: now,
-                           referenceTimeMs: message.timestampMs, checkingKey: message.key)
+            if engine.shards.count == 1 {
+                engine.process(message.payload, partition: message.partition, offset: message.offset, receivedAtMs: now,
+                               referenceTimeMs: message.timestampMs, checkingKey: message.key)
+            } else {
+                batches.append(shard: engine.shard(ofPartition: message.partition), payload: message.payload, key: message.key,
+                               partition: message.partition, offset: message.offset, timestampMs: message.timestampMs)
+            }
         }
+        if !batches.isEmpty { batches.process(into: &engine, receivedAtMs: now) }
         consumed += n
         if n > 0, let start = batchStart {
             batchDuration.observe(milliseconds: WallClock.monotonicMs() - start)

@@ -24,6 +24,14 @@ public struct PipelineSettings: Sendable {
     public var maxInFlight = 100_000
     /// Messages taken per poll (default 5000).
     public var batchSize = 5_000
+    /// Engine shards (threads); 0 = one per processor. At most one per input partition.
+    public var threads = 0
+
+    /// The shard count for an input of `partitions` partitions.
+    public func shardCount(partitions: Int) -> Int {
+        let wanted = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        return max(1, min(wanted, partitions))
+    }
 
     public init(brokers: String, groupId: String, inputTopic: String, leaderboardTopic: String, alertsTopic: String,
                 deadletterTopic: String, librdkafka: [String: String], engine: EngineConfiguration, stateDirectory: String) {

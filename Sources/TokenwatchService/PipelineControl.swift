@@ -36,7 +36,7 @@ final class PipelineControl: Sendable {
 
     /// Pipeline thread: applies a pending reload and answers pending queries. Returns the reload's
     /// generation and error (nil error = applied) when one was handled.
-    func serve(_ engine: inout Engine, logger: Logger) -> (generation: UInt64, error: String?)? {
+    func serve(_ engine: inout ShardedEngine, logger: Logger) -> (generation: UInt64, error: String?)? {
         guard pending.exchange(false, ordering: .acquiringAndReleasing) else { return nil }
         for query in queries.withLock({ q in defer { q.removeAll() }; return q }) {
             query.answer(engine.userSummary(query.userId))

@@ -41,9 +41,13 @@ public final class Replayer {
     let to: Int64?
     let logger: Logger
     let progress: ProgressReporter
+    /// Engine shards (threads), as `engine.threads`: 0 = one per processor, at most one per partition.
+    let threads: Int
 
-    public init(engine: EngineConfiguration, inputTopic: String, from: Int64?, to: Int64?, logger: Logger, progress: ProgressReporter) {
+    public init(engine: EngineConfiguration, inputTopic: String, from: Int64?, to: Int64?, logger: Logger, progress: ProgressReporter,
+                threads: Int = 1) {
         engineConfiguration = engine
+        self.threads = threads
         self.inputTopic = inputTopic
         self.from = from
         self.to = to
@@ -59,7 +63,8 @@ public final class Replayer {
     // MARK: - Shared driver
 
     struct Drive {
-        var engine: Engine
+        var engine: ShardedEngine
+        var batches: ShardBatches
         var remaining: [Int32: Int64]
         var exhausted = Set<Int32>()
         var summary = ReplaySummary()
@@ -67,9 +72,12 @@ public final class Replayer {
     }
 
     private func makeDrive(counts: [Int32: Int64]) -> Drive {
-        var engine = Engine(configuration: engineConfiguration, inputTopic: inputTopic)
+        let wanted = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        let partitions = Int32(counts.count)
+        var engine = ShardedEngine(configuration: engineConfiguration, inputTopic: inputTopic,
+                                   shards: max(1, min(wanted, counts.count)), keyedPartitions: partitions)
         engine.assign(partitions: counts.keys.sorted())
-        var d = Drive(engine: engine, remaining: counts)
+        var d = Drive(engine: engine, batches: ShardBatches(shards: engine.shards.count), remaining: counts)
         for (p, n) in counts where n == 0 { d.exhausted.insert(p) }
         return d
     }
@@ -79,21 +87,29 @@ public final class Replayer {
     private func feed<S: ReplaySink>(_ d: inout Drive, partition: Int32, offset: Int64, payload: UnsafeRawBufferPointer,
                                      key: UnsafeRawBufferPointer? = nil, receivedAt: Int64, sink: inout S) throws {
         // A message's Kafka timestamp is both its dead-letter label and the future-skew reference, as live.
-        d.engine.process(payload, partition: partition, offset: offset, receivedAtMs: receivedAt,
-                         referenceTimeMs: receivedAt > 0 ? receivedAt : nil, checkingKey: key)
+        if d.engine.shards.count == 1 {
+            d.engine.process(payload, partition: partition, offset: offset, receivedAtMs: receivedAt,
+                             referenceTimeMs: receivedAt > 0 ? receivedAt : nil, checkingKey: key)
+        } else {
+            // Copied per shard and counted in parallel before the next snapshot step.
+            d.batches.append(shard: d.engine.shard(ofPartition: partition), payload: payload,
+                             key: key ?? UnsafeRawBufferPointer(start: nil, count: 0), keyed: key != nil,
+                             partition: partition, offset: offset, timestampMs: receivedAt > 0 ? receivedAt : nil)
+        }
         d.summary.messages += 1
         d.sinceEmit += 1
         if let left = d.remaining[partition] {
             d.remaining[partition] = left - 1
             if left - 1 <= 0 { d.exhausted.insert(partition); d.sinceEmit = 1 << 20 }
         }
-        if d.sinceEmit >= 2048 || d.engine.outbox.count > 4096 {
+        if d.sinceEmit >= 2048 || d.engine.pendingOutputs > 4096 {
             d.sinceEmit = 0
             try emit(&d, sink: &sink)
         }
     }
 
     private func emit<S: ReplaySink>(_ d: inout Drive, sink: inout S) throws {
+        if !d.batches.isEmpty { d.batches.process(into: &d.engine, receivedAtMs: 0) }
         d.engine.emitDueSnapshots(idle: d.exhausted)
         for record in d.engine.takeOutputs() {
             if let t = record.eventTime {

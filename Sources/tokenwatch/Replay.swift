@@ -39,7 +39,7 @@ struct Replay: ParsableCommand {
         let logger = makeLogger("tokenwatch.replay")
         let k = configuration.kafka
         let replayer = Replayer(engine: configuration.engine, inputTopic: topic ?? k.inputTopic, from: fromMs, to: toMs,
-                                logger: logger, progress: ProgressReporter(enabled: !quiet))
+                                logger: logger, progress: ProgressReporter(enabled: !quiet), threads: configuration.engineSettings.threads)
         do {
             let summary: ReplaySummary
             if let out {

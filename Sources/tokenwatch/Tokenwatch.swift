@@ -86,6 +86,7 @@ func pipelineSettings(_ config: TokenwatchConfiguration, stateDirectory: String?
         deadletterTopic: config.kafka.deadletterTopic, librdkafka: config.kafka.librdkafka, engine: config.engine,
         stateDirectory: stateDirectory ?? config.state.resolvedDirectory(environment: ProcessInfo.processInfo.environment, groupId: config.kafka.groupId))
     s.checkpointIntervalMs = config.state.checkpointIntervalMs
+    s.threads = config.engineSettings.threads
     s.leaderTopic = config.kafka.internalTopicPrefix + "leader"
     return s
 }

@@ -223,7 +223,9 @@ struct TopicReplayTests {
         try Self.produce(lines, topic: "ai-usage", brokers: cluster.bootstrapServers)
 
         let from = start + 86_400_000 + 3_600_000, to = start + 2 * 86_400_000
-        let replayer = Replayer(engine: testEngineConfiguration(), inputTopic: "ai-usage", from: from, to: to, logger: quietLogger(), progress: ProgressReporter(enabled: false))
+        // Three engine threads for the topic, one for the file: the same boards.
+        let replayer = Replayer(engine: testEngineConfiguration(), inputTopic: "ai-usage", from: from, to: to, logger: quietLogger(),
+                                progress: ProgressReporter(enabled: false), threads: 3)
         var sink = try DirectorySink(directory: dir + "/topic")
         let summary = try replayer.replayTopic(brokers: cluster.bootstrapServers, topic: "ai-usage", librdkafka: [:], sink: &sink)
         #expect(summary.startPath.contains("earliest"))  // the dev broker cannot answer offsets-for-times
