@@ -105,7 +105,7 @@ public struct Engine: Sendable {
     var newestAccepted = Int64.min
     var knownPerTeam: [UInt32: Int] = [:]
     /// The published boards of each window at the last snapshot, reused while nothing changed.
-    var cachedBoards: [[LeaderboardSnapshot]]
+    var cachedBoards: [[BoardBytes]]
     /// This engine's partial boards of each window at the last snapshot (nil: build at the next one).
     var cachedPartials: [[PartialBoard]?]
     /// Set when the rules changed a flag or suspicion: every board is rebuilt at this snapshot.
@@ -483,7 +483,7 @@ public struct Engine: Sendable {
             let (changed, partials) = partialBoards(window: i)
             if changed || cachedBoards[i].isEmpty {
                 cachedBoards[i] = BoardMerge.merge([partials], window: windows[i].spec.name,
-                                                   rankBy: configuration.rankBy, topK: configuration.topK)
+                                                   rankBy: configuration.rankBy, topK: configuration.topK).map(BoardBytes.init)
             }
             appendBoards(cachedBoards[i], window: i, asOf: asOf, to: &outbox)
         }
@@ -544,14 +544,12 @@ public struct Engine: Sendable {
     }
 
     /// Appends the boards of window `i` at `asOf` to `records`.
-    func appendBoards(_ boards: [LeaderboardSnapshot], window i: Int, asOf: Int64, to records: inout [OutputRecord]) {
+    func appendBoards(_ boards: [BoardBytes], window i: Int, asOf: Int64, to records: inout [OutputRecord]) {
         let spec = windows[i].spec
         let end = spec.end(asOf: asOf)
-        for var board in boards {
-            board.asOf = asOf
-            board.windowEnd = end
-            board.windowStart = end - spec.lengthMs
-            records.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json(), eventTime: asOf))
+        for board in boards {
+            records.append(OutputRecord(kind: .leaderboard, key: board.key,
+                                        value: board.json(asOf: asOf, windowStart: end - spec.lengthMs, windowEnd: end), eventTime: asOf))
         }
     }
 

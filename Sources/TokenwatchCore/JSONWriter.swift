@@ -6,6 +6,8 @@ public struct JSONWriter: Sendable {
     public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
     public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    /// Continues an object whose first members another writer wrote (the next key gets its comma).
+    public mutating func continueObject() { needsComma = true }
     public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
     public mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma = false }
     public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }

@@ -37,12 +37,23 @@ public struct LeaderboardSnapshot: Sendable, Equatable {
     /// The `tokenwatch.leaderboard.v1` JSON.
     public func json() -> [UInt8] {
         var w = JSONWriter(capacity: 256 + entries.count * 160)
+        Self.writeHead(&w, asOf: asOf, window: window, windowStart: windowStart, windowEnd: windowEnd)
+        writeBody(&w)
+        return w.bytes
+    }
+
+    /// `{"schema":…,"window_end":N`: the part that moves with every snapshot time.
+    static func writeHead(_ w: inout JSONWriter, asOf: Int64, window: String, windowStart: Int64, windowEnd: Int64) {
         w.beginObject()
         w.key("schema"); w.string("tokenwatch.leaderboard.v1")
         w.key("as_of"); w.int(asOf)
         w.key("window"); w.string(window)
         w.key("window_start"); w.int(windowStart)
         w.key("window_end"); w.int(windowEnd)
+    }
+
+    /// `,"scope":…}`: the board's contents.
+    func writeBody(_ w: inout JSONWriter) {
         w.key("scope"); w.string(scope)
         w.key("rank_by"); w.string(rankBy.rawValue)
         w.key("entries")
@@ -72,6 +83,32 @@ public struct LeaderboardSnapshot: Sendable, Equatable {
         w.key("effective_active_ratio"); w.decimal(adoption.effectiveActiveRatio)
         w.endObject()
         w.endObject()
+    }
+}
+
+/// A board serialised once and republished at every snapshot time while its contents stay the same:
+/// only the head (`as_of` and the window's range) is written anew.
+public struct BoardBytes: Sendable, Equatable {
+    /// Kafka key: `"<window>|<scope>"`.
+    public var key: [UInt8]
+    public var window: String
+    /// Everything after `window_end`: `,"scope":…}`.
+    public var body: [UInt8]
+
+    public init(_ board: LeaderboardSnapshot) {
+        key = Array(board.key.utf8)
+        window = board.window
+        var w = JSONWriter(capacity: 256 + board.entries.count * 160)
+        w.continueObject()
+        board.writeBody(&w)
+        body = w.bytes
+    }
+
+    /// The whole `tokenwatch.leaderboard.v1` message at one snapshot time.
+    public func json(asOf: Int64, windowStart: Int64, windowEnd: Int64) -> [UInt8] {
+        var w = JSONWriter(capacity: 128 + body.count)
+        LeaderboardSnapshot.writeHead(&w, asOf: asOf, window: window, windowStart: windowStart, windowEnd: windowEnd)
+        w.bytes.append(contentsOf: body)
         return w.bytes
     }
 }

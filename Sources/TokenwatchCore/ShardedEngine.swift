@@ -12,10 +12,12 @@ public struct ShardedEngine: Sendable {
     public internal(set) var lastSnapshotAt: Int64?
     public internal(set) var watermark = Int64.min
     /// Published boards per window at the last snapshot, reused while no shard's partials changed.
-    var cachedBoards: [[LeaderboardSnapshot]]
+    var cachedBoards: [[BoardBytes]]
     /// Records produced since the last `takeOutputs()`.
     public internal(set) var outbox: [OutputRecord] = []
     public internal(set) var snapshots = 0
+    /// Runs the per-shard steps of a snapshot on several threads; nil: one after the other, here.
+    public var parallel: ParallelRunner?
 
     /// `keyedPartitions`: the partition count of the topic producers key by `user_id`.
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", shards count: Int, keyedPartitions: Int32) {
@@ -98,33 +100,51 @@ public struct ShardedEngine: Sendable {
     mutating func emitSnapshot(asOf: Int64, previous: Int64) {
         // Dead letters written since the last snapshot come first, as one engine writes them.
         for i in shards.indices { outbox.append(contentsOf: shards[i].takeOutputs()) }
-        for i in shards.indices { shards[i].beginSnapshot(asOf: asOf) }
+        forEachShard { _, shard in shard.beginSnapshot(asOf: asOf) }
         var references: [Int: PeerReference] = [:]
         for w in shards[0].peerWindowsDue(asOf: asOf, previous: previous) {
             references[w] = PeerReference(samples: shards.map { $0.peerSample(window: w) })
         }
+        let figures = references
+        forEachShard { _, shard in shard.finishSnapshot(asOf: asOf, previous: previous, peerReferences: figures) }
         var alerts: [OutputRecord] = []
-        for i in shards.indices {
-            shards[i].finishSnapshot(asOf: asOf, previous: previous, peerReferences: references)
-            alerts.append(contentsOf: shards[i].takeOutputs())
-        }
+        for i in shards.indices { alerts.append(contentsOf: shards[i].takeOutputs()) }
         outbox.append(contentsOf: Self.mergeAlerts(alerts))
+        let windowCount = cachedBoards.count
+        let perShard = collectFromShards { shard in (0..<windowCount).map { shard.partialBoards(window: $0) } }
         for w in cachedBoards.indices {
-            var changed = cachedBoards[w].isEmpty
-            var partials: [[PartialBoard]] = []
-            for i in shards.indices {
-                let (shardChanged, boards) = shards[i].partialBoards(window: w)
-                changed = changed || shardChanged
-                partials.append(boards)
-            }
+            let partials = perShard.map { $0[w].boards }
+            let changed = cachedBoards[w].isEmpty || perShard.contains { $0[w].changed }
             if changed {
                 cachedBoards[w] = BoardMerge.merge(partials, window: shards[0].windows[w].spec.name,
-                                                   rankBy: configuration.rankBy, topK: configuration.topK)
+                                                   rankBy: configuration.rankBy, topK: configuration.topK).map(BoardBytes.init)
             }
             shards[0].appendBoards(cachedBoards[w], window: w, asOf: asOf, to: &outbox)
         }
         for i in shards.indices { shards[i].completeSnapshot(asOf: asOf) }
         snapshots += 1
+    }
+
+    /// Runs `body` on every shard: through `parallel` on several threads when set, else in turn.
+    mutating func forEachShard(_ body: @Sendable (Int, inout Engine) -> Void) {
+        guard let parallel, shards.count > 1 else {
+            for i in shards.indices { body(i, &shards[i]) }
+            return
+        }
+        shards.withUnsafeMutableBufferPointer { buffer in
+            let access = ShardAccess(base: buffer.baseAddress!, count: buffer.count)
+            parallel(buffer.count) { i in access.withShard(i) { body(i, &$0) } }
+        }
+    }
+
+    /// `body`'s result for every shard, in shard order (computed as `forEachShard` runs).
+    mutating func collectFromShards<T: Sendable>(_ body: @Sendable (inout Engine) -> T) -> [T] {
+        var results = [T?](repeating: nil, count: shards.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let slots = ShardSlots(base: buffer.baseAddress!)
+            forEachShard { i, shard in slots.base[i] = body(&shard) }
+        }
+        return results.map { $0! }
     }
 
     /// The alerts of one snapshot time from every shard, in the order one engine gives them. Each shard's
@@ -193,4 +213,12 @@ extension ShardedEngine {
         deliverForwards()
         return result
     }
+}
+
+/// Runs `body(i)` for every `i` in `0..<count`, possibly on several threads, and returns when all ran.
+public typealias ParallelRunner = @Sendable (_ count: Int, _ body: @Sendable (Int) -> Void) -> Void
+
+/// One result slot per shard, each written by the thread that runs that shard only.
+struct ShardSlots<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
 }

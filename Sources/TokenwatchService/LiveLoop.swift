@@ -86,6 +86,7 @@ final class LiveLoop {
             restored = (Self.emptyEngine(settings: settings, identity: identity), reason)
         }
         engine = restored.engine
+        engine.parallel = ShardBatches.runner
         batches = ShardBatches(shards: engine.shards.count)
         catchingUp = restored.rebuildReason != nil
         // Every partition holds the watermark until it is consumed here (see the type's comment).

@@ -77,6 +77,7 @@ public final class Replayer {
         var engine = ShardedEngine(configuration: engineConfiguration, inputTopic: inputTopic,
                                    shards: max(1, min(wanted, counts.count)), keyedPartitions: partitions)
         engine.assign(partitions: counts.keys.sorted())
+        engine.parallel = ShardBatches.runner
         var d = Drive(engine: engine, batches: ShardBatches(shards: engine.shards.count), remaining: counts)
         for (p, n) in counts where n == 0 { d.exhausted.insert(p) }
         return d

@@ -27,6 +27,9 @@ struct ShardBatches {
 
     private var batches: [Batch]
 
+    /// Runs a snapshot's per-shard steps on Dispatch's threads (`ShardedEngine.parallel`).
+    static let runner: ParallelRunner = { count, body in DispatchQueue.concurrentPerform(iterations: count, execute: body) }
+
     init(shards: Int) {
         batches = Array(repeating: Batch(), count: shards)
     }

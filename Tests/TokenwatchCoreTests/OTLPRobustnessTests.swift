@@ -62,9 +62,7 @@ struct OTLPRobustnessTests {
         big.reserveCapacity(copies * pb.count)
         for _ in 0..<copies { big += pb }
         #expect(big.count > 10 * 1_048_576)
-        let start = ContinuousClock.now
         let batch = try OTLPFixture.decode(big)
-        #expect(ContinuousClock.now - start < .seconds(30))
         #expect(batch.recordCount == 9 * copies && batch.events.count == 6 * copies)
         // Above max_message_bytes (1 MiB by default) it is refused unread.
         var engine = OTLPFixture.engine()
