@@ -105,7 +105,7 @@ public struct Engine: Sendable {
     var newestAccepted = Int64.min
     var knownPerTeam: [UInt32: Int] = [:]
     /// The published boards of each window at the last snapshot, reused while nothing changed.
-    var cachedBoards: [[BoardBytes]]
+    var cachedBoards: [WindowBoards]
     /// This engine's partial boards of each window at the last snapshot (nil: build at the next one).
     var cachedPartials: [[PartialBoard]?]
     /// Set when the rules changed a flag or suspicion: every board is rebuilt at this snapshot.
@@ -135,7 +135,7 @@ public struct Engine: Sendable {
         let day: Int64 = 86_400_000
         let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
         known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: day))
-        cachedBoards = Array(repeating: [], count: configuration.windows.count)
+        cachedBoards = Array(repeating: WindowBoards(), count: configuration.windows.count)
         cachedPartials = Array(repeating: nil, count: configuration.windows.count)
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
         unassignedTeam = teams.intern("unassigned")
@@ -482,10 +482,10 @@ public struct Engine: Sendable {
         for i in windows.indices {
             let (changed, partials) = partialBoards(window: i)
             if changed || cachedBoards[i].isEmpty {
-                cachedBoards[i] = BoardMerge.merge([partials], window: windows[i].spec.name,
-                                                   rankBy: configuration.rankBy, topK: configuration.topK).map(BoardBytes.init)
+                cachedBoards[i].update(BoardMerge.merge([partials], window: windows[i].spec.name,
+                                                        rankBy: configuration.rankBy, topK: configuration.topK))
             }
-            appendBoards(cachedBoards[i], window: i, asOf: asOf, to: &outbox)
+            appendBoards(cachedBoards[i].bytes, window: i, asOf: asOf, to: &outbox)
         }
         completeSnapshot(asOf: asOf)
     }
@@ -555,7 +555,7 @@ public struct Engine: Sendable {
 
     /// Boards are derived state: rebuilt at the next snapshot (after a reload changed their size or order).
     mutating func invalidateBoards() {
-        cachedBoards = Array(repeating: [], count: windows.count)
+        cachedBoards = Array(repeating: WindowBoards(), count: windows.count)
         cachedPartials = Array(repeating: nil, count: windows.count)
     }
 

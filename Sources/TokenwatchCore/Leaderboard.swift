@@ -113,6 +113,28 @@ public struct BoardBytes: Sendable, Equatable {
     }
 }
 
+/// The published boards of one window at the last snapshot: a board is serialised again only when its
+/// contents changed (most team boards stay the same from one snapshot time to the next).
+struct WindowBoards: Sendable {
+    private(set) var boards: [LeaderboardSnapshot] = []
+    private(set) var bytes: [BoardBytes] = []
+
+    var isEmpty: Bool { bytes.isEmpty }
+
+    /// Takes the newly merged boards, reusing the bytes of every board equal to its previous version.
+    mutating func update(_ merged: [LeaderboardSnapshot]) {
+        var previous: [String: Int] = [:]
+        for (i, b) in boards.enumerated() { previous[b.scope] = i }
+        var fresh: [BoardBytes] = []
+        fresh.reserveCapacity(merged.count)
+        for board in merged {
+            if let i = previous[board.scope], boards[i] == board { fresh.append(bytes[i]) } else { fresh.append(BoardBytes(board)) }
+        }
+        boards = merged
+        bytes = fresh
+    }
+}
+
 /// Keeps the best `k` candidates by (value descending, then a tie-break order ascending).
 struct TopK {
     let k: Int

@@ -69,7 +69,7 @@ extension ShardedEngine {
     public mutating func reconfigure(_ new: EngineConfiguration) throws(ReconfigureError) {
         try shards[0].reconfigure(new)  // throws before any shard changed
         for i in shards.indices.dropFirst() { try shards[i].reconfigure(new) }
-        cachedBoards = Array(repeating: [], count: cachedBoards.count)
+        cachedBoards = Array(repeating: WindowBoards(), count: cachedBoards.count)
     }
 
     /// Distinct users held, over every shard.

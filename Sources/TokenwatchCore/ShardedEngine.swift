@@ -12,7 +12,7 @@ public struct ShardedEngine: Sendable {
     public internal(set) var lastSnapshotAt: Int64?
     public internal(set) var watermark = Int64.min
     /// Published boards per window at the last snapshot, reused while no shard's partials changed.
-    var cachedBoards: [[BoardBytes]]
+    var cachedBoards: [WindowBoards]
     /// Records produced since the last `takeOutputs()`.
     public internal(set) var outbox: [OutputRecord] = []
     public internal(set) var snapshots = 0
@@ -28,7 +28,7 @@ public struct ShardedEngine: Sendable {
             if n > 1 { e.shardRoute = ShardRoute(index: i, shards: n, keyedPartitions: keyedPartitions) }
             return e
         }
-        cachedBoards = Array(repeating: [], count: configuration.windows.count)
+        cachedBoards = Array(repeating: WindowBoards(), count: configuration.windows.count)
     }
 
     public var configuration: EngineConfiguration { shards[0].configuration }
@@ -116,10 +116,10 @@ public struct ShardedEngine: Sendable {
             let partials = perShard.map { $0[w].boards }
             let changed = cachedBoards[w].isEmpty || perShard.contains { $0[w].changed }
             if changed {
-                cachedBoards[w] = BoardMerge.merge(partials, window: shards[0].windows[w].spec.name,
-                                                   rankBy: configuration.rankBy, topK: configuration.topK).map(BoardBytes.init)
+                cachedBoards[w].update(BoardMerge.merge(partials, window: shards[0].windows[w].spec.name,
+                                                        rankBy: configuration.rankBy, topK: configuration.topK))
             }
-            shards[0].appendBoards(cachedBoards[w], window: w, asOf: asOf, to: &outbox)
+            shards[0].appendBoards(cachedBoards[w].bytes, window: w, asOf: asOf, to: &outbox)
         }
         for i in shards.indices { shards[i].completeSnapshot(asOf: asOf) }
         snapshots += 1
