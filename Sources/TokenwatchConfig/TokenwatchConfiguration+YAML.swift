@@ -32,6 +32,13 @@ extension TokenwatchConfiguration {
             }
         }
 
+        if inputs.isEmpty {
+            out.line("inputs: []")
+        } else {
+            out.line("inputs:")
+            for input in inputs { out.line("  - {topic: \(input.topic.quoted), format: \(input.format.rawValue)}") }
+        }
+
         out.line("engine:")
         out.line("  allowed_lateness: \(duration(engineSettings.allowedLatenessMs))")
         out.line("  idle_timeout: \(duration(engineSettings.idleTimeoutMs))")

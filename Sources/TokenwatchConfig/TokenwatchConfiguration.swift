@@ -6,6 +6,9 @@ import TokenwatchCore
 public struct TokenwatchConfiguration: Sendable, Equatable {
     /// `kafka:` — brokers, group, topics and extra librdkafka properties.
     public var kafka = KafkaSettings()
+    /// `inputs:` — the input topics and their formats; empty means `kafka.input_topic` alone, native
+    /// (see `effectiveInputs`).
+    public var inputs: [InputSettings] = []
     /// `engine:` — lateness, idleness, de-duplication and input limits. (Named `engineSettings`
     /// because `engine` is the `EngineConfiguration` the core takes.)
     public var engineSettings = EngineSettings()

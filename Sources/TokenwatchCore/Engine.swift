@@ -70,6 +70,9 @@ public struct Engine: Sendable {
 
     public internal(set) var configuration: EngineConfiguration
     public let inputTopic: String
+    /// Per engine partition id, the input topic and partition it reads (dead letters name them); empty
+    /// for one input (see `source(of:)`).
+    public var partitionSources: [PartitionSource] = []
     var decoder: EventDecoder
     public internal(set) var users = Interner(capacity: 4096)
     public internal(set) var teams = Interner(capacity: 64)
@@ -309,12 +312,13 @@ public struct Engine: Sendable {
         let cap = max(configuration.deadLetterPayloadCap, 0)
         let truncated = payload.count > cap
         let kept = truncated ? UnsafeRawBufferPointer(rebasing: payload[0..<cap]) : payload
-        var w = JSONWriter(capacity: 300 + inputTopic.utf8.count + (kept.count + 2) / 3 * 4)
+        let source = source(of: partition)
+        var w = JSONWriter(capacity: 300 + source.topic.utf8.count + (kept.count + 2) / 3 * 4)
         w.beginObject()
         w.key("schema"); w.string("tokenwatch.deadletter.v1")
         w.key("reason"); w.string(reason.description)
-        w.key("topic"); w.string(inputTopic)
-        w.key("partition"); w.int(Int64(partition))
+        w.key("topic"); w.string(source.topic)
+        w.key("partition"); w.int(Int64(source.partition))
         w.key("offset"); w.int(offset)
         w.key("received_at"); w.int(receivedAt)
         w.key("payload_base64"); w.string(bytes: Base64.encode(kept))

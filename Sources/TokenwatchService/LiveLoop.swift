@@ -26,6 +26,9 @@ final class LiveLoop {
     private var outputs: OutputSender
     private let identity: StateIdentity
     private var engine: Engine
+    /// Input topics ↔ engine partition ids, and each message to the engine in its input's format.
+    private var router: InputRouter
+    private var inputs: InputTopics { identity.inputs }
     /// The engine's positions as of the last batch, for the rebalance callback (which runs inside `poll`).
     private let positions = PositionBoard()
 
@@ -78,12 +81,14 @@ final class LiveLoop {
         identity = try Self.identify(consumer: consumer, settings: settings, pipeline: pipeline)
         var restored = try Self.restore(store: store, identity: identity, settings: settings, logger: logger)
         if restored.rebuildReason == nil,
-           let reason = Self.inconsistentPositions(restored.engine, consumer: consumer, settings: settings, logger: logger) {
+           let reason = Self.inconsistentPositions(restored.engine, consumer: consumer, inputs: identity.inputs, logger: logger) {
             logger.error("checkpoint not usable; rebuilding state from the input's earliest retained offsets",
                          metadata: ["path": "\(store.path)", "reason": "\(reason)"])
             restored = (Engine(configuration: settings.engine, inputTopic: settings.inputTopic), reason)
         }
         engine = restored.engine
+        engine.partitionSources = identity.inputs.isSingleNative ? [] : identity.inputs.sources
+        router = InputRouter(identity.inputs)
         catchingUp = restored.rebuildReason != nil
         // Every partition holds the watermark until it is consumed here (see the type's comment).
         engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
@@ -102,15 +107,15 @@ final class LiveLoop {
         var warned = false
         while true {
             if let cluster = consumer.clusterId(timeout: .seconds(2)),
-               let partitions = try? consumer.partitionCount(topic: settings.inputTopic, timeout: .seconds(5)), partitions > 0 {
-                return StateIdentity(clusterId: cluster, groupId: settings.groupId, inputTopic: settings.inputTopic, partitions: partitions)
+               let inputs = InputTopics.discover(settings.effectiveInputs, consumer: consumer) {
+                return StateIdentity(clusterId: cluster, groupId: settings.groupId, inputs: inputs)
             }
             if pipeline.stopRequested { throw StoppedWhileStarting() }
             // Serve the queue meanwhile: librdkafka's log lines (authentication failures among them) arrive there.
             _ = consumer.poll(maxMessages: 1, timeout: .milliseconds(200)) { _ in }
             if !warned {
                 pipeline.logger.warning("waiting for the brokers to report the cluster id and the input topic's partitions",
-                                        metadata: ["brokers": "\(settings.brokers)", "topic": "\(settings.inputTopic)"])
+                                        metadata: ["brokers": "\(settings.brokers)", "topics": "\(settings.effectiveInputs.map(\.topic))"])
                 warned = true
             }
             pipeline.beatNow()
@@ -146,17 +151,7 @@ final class LiveLoop {
             return rebuild(error.description)
         }
         let found = stamped.identity
-        for (mine, theirs, what) in [(identity.clusterId, found.clusterId, "cluster"), (identity.groupId, found.groupId, "group"),
-                                     (identity.inputTopic, found.inputTopic, "input topic")] where mine != theirs {
-            throw PipelineRefusal("""
-                checkpoint \(store.path) belongs to \(what) '\(theirs)', this daemon runs with \(what) '\(mine)': \
-                the state directory is another deployment's. Give this daemon its own state.dir, or delete the file \
-                to rebuild the state from the input
-                """)
-        }
-        if found.partitions != identity.partitions {
-            return rebuild("the input topic had \(found.partitions) partitions, now \(identity.partitions)")
-        }
+        if let reason = try identity.rebuildReason(restoring: found, path: store.path) { return rebuild(reason) }
         do {
             let engine = try Engine(configuration: settings.engine, inputTopic: settings.inputTopic, restoring: stamped.engineBytes)
             logger.info("state restored from checkpoint", metadata: [
@@ -173,18 +168,19 @@ final class LiveLoop {
     /// means the topic is not the one the state was built from (recreated, or truncated): the reason to
     /// rebuild. A position before the log start means retention deleted events before they were read:
     /// nothing can bring them back, so it is reported (log and `tokenwatch_input_gap_messages`) and kept.
-    private static func inconsistentPositions(_ engine: Engine, consumer: KafkaConsumer, settings: PipelineSettings,
+    private static func inconsistentPositions(_ engine: Engine, consumer: KafkaConsumer, inputs: InputTopics,
                                               logger: Logger) -> String? {
         for (partition, next) in engine.positions.sorted(by: { $0.key < $1.key }) where next >= 0 {
-            guard let w = try? consumer.watermarks(topic: settings.inputTopic, partition: partition, timeout: .seconds(10)) else {
+            guard let source = inputs.source(of: partition),
+                  let w = try? consumer.watermarks(topic: source.topic, partition: source.partition, timeout: .seconds(10)) else {
                 continue  // not answered now: the consumer will find out when it fetches
             }
             if next > w.high {
-                return "partition \(partition) resumes at offset \(next), past its end at \(w.high): the topic is not the one this state was built from"
+                return "\(source.topic) partition \(source.partition) resumes at offset \(next), past its end at \(w.high): the topic is not the one this state was built from"
             }
             if next < w.low {
                 logger.error("events were deleted by retention before they were read; the boards lack them", metadata: [
-                    "partition": "\(partition)", "resumes_at": "\(next)", "log_start": "\(w.low)", "lost": "\(w.low - next)",
+                    "topic": "\(source.topic)", "partition": "\(source.partition)", "resumes_at": "\(next)", "log_start": "\(w.low)", "lost": "\(w.low - next)",
                 ])
             }
         }
@@ -195,14 +191,14 @@ final class LiveLoop {
 
     func run() throws {
         publishPositions()
-        consumer.setStartOffsets { [positions] _, partition in
+        consumer.setStartOffsets { [positions, inputs] topic, partition in
             // Resume where the state ends; a partition without state is read from its beginning.
-            let next = positions.next(partition) ?? -1
+            let next = inputs.engineId(topic: topic, partition: partition).flatMap { positions.next($0) } ?? -1
             return next >= 0 ? next : TopicPartitionOffset.beginning
         }
         let election = try LeaderElection(settings: settings, configuration: pipeline.kafkaConfiguration(), logger: logger)
         logger.info("pipeline started; waiting for the election", metadata: [
-            "input": "\(settings.inputTopic)", "group": "\(settings.groupId)", "partitions": "\(identity.partitions)",
+            "inputs": "\(inputs.headerText)", "group": "\(settings.groupId)", "partitions": "\(identity.partitions)",
             "cluster": "\(identity.clusterId)", "election": "\(election.topic)",
         ])
         while !pipeline.stopRequested {
@@ -242,7 +238,7 @@ final class LiveLoop {
     private func changeRole(active: Bool) throws {
         if active {
             logger.info("active: this instance consumes the input and publishes")
-            try consumer.subscribe(topics: [settings.inputTopic])
+            try consumer.subscribe(topics: inputs.topics)
         } else {
             logger.warning("standby: another instance is active; leaving the input group")
             try commitCycle(final: true)
@@ -259,7 +255,7 @@ final class LiveLoop {
         for event in consumer.takeRebalanceEvents() {
             switch event {
             case .assigned(let parts):
-                let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
+                let ids = inputs.engineIds(parts)
                 engine.assign(partitions: ids)
                 assigned.formUnion(ids)
                 let now = WallClock.monotonicMs()
@@ -269,7 +265,7 @@ final class LiveLoop {
                 // Outputs acknowledged and state checkpointed before the partitions go; the commit may fail
                 // (the group moved on after a long pause), which is harmless: the checkpoint holds the positions.
                 try commitCycle(final: true)
-                let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
+                let ids = inputs.engineIds(parts)
                 assigned.subtract(ids)
                 for id in ids { lastActivity[id] = nil }
                 logger.info("partitions revoked; their state is kept", metadata: ["partitions": "\(ids.sorted())"])
@@ -304,9 +300,7 @@ final class LiveLoop {
                 return
             }
             lastTimestamp = message.timestampMs
-            lastActivity[message.partition] = monotonic
-            engine.process(message.payload, partition: message.partition, offset: message.offset, receivedAtMs: now,
-                           referenceTimeMs: message.timestampMs, checkingKey: message.key)
+            if let id = router.process(message, into: &engine, receivedAtMs: now) { lastActivity[id] = monotonic }
         }
         consumed += n
         if n > 0, let start = batchStart {
@@ -327,7 +321,8 @@ final class LiveLoop {
         let positions = engine.positions
         for p in assigned {
             let next = positions[p] ?? -1
-            if let w = consumer.cachedWatermarks(topic: settings.inputTopic, partition: p), w.high >= 0 {
+            if let source = inputs.source(of: p), let w = consumer.cachedWatermarks(topic: source.topic, partition: source.partition),
+               w.high >= 0 {
                 lag[p] = next >= 0 ? max(0, w.high - next) : max(0, w.high - w.low)
             } else {
                 known = false
@@ -463,7 +458,7 @@ final class LiveLoop {
     private func commit(_ offsets: [Int32: Int64], written: Result<Int64, any Error>) throws {
         let writeMs = try written.get()
         let commits = offsets.compactMap { (id, next) -> TopicPartitionOffset? in
-            next >= 0 && assigned.contains(id) ? TopicPartitionOffset(topic: settings.inputTopic, partition: id, offset: next) : nil
+            next >= 0 && assigned.contains(id) ? inputs.offset(of: id, next: next) : nil
         }
         if !commits.isEmpty {
             do {

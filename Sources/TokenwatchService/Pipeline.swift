@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Logging
 import Synchronization
+import TokenwatchConfig
 import TokenwatchCore
 
 /// What the live pipeline needs to know, mapped once from the configuration.
@@ -9,6 +10,8 @@ public struct PipelineSettings: Sendable {
     public var brokers: String
     public var groupId: String
     public var inputTopic: String
+    /// The input topics and their formats (`inputs:`); empty means `inputTopic` alone, native.
+    public var inputs: [InputSettings] = []
     public var leaderboardTopic: String
     public var alertsTopic: String
     public var deadletterTopic: String
@@ -37,6 +40,11 @@ public struct PipelineSettings: Sendable {
         self.engine = engine
         self.stateDirectory = stateDirectory
     }
+}
+
+extension PipelineSettings {
+    /// `inputs`, or `inputTopic` as the one native input.
+    public var effectiveInputs: [InputSettings] { inputs.isEmpty ? [InputSettings(topic: inputTopic)] : inputs }
 }
 
 /// Live progress figures, readable from any thread.

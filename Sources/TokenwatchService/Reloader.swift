@@ -40,6 +40,7 @@ public struct ReloadPlan: Sendable {
         check("kafka.brokers", k0.brokers, k1.brokers, into: &ignored)
         check("kafka.group_id", k0.groupId, k1.groupId, into: &ignored)
         check("kafka.input_topic", k0.inputTopic, k1.inputTopic, into: &ignored)
+        check("inputs", old.inputs.map(\.text), new.inputs.map(\.text), into: &ignored)
         check("kafka.leaderboard_topic", k0.leaderboardTopic, k1.leaderboardTopic, into: &ignored)
         check("kafka.alerts_topic", k0.alertsTopic, k1.alertsTopic, into: &ignored)
         check("kafka.deadletter_topic", k0.deadletterTopic, k1.deadletterTopic, into: &ignored)
