@@ -41,6 +41,17 @@ enum ConfigurationKeys {
                     config.inputs = try ValueParser.inputs(items)
                 }),
 
+            ConfigurationKey(
+                path: "identities.file", expected: "the path of a .csv, .yaml or .yml file of aliases",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.people.identitiesFile = text.trimmingBlanks()
+                }),
+            ConfigurationKey(
+                path: "roster.file", expected: "the path of a .csv, .yaml or .yml file of people and teams",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.people.rosterFile = text.trimmingBlanks()
+                }),
+
             duration("engine.allowed_lateness", \.engineSettings.allowedLatenessMs, allowZero: true),
             duration("engine.idle_timeout", \.engineSettings.idleTimeoutMs, allowZero: false),
             duration("engine.dedup_horizon", \.engineSettings.dedupHorizonMs, allowZero: true),

@@ -39,6 +39,11 @@ extension TokenwatchConfiguration {
             for input in inputs { out.line("  - {topic: \(input.topic.quoted), format: \(input.format.rawValue)}") }
         }
 
+        out.line("identities:")
+        out.line("  file: \(people.identitiesFile.quoted)")
+        out.line("roster:")
+        out.line("  file: \(people.rosterFile.quoted)")
+
         out.line("engine:")
         out.line("  allowed_lateness: \(duration(engineSettings.allowedLatenessMs))")
         out.line("  idle_timeout: \(duration(engineSettings.idleTimeoutMs))")

@@ -52,22 +52,45 @@ extension Engine {
             return summary
         }
         summary.skipped = batch.skippedCount
-        let noKey = UnsafeRawBufferPointer(start: nil, count: 0)
-        for event in batch.events {
-            event.json().withUnsafeBytes { json in
-                switch processEvent(json, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
-                                    referenceTimeMs: referenceTimeMs, checkingKey: noKey) {
-                case .counted: summary.counted += 1
-                case .service: summary.service += 1
-                case .duplicate: summary.duplicates += 1
-                case .deadLetter(let reason): summary.deadLetters.append(reason)
-                case .alreadyProcessed: break
-                }
-            }
+        for var event in batch.events {
+            _ = resolveIdentity(&event)
+            count(event, partition: partition, offset: offset, receivedAtMs: receivedAtMs, referenceTimeMs: referenceTimeMs,
+                  into: &summary)
         }
         for rejected in batch.rejected {
-            rejected.event.json().withUnsafeBytes { refuse(.otlp(rejected.reason), $0) }
+            var event = rejected.event
+            if rejected.reason == .noIdentity {
+                // The identities file may know the person by an alias the mapping cannot use alone (user.id).
+                if resolveIdentity(&event) {
+                    count(event, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                          referenceTimeMs: referenceTimeMs, into: &summary)
+                    continue
+                }
+                tallyUnattributed(event)
+            }
+            event.json().withUnsafeBytes { refuse(.otlp(rejected.reason), $0) }
         }
         return summary
+    }
+
+    /// Counts one mapped event through the native path (validation, de-duplication across partitions,
+    /// windows) and its tool's attribution.
+    private mutating func count(_ event: OTLPEvent, partition: Int32, offset: Int64, receivedAtMs: Int64,
+                                referenceTimeMs: Int64?, into summary: inout OTLPProcessSummary) {
+        let noKey = UnsafeRawBufferPointer(start: nil, count: 0)
+        event.json().withUnsafeBytes { json in
+            switch processEvent(json, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                                referenceTimeMs: referenceTimeMs, checkingKey: noKey) {
+            case .counted:
+                summary.counted += 1
+                tallyAttributed(tool: event.tool)
+            case .service:
+                summary.service += 1
+                tallyAttributed(tool: event.tool)
+            case .duplicate: summary.duplicates += 1
+            case .deadLetter(let reason): summary.deadLetters.append(reason)
+            case .alreadyProcessed: break
+            }
+        }
     }
 }

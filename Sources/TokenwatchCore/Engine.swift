@@ -73,6 +73,8 @@ public struct Engine: Sendable {
     /// Per engine partition id, the input topic and partition it reads (dead letters name them); empty
     /// for one input (see `source(of:)`).
     public var partitionSources: [PartitionSource] = []
+    /// Attribution per tool and other state of the non-native inputs (see `IngestState`).
+    public internal(set) var ingest = IngestState()
     var decoder: EventDecoder
     public internal(set) var users = Interner(capacity: 4096)
     public internal(set) var teams = Interner(capacity: 64)
@@ -420,7 +422,7 @@ public struct Engine: Sendable {
                 cachedBoards[i] = buildBoards(window: i)
                 windows[i].changed = false
             }
-            for var board in cachedBoards[i] {
+            for var board in rosterAdjusted(cachedBoards[i], window: i) {
                 board.asOf = asOf
                 board.windowEnd = end
                 board.windowStart = end - spec.lengthMs

@@ -401,6 +401,7 @@ final class LiveLoop {
             $0.batchDuration = batchDuration
             $0.lag = lag
             $0.trackedUsers = engine.trackedUsers
+            $0.attribution = engine.ingest.attribution
             $0.activeUsers = engine.activeUsersPerWindow
             $0.assigned = assigned.sorted()
             // READY once: after a rebuild, when it has caught up.

@@ -81,6 +81,8 @@ public struct PipelineStatus: Sendable {
     public var batchDuration = LatencyHistogram()
     /// Distinct users the engine holds, and per window the users active in it (last snapshot).
     public var trackedUsers = 0
+    /// OTLP usage events that named a person, and those that did not, per tool.
+    public var attribution: [String: ToolAttribution] = [:]
     public var activeUsers: [(window: String, users: Int)] = []
     /// Alerts published, by rule.
     public var alertsByRule: [String: Int] = [:]

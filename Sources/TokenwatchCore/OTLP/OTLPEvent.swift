@@ -12,6 +12,8 @@ public struct OTLPEvent: Sendable, Equatable {
     public var inputTokens: Int64 = 0
     public var outputTokens: Int64 = 0
     public var cacheReadTokens: Int64 = 0
+    /// Every identity the record carried, for the identities file (`IdentityDirectory`).
+    public var aliases = OTLPAliases()
 
     public init(eventId: String, timestampMs: Int64, userId: String? = nil, team: String? = nil, tool: String,
                 model: String? = nil, sessionId: String? = nil) {
@@ -41,5 +43,26 @@ public struct OTLPEvent: Sendable, Equatable {
         w.key("cache_read_tokens"); w.int(cacheReadTokens)
         w.endObject()
         return w.bytes
+    }
+}
+
+/// The identities one OTLP record carries, each a possible alias of a person.
+public struct OTLPAliases: Sendable, Equatable {
+    public var email: String?
+    public var accountUUID: String?
+    public var accountId: String?
+    /// `user.id`: a random per-install id, never a person by itself.
+    public var installId: String?
+
+    public init(email: String? = nil, accountUUID: String? = nil, accountId: String? = nil, installId: String? = nil) {
+        self.email = email
+        self.accountUUID = accountUUID
+        self.accountId = accountId
+        self.installId = installId
+    }
+
+    /// The identities in the order they are tried against the identities file: the most personal first.
+    var candidates: [(IdentityDirectory.Kind, String?)] {
+        [(.email, email), (.accountUUID, accountUUID), (.accountId, accountId), (.installId, installId)]
     }
 }

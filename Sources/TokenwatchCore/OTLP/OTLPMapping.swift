@@ -9,6 +9,8 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
     case eventName
     case userEmail
     case accountUUID
+    case accountId
+    case installId
     case teamId
     case sessionId
     case model
@@ -24,6 +26,8 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
         case .eventName: "event.name"
         case .userEmail: "user.email"
         case .accountUUID: "user.account_uuid"
+        case .accountId: "user.account_id"
+        case .installId: "user.id"
         case .teamId: "team.id"
         case .sessionId: "session.id"
         case .model: "model"
@@ -66,7 +70,7 @@ public struct OTLPLogRecord: Sendable, Equatable {
 /// | (which records) | `event.name` = `api_request` (else `LogRecord.event_name`, else a string body) = `claude_code.api_request` |
 /// | `event_id` | `request_id`, else `client_request_id`, else `otlp-` + a hash of the mapped fields |
 /// | `ts` | `time_unix_nano`, else `observed_time_unix_nano`, in ms |
-/// | `user_id` | `user.email`, else `user.account_uuid`, else unresolved (`otlp:no_identity`) |
+/// | `user_id` | the identities file's person for `user.email`, `user.account_uuid`, `user.account_id` or `user.id` (in that order); else `user.email`, else `user.account_uuid`, else unresolved (`otlp:no_identity`) |
 /// | `team` | `team.id` (resource, or record) |
 /// | `tool` | `claude_code` |
 /// | `model`, `session_id` | `model`, `session.id` |
@@ -93,7 +97,9 @@ public enum OTLPMapping {
             return s
         }
         var event = OTLPEvent(eventId: "", timestampMs: 0, tool: claudeCodeTool)
-        event.userId = text(.userEmail) ?? text(.accountUUID)
+        event.aliases = OTLPAliases(email: text(.userEmail), accountUUID: text(.accountUUID), accountId: text(.accountId),
+                                    installId: text(.installId))
+        event.userId = event.aliases.email ?? event.aliases.accountUUID
         // Admin-set resource attributes win over anything a record might carry with the same name.
         event.team = resource[.teamId]?.text ?? record.attributes[.teamId]?.text
         event.model = text(.model)
