@@ -139,12 +139,38 @@ struct OTLPIngestTests {
             h.expect(malformedLetters.allSatisfy { $0.topic == Self.otlpTopic && $0.partition == 1 },
                      "malformed OTLP dead letters name topic \(Self.otlpTopic) partition 1: \(malformedLetters.map { "\($0.topic)/\($0.partition)" })")
 
+            try await Self.checkAttributionMetrics(h, daemon: daemon, scenario: scenario)
+
             // A batch over max_message_bytes, then a batch re-sent: the first is refused whole, the second still read.
             let before = letters.filter { $0.topic == Self.otlpTopic && $0.partition == 3 }.count
             try await Self.hugeBatchThenMore(h, brokers: brokers, daemon: daemon, scenario: scenario, before: before)
             let status = try await h.stop(daemon)
             h.expect(status == 0, "tokenwatch run exited with \(status) after SIGTERM, expected 0")
         }
+    }
+
+    /// `/metrics`: distinct unresolved records are the tool's unattributed events, distinct resolved ones
+    /// (the service account's clocks included) its attributed events; no user is a label.
+    static func checkAttributionMetrics(_ h: Harness, daemon: Child, scenario: Scenario) async throws {
+        guard let address = daemon.stderr.firstMatch(of: /address=(127\.0\.0\.1:\d+)/)?.output.1 else {
+            throw h.fail("the daemon logged no HTTP address")
+        }
+        let curl = URL(fileURLWithPath: "/usr/bin/curl")
+        let run = try await h.runTool("curl-metrics", curl, ["-sf", "http://\(address)/metrics"])
+        let text = run.stdout
+        func value(_ name: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix(name + "{tool=\"claude_code\"} ") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") }
+        }
+        let unresolved = Set(scenario.records.filter { $0.user == nil }.map(\.id)).count
+        let resolved = Set(scenario.records.filter { $0.user != nil }.map(\.id)).count
+        h.expect(value("tokenwatch_unattributed_events_total") == Double(unresolved),
+                 "unattributed events \(String(describing: value("tokenwatch_unattributed_events_total"))), expected \(unresolved) distinct")
+        h.expect(value("tokenwatch_attributed_events_total") == Double(resolved),
+                 "attributed events \(String(describing: value("tokenwatch_attributed_events_total"))), expected \(resolved) distinct")
+        let coverage = value("tokenwatch_attribution_coverage") ?? -1
+        h.expect(abs(coverage - Double(resolved) / Double(resolved + unresolved)) < 1e-6, "coverage \(coverage)")
+        h.expect(!text.contains("alice") && !text.contains("uuid-"), "no user id in /metrics")
     }
 
     static func hugeBatchThenMore(_ h: Harness, brokers: String, daemon: Child, scenario: Scenario, before: Int) async throws {
