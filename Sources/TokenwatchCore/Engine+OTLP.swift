@@ -40,6 +40,12 @@ extension Engine {
             refuse(.messageTooLarge, payload)
             return summary
         }
+        // Metrics and traces share the topic in some deployments; until they are mapped, say so.
+        let signal = OTLPSignal.detect(payload)
+        if signal != .logs {
+            refuse(.otlp(.unsupportedSignal(signal.rawValue)), payload)
+            return summary
+        }
         let batch: OTLPLogBatch
         do {
             batch = try OTLPLogs.decode(payload)

@@ -27,6 +27,7 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
     case cachedTokenCount
     case cachedContentTokenCount
     case thoughtsTokenCount
+    case metricType
 
     /// The attribute name as the tool writes it.
     public var name: String {
@@ -52,6 +53,7 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
         case .cachedTokenCount: "cached_token_count"
         case .cachedContentTokenCount: "cached_content_token_count"
         case .thoughtsTokenCount: "thoughts_token_count"
+        case .metricType: "type"
         }
     }
 
