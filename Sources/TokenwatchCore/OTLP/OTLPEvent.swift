@@ -12,6 +12,11 @@ public struct OTLPEvent: Sendable, Equatable {
     public var inputTokens: Int64 = 0
     public var outputTokens: Int64 = 0
     public var cacheReadTokens: Int64 = 0
+    public var cacheCreationTokens: Int64 = 0
+    public var costMicros: Int64?
+    /// Claude Code's `query_source`: main, subagent or auxiliary.
+    public var agent: String?
+    public var entrypoint: String?
     /// Every identity the record carried, for the identities file (`IdentityDirectory`).
     public var aliases = OTLPAliases()
 
@@ -41,6 +46,10 @@ public struct OTLPEvent: Sendable, Equatable {
         w.key("input_tokens"); w.int(inputTokens)
         w.key("output_tokens"); w.int(outputTokens)
         w.key("cache_read_tokens"); w.int(cacheReadTokens)
+        if cacheCreationTokens > 0 { w.key("cache_creation_tokens"); w.int(cacheCreationTokens) }
+        if let costMicros { w.key("cost_micros"); w.int(costMicros) }
+        if let agent { w.key("agent"); w.string(agent) }
+        if let entrypoint { w.key("entrypoint"); w.string(entrypoint) }
         w.endObject()
         return w.bytes
     }

@@ -28,6 +28,10 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
     case cachedContentTokenCount
     case thoughtsTokenCount
     case metricType
+    case cacheCreationTokens
+    case querySource
+    case appEntrypoint
+    case costUSD
 
     /// The attribute name as the tool writes it.
     public var name: String {
@@ -54,6 +58,10 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
         case .cachedContentTokenCount: "cached_content_token_count"
         case .thoughtsTokenCount: "thoughts_token_count"
         case .metricType: "type"
+        case .cacheCreationTokens: "cache_creation_tokens"
+        case .querySource: "query_source"
+        case .appEntrypoint: "app.entrypoint"
+        case .costUSD: "cost_usd"
         }
     }
 
@@ -176,6 +184,7 @@ public enum OTLPMapping {
         event.inputTokens = count(tool.input, required: true)
         event.outputTokens = tool.output.enumerated().reduce(0) { $0 + count($1.element, required: $1.offset == 0) }
         event.cacheReadTokens = count(tool.cacheRead, required: false)
+        readOptional(into: &event, text: text, value: value)
         let nanos = record.timeUnixNano != 0 ? record.timeUnixNano : record.observedTimeUnixNano
         event.timestampMs = Int64(clamping: nanos / 1_000_000)
         if nanos == 0, problem == nil { problem = .noTimestamp }
@@ -183,6 +192,24 @@ public enum OTLPMapping {
         if let problem { return .rejected(event, problem) }
         if event.userId == nil { return .rejected(event, .noIdentity) }
         return .event(event)
+    }
+
+    /// Claude Code's optional fields (events.md): absent attributes stay unknown; a bad one is left out
+    /// rather than refusing a usage record whose tokens are fine.
+    private static func readOptional(into event: inout OTLPEvent, text: (OTLPAttributeKey) -> String?,
+                                     value: (OTLPAttributeKey) -> OTLPValue?) {
+        event.cacheCreationTokens = value(.cacheCreationTokens)?.count(limit: EventDecoder.maxCount) ?? 0
+        event.agent = text(.querySource).flatMap { $0.utf8.count <= 256 ? $0 : nil }
+        event.entrypoint = text(.appEntrypoint).flatMap { $0.utf8.count <= 256 ? $0 : nil }
+        let usd: Double? = switch value(.costUSD) {
+        case .double(let d)?: d
+        case .string(let s)?: Double(s)
+        case .int(let i)?: Double(i)
+        default: nil
+        }
+        if let usd, usd.isFinite, usd >= 0, usd * 1_000_000 <= Double(EventDecoder.maxCount) {
+            event.costMicros = Int64((usd * 1_000_000).rounded())
+        }
     }
 
     /// The tool whose usage event `record` is; nil for every other record (prompts, tool results, …).
