@@ -146,7 +146,26 @@ struct OTLPIngestTests {
             try await Self.hugeBatchThenMore(h, brokers: brokers, daemon: daemon, scenario: scenario, before: before)
             let status = try await h.stop(daemon)
             h.expect(status == 0, "tokenwatch run exited with \(status) after SIGTERM, expected 0")
+            try await Self.restartResumesEveryInput(h, brokers: brokers, settings: settings)
         }
+    }
+
+    /// A restart restores the checkpoint of both inputs (their topics and partition counts in its header)
+    /// and resumes every (topic, partition) where it ended: a new message is read, nothing old again
+    /// (an old unresolved record read again would be dead-lettered again).
+    static func restartResumesEveryInput(_ h: Harness, brokers: String, settings: [String: String]) async throws {
+        let before = try await deadLetters(h, brokers: brokers).count
+        let daemon = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state"), settings: settings)
+        try await produceFiles(h, brokers: brokers, [try write(h, "after-restart.pb", [0x08, 0x01])], partition: 0)
+        var letters: [DeadLetter] = []
+        try await h.waitUntil("the dead letter of a message produced after the restart", alive: [daemon]) {
+            letters = try await deadLetters(h, brokers: brokers)
+            return letters.contains { $0.reason == "otlp:wrong_wire_type" && $0.partition == 0 }
+        }
+        h.expect(try await h.stop(daemon) == 0, "the restarted daemon did not exit 0")
+        h.expect(letters.count == before + 1, "\(letters.count - before) new dead letters after the restart, expected 1: old input read again")
+        h.expect(daemon.stderr.contains("state restored from checkpoint") && !daemon.stderr.contains("rebuilding"),
+                 "the restart did not restore the checkpoint:\n\(daemon.stderr.suffix(1500))")
     }
 
     /// `/metrics`: distinct unresolved records are the tool's unattributed events, distinct resolved ones
