@@ -87,7 +87,7 @@ final class LiveLoop {
             restored = (Engine(configuration: settings.engine, inputTopic: settings.inputTopic), reason)
         }
         engine = restored.engine
-        engine.partitionSources = identity.inputs.isSingleNative ? [] : identity.inputs.sources
+        engine.partitionSources = identity.inputs.sources  // dead letters name the input's topic, whatever kafka.input_topic says
         router = InputRouter(identity.inputs)
         catchingUp = restored.rebuildReason != nil
         // Every partition holds the watermark until it is consumed here (see the type's comment).

@@ -69,7 +69,7 @@ public final class Replayer {
 
     private func makeDrive(counts: [Int32: Int64], inputs: InputTopics? = nil) -> Drive {
         var engine = Engine(configuration: engineConfiguration, inputTopic: inputTopic)
-        if let inputs, !inputs.isSingleNative { engine.partitionSources = inputs.sources }
+        if let inputs { engine.partitionSources = inputs.sources }
         engine.assign(partitions: counts.keys.sorted())
         var d = Drive(engine: engine, remaining: counts)
         for (p, n) in counts where n == 0 { d.exhausted.insert(p) }

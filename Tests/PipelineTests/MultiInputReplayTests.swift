@@ -73,4 +73,18 @@ struct MultiInputReplayTests {
         #expect(letters.count == unresolved)
         #expect(letters.allSatisfy { $0["topic"] as? String == "otel-logs" && $0["partition"] as? Int == 0 && $0["reason"] as? String == "otlp:no_identity" })
     }
+
+    @Test("one input named by inputs: (not kafka.input_topic): its dead letters name it")
+    func deadLettersNameTheInputNotTheShorthand() throws {
+        let cluster = try MockCluster(brokers: 1, logger: quietLogger())
+        try cluster.createTopic("usage-v2", partitions: 1)
+        try Self.produce([(nil, Array("not json".utf8))], topic: "usage-v2", brokers: cluster.bootstrapServers)
+        let dir = temporaryDirectory("renamed-input")
+        let replayer = Replayer(engine: testEngineConfiguration(), inputTopic: "ai-usage", from: nil, to: nil, logger: quietLogger(),
+                                progress: ProgressReporter(enabled: false))
+        var sink = try DirectorySink(directory: dir)
+        _ = try replayer.replayTopics(brokers: cluster.bootstrapServers, inputs: [InputSettings(topic: "usage-v2")], librdkafka: [:], sink: &sink)
+        let letters = try readLines(dir + "/deadletter.jsonl")
+        #expect(letters.count == 1 && letters[0].contains(#""topic":"usage-v2","partition":0"#))
+    }
 }
