@@ -93,6 +93,7 @@ final class LiveLoop {
         // Every partition holds the watermark until it is consumed here (see the type's comment).
         engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
         pipeline.updateStatus {
+            $0.inputSources = identity.inputs.sources
             $0.rebuildReason = restored.rebuildReason
             $0.catchingUp = catchingUp
         }

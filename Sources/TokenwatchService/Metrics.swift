@@ -56,6 +56,15 @@ public enum PrometheusText {
         return out.text
     }
 
+    /// With several input topics, the topic and Kafka partition of an engine partition; with one (or
+    /// before the inputs are known), the partition alone, as the series always read.
+    private static func lagLabels(_ s: PipelineStatus, _ id: Int32) -> [(String, String)] {
+        let oneTopic = s.inputSources.first?.topic == s.inputSources.last?.topic
+        guard !oneTopic, Int(id) < s.inputSources.count, id >= 0 else { return [("partition", String(id))] }
+        let source = s.inputSources[Int(id)]
+        return [("topic", source.topic), ("partition", String(source.partition))]
+    }
+
     /// Per tool, how many usage events named a person (identities.md); tools, never users, as labels.
     private static func writeAttribution(_ s: PipelineStatus, to out: inout Writer) {
         let tools = s.attribution.sorted { $0.key < $1.key }
@@ -103,7 +112,7 @@ public enum PrometheusText {
     private static func writeProgress(_ s: PipelineStatus, nowMs: Int64, to out: inout Writer) {
         out.metric("tokenwatch_consumer_lag_messages", .gauge,
                    "Per assigned partition: high watermark (librdkafka's last fetch) minus the next offset to process.",
-                   s.lag.sorted { $0.key < $1.key }.map { ([("partition", String($0.key))], Double($0.value)) })
+                   s.lag.sorted { $0.key < $1.key }.map { (lagLabels(s, $0.key), Double($0.value)) })
         out.metric("tokenwatch_assigned_partitions", .gauge, "Input partitions assigned to this instance.", [([], Double(s.assigned.count))])
         if let w = s.watermark {
             out.metric("tokenwatch_watermark_timestamp_seconds", .gauge, "The engine watermark (event time), epoch seconds.",

@@ -81,6 +81,8 @@ public struct PipelineStatus: Sendable {
     public var batchDuration = LatencyHistogram()
     /// Distinct users the engine holds, and per window the users active in it (last snapshot).
     public var trackedUsers = 0
+    /// The input topic and partition of each engine partition id (`lag` is keyed by id).
+    public var inputSources: [PartitionSource] = []
     /// OTLP usage events that named a person, and those that did not, per tool.
     public var attribution: [String: ToolAttribution] = [:]
     public var activeUsers: [(window: String, users: Int)] = []
