@@ -58,6 +58,15 @@ extension Engine {
             return summary
         }
         summary.skipped = batch.skippedCount
+        countRecords(of: batch, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                     referenceTimeMs: referenceTimeMs, into: &summary)
+        return summary
+    }
+
+    /// The usage records of a readable batch: each resolved through the identities file and counted, or
+    /// dead-lettered alone (those naming nobody also counted as their tool's unattributed usage).
+    private mutating func countRecords(of batch: OTLPLogBatch, partition: Int32, offset: Int64, receivedAtMs: Int64,
+                                       referenceTimeMs: Int64?, into summary: inout OTLPProcessSummary) {
         for var event in batch.events {
             _ = resolveIdentity(&event)
             count(event, partition: partition, offset: offset, receivedAtMs: receivedAtMs, referenceTimeMs: referenceTimeMs,
@@ -74,9 +83,10 @@ extension Engine {
                 }
                 tallyUnattributed(event)
             }
-            event.json().withUnsafeBytes { refuse(.otlp(rejected.reason), $0) }
+            let reason = DeadLetterReason.otlp(rejected.reason)
+            event.json().withUnsafeBytes { _ = deadLetter(reason, $0, partition, offset, receivedAtMs) }
+            summary.deadLetters.append(reason)
         }
-        return summary
     }
 
     /// Counts one mapped event through the native path (validation, de-duplication across partitions,
