@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["TokenwatchService", "TokenwatchCore", "Kafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TokenwatchService", "TokenwatchCore", "TokenwatchConfig", "Kafka", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -26,6 +26,12 @@ public struct KafkaMessageView {
         return String(cString: rd_kafka_topic_name(rkt))
     }
 
+    /// librdkafka's handle of the message's topic: the same for every message of one topic while the
+    /// client lives, so it can stand for the topic without the allocation `topic` costs.
+    public var topicHandle: UnsafeRawPointer? {
+        message.pointee.rkt.map { UnsafeRawPointer($0) }
+    }
+
     init(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
         let m = message.pointee
         self.message = message

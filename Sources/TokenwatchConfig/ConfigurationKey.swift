@@ -16,6 +16,9 @@ struct ConfigurationKey {
     var expected: String
     /// Secrets may only come from the environment.
     var isSecret: Bool = false
+    /// For a list whose YAML items may be mappings (`inputs:`): their field names, in the order of the
+    /// compact `a:b` text a mapping item is turned into (which is also how the environment writes one).
+    var itemFields: [String] = []
     var apply: Apply
 
     /// `TOKENWATCH_` + the upper-case path with `_` for `.`.

@@ -34,6 +34,23 @@ enum ConfigurationKeys {
             topic("kafka.alerts_topic", \.kafka.alertsTopic),
             topic("kafka.deadletter_topic", \.kafka.deadletterTopic),
             topic("kafka.internal_topic_prefix", \.kafka.internalTopicPrefix),
+            ConfigurationKey(
+                path: "inputs", expected: "a list of {topic: NAME, format: tokenwatch|otlp}",
+                itemFields: ValueParser.inputFields,
+                apply: .list { config, items throws(ValueProblem) in
+                    config.inputs = try ValueParser.inputs(items)
+                }),
+
+            ConfigurationKey(
+                path: "identities.file", expected: "the path of a .csv, .yaml or .yml file of aliases",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.people.identitiesFile = text.trimmingBlanks()
+                }),
+            ConfigurationKey(
+                path: "roster.file", expected: "the path of a .csv, .yaml or .yml file of people and teams",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.people.rosterFile = text.trimmingBlanks()
+                }),
 
             duration("engine.allowed_lateness", \.engineSettings.allowedLatenessMs, allowZero: true),
             duration("engine.idle_timeout", \.engineSettings.idleTimeoutMs, allowZero: false),

@@ -46,6 +46,8 @@ public enum ConfigurationLoader {
         try layer.apply(yaml: yaml, to: &config)
         try applyEnvironment(environment, keys: keys, to: &config)
         try applyOverrides(overrides, keys: keys, to: &config)
+        // The files the configuration names are read with it, so check-config and SIGHUP see them too.
+        try PeopleFiles.load(into: &config)
         return config
     }
 

@@ -32,6 +32,18 @@ extension TokenwatchConfiguration {
             }
         }
 
+        if inputs.isEmpty {
+            out.line("inputs: []")
+        } else {
+            out.line("inputs:")
+            for input in inputs { out.line("  - {topic: \(input.topic.quoted), format: \(input.format.rawValue)}") }
+        }
+
+        out.line("identities:")
+        out.line("  file: \(people.identitiesFile.quoted)")
+        out.line("roster:")
+        out.line("  file: \(people.rosterFile.quoted)")
+
         out.line("engine:")
         out.line("  allowed_lateness: \(duration(engineSettings.allowedLatenessMs))")
         out.line("  idle_timeout: \(duration(engineSettings.idleTimeoutMs))")

@@ -6,6 +6,11 @@ import TokenwatchCore
 public struct TokenwatchConfiguration: Sendable, Equatable {
     /// `kafka:` — brokers, group, topics and extra librdkafka properties.
     public var kafka = KafkaSettings()
+    /// `inputs:` — the input topics and their formats; empty means `kafka.input_topic` alone, native
+    /// (see `effectiveInputs`).
+    public var inputs: [InputSettings] = []
+    /// `identities:` and `roster:` — the files that say who is who and who is expected, and what they hold.
+    public var people = PeopleSettings()
     /// `engine:` — lateness, idleness, de-duplication and input limits. (Named `engineSettings`
     /// because `engine` is the `EngineConfiguration` the core takes.)
     public var engineSettings = EngineSettings()
@@ -57,6 +62,8 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
         engine.knownUsersHorizonMs = leaderboard.knownUsersHorizonMs
         engine.serviceAccountPatterns = serviceAccounts.patterns
         engine.detection = detection
+        engine.identities = people.identities
+        engine.roster = people.roster
         return engine
     }
 

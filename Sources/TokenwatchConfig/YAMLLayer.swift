@@ -75,6 +75,10 @@ struct YAMLLayer {
                 var items: [RawItem] = []
                 for item in sequence {
                     let line = item.mark?.line ?? keyLine
+                    if case .mapping = item, !key.itemFields.isEmpty {
+                        items.append(RawItem(text: try flatten(item, key: key, line: line), line: line))
+                        continue
+                    }
                     items.append(RawItem(text: try scalarText(item, path: key.path, expected: "one value", keyLine: line), line: line))
                 }
                 try apply(&config, items)
@@ -86,6 +90,27 @@ struct YAMLLayer {
         } catch {
             throw self.error(at: keyLine, key.path, "\(error)")
         }
+    }
+
+    /// A mapping item of a list such as `inputs:` as its compact text (`ai-usage:otlp`); a field the
+    /// key does not have is an error naming it and its line.
+    private func flatten(_ item: Node, key: ConfigurationKey, line: Int?) throws(ConfigurationError) -> String {
+        guard case .mapping(let mapping) = item else { return "" }
+        var values = [String](repeating: "", count: key.itemFields.count)
+        for (fieldNode, value) in mapping {
+            let name = fieldNode.scalar?.string ?? ""
+            let fieldLine = fieldNode.mark?.line ?? line
+            guard let index = key.itemFields.firstIndex(of: name) else {
+                throw error(at: fieldLine, key.path + "." + name,
+                            "is not a field of \(key.path) items; they have \(key.itemFields.joined(separator: ", "))")
+            }
+            let text = try scalarText(value, path: key.path + "." + name, expected: "one value", keyLine: fieldLine)
+            guard !text.contains(":") else {
+                throw error(at: fieldLine, key.path + "." + name, "\(text.quoted) may not contain ':'")
+            }
+            values[index] = text
+        }
+        return values.joined(separator: ":")
     }
 
     private func walkLibrdkafka(

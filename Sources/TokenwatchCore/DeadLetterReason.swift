@@ -15,6 +15,12 @@ public enum EventField: String, Sendable, CaseIterable {
     case outcomeLinesRemoved = "outcome.lines_removed"
     case outcomeCommits = "outcome.commits"
     case outcomePRs = "outcome.prs"
+    case cacheCreationTokens = "cache_creation_tokens"
+    case costMicros = "cost_micros"
+    case agent, entrypoint
+    case humanActiveMs = "human_active_ms"
+    case agentActiveMs = "agent_active_ms"
+    case editsAutoApproved = "edits_auto_approved"
 
     /// Longest accepted string, in bytes, for string fields.
     var maxBytes: Int {

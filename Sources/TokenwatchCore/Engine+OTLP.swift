@@ -40,6 +40,12 @@ extension Engine {
             refuse(.messageTooLarge, payload)
             return summary
         }
+        // Metrics and traces share the topic in some deployments; until they are mapped, say so.
+        let signal = OTLPSignal.detect(payload)
+        if signal != .logs {
+            refuse(.otlp(.unsupportedSignal(signal.rawValue)), payload)
+            return summary
+        }
         let batch: OTLPLogBatch
         do {
             batch = try OTLPLogs.decode(payload)
@@ -52,22 +58,59 @@ extension Engine {
             return summary
         }
         summary.skipped = batch.skippedCount
-        let noKey = UnsafeRawBufferPointer(start: nil, count: 0)
-        for event in batch.events {
-            event.json().withUnsafeBytes { json in
-                switch processEvent(json, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
-                                    referenceTimeMs: referenceTimeMs, checkingKey: noKey) {
-                case .counted, .forwarded: summary.counted += 1
-                case .service: summary.service += 1
-                case .duplicate: summary.duplicates += 1
-                case .deadLetter(let reason): summary.deadLetters.append(reason)
-                case .alreadyProcessed: break
-                }
-            }
+        countRecords(of: batch, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                     referenceTimeMs: referenceTimeMs, into: &summary)
+        return summary
+    }
+
+    /// The usage records of a readable batch: each resolved through the identities file and counted, or
+    /// dead-lettered alone (those naming nobody also counted as their tool's unattributed usage).
+    private mutating func countRecords(of batch: OTLPLogBatch, partition: Int32, offset: Int64, receivedAtMs: Int64,
+                                       referenceTimeMs: Int64?, into summary: inout OTLPProcessSummary) {
+        for var event in batch.events {
+            _ = resolveIdentity(&event)
+            count(event, partition: partition, offset: offset, receivedAtMs: receivedAtMs, referenceTimeMs: referenceTimeMs,
+                  into: &summary)
         }
         for rejected in batch.rejected {
-            rejected.event.json().withUnsafeBytes { refuse(.otlp(rejected.reason), $0) }
+            var event = rejected.event
+            if rejected.reason == .noIdentity {
+                // The identities file may know the person by an alias the mapping cannot use alone (user.id).
+                if resolveIdentity(&event) {
+                    count(event, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                          referenceTimeMs: referenceTimeMs, into: &summary)
+                    continue
+                }
+                tallyUnattributed(event)
+            }
+            let reason = DeadLetterReason.otlp(rejected.reason)
+            event.json().withUnsafeBytes { _ = deadLetter(reason, $0, partition, offset, receivedAtMs) }
+            summary.deadLetters.append(reason)
         }
-        return summary
+    }
+
+    /// Counts one mapped event through the native path (validation, de-duplication across partitions,
+    /// windows) and its tool's attribution.
+    private mutating func count(_ event: OTLPEvent, partition: Int32, offset: Int64, receivedAtMs: Int64,
+                                referenceTimeMs: Int64?, into summary: inout OTLPProcessSummary) {
+        let noKey = UnsafeRawBufferPointer(start: nil, count: 0)
+        attributing = true
+        defer { attributing = false }
+        event.json().withUnsafeBytes { json in
+            switch processEvent(json, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
+                                referenceTimeMs: referenceTimeMs, checkingKey: noKey) {
+            case .forwarded:
+                summary.counted += 1  // attributed where it counts (see `receive`)
+            case .counted:
+                summary.counted += 1
+                tallyAttributed(tool: event.tool)
+            case .service:
+                summary.service += 1
+                tallyAttributed(tool: event.tool)
+            case .duplicate: summary.duplicates += 1
+            case .deadLetter(let reason): summary.deadLetters.append(reason)
+            case .alreadyProcessed: break
+            }
+        }
     }
 }

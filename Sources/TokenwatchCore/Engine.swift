@@ -88,6 +88,11 @@ public struct Engine: Sendable {
 
     public internal(set) var configuration: EngineConfiguration
     public let inputTopic: String
+    /// Per engine partition id, the input topic and partition it reads (dead letters name them); empty
+    /// for one input (see `source(of:)`).
+    public var partitionSources: [PartitionSource] = []
+    /// Attribution per tool and other state of the non-native inputs (see `IngestState`).
+    public internal(set) var ingest = IngestState()
     var decoder: EventDecoder
     public internal(set) var users = Interner(capacity: 4096)
     public internal(set) var teams = Interner(capacity: 64)
@@ -119,6 +124,10 @@ public struct Engine: Sendable {
     public var shardRoute: ShardRoute?
     /// Events admitted here for users of other shards, until `takeForwards()`.
     var forwards: [ForwardedEvent] = []
+    /// With shards: unattributed OTLP events seen here, for the sharded engine to de-duplicate and count.
+    var unattributedSeen: [UnattributedRecord] = []
+    /// Set while an OTLP event is counted: a forwarded one is attributed to its tool where it counts.
+    var attributing = false
     /// Forwarded late events waiting for their release time.
     var forwardedPending: [PendingEvent] = []
     /// Records produced since the last `takeOutputs()`.
@@ -222,7 +231,7 @@ public struct Engine: Sendable {
         }
         if let admission {
             forwards.append(ForwardedEvent(payload: Array(payload), partition: partition, offset: offset,
-                                           receivedAtMs: receivedAtMs, admission: admission))
+                                           receivedAtMs: receivedAtMs, admission: admission, attributed: attributing))
         }
         return result
     }
@@ -339,8 +348,13 @@ public struct Engine: Sendable {
                 counters.duplicates += 1
                 return
             }
-            if case .deadLetter(let reason) = count(event, releaseAt: f.admission.releaseAt, isLate: f.admission.isLate, partition: nil) {
+            switch count(event, releaseAt: f.admission.releaseAt, isLate: f.admission.isLate, partition: nil) {
+            case .deadLetter(let reason):
                 _ = deadLetter(reason, payload, f.partition, f.offset, f.receivedAtMs)
+            case .counted, .service:
+                if f.attributed { tallyAttributed(tool: decoder.withBytes(event.tool) { String(decoding: $0, as: UTF8.self) }) }
+            default:
+                break
             }
         }
     }
@@ -394,12 +408,13 @@ public struct Engine: Sendable {
         let cap = max(configuration.deadLetterPayloadCap, 0)
         let truncated = payload.count > cap
         let kept = truncated ? UnsafeRawBufferPointer(rebasing: payload[0..<cap]) : payload
-        var w = JSONWriter(capacity: 300 + inputTopic.utf8.count + (kept.count + 2) / 3 * 4)
+        let source = source(of: partition)
+        var w = JSONWriter(capacity: 300 + source.topic.utf8.count + (kept.count + 2) / 3 * 4)
         w.beginObject()
         w.key("schema"); w.string("tokenwatch.deadletter.v1")
         w.key("reason"); w.string(reason.description)
-        w.key("topic"); w.string(inputTopic)
-        w.key("partition"); w.int(Int64(partition))
+        w.key("topic"); w.string(source.topic)
+        w.key("partition"); w.int(Int64(source.partition))
         w.key("offset"); w.int(offset)
         w.key("received_at"); w.int(receivedAt)
         w.key("payload_base64"); w.string(bytes: Base64.encode(kept))
@@ -482,8 +497,9 @@ public struct Engine: Sendable {
         for i in windows.indices {
             let (changed, partials) = partialBoards(window: i)
             if changed || cachedBoards[i].isEmpty {
-                cachedBoards[i].update(BoardMerge.merge([partials], window: windows[i].spec.name,
-                                                        rankBy: configuration.rankBy, topK: configuration.topK))
+                let merged = BoardMerge.merge([partials], window: windows[i].spec.name,
+                                              rankBy: configuration.rankBy, topK: configuration.topK)
+                cachedBoards[i].update(applyRoster(merged, tallies: [rosterTally(window: i)], window: i))
             }
             appendBoards(cachedBoards[i].bytes, window: i, asOf: asOf, to: &outbox)
         }

@@ -63,6 +63,10 @@ public struct EngineConfiguration: Sendable {
     public var serviceAccountPatterns: [String] = ["svc-*", "*-bot"]
     /// The tokenmaxxing rules' settings and the weekly cutoff (default: every rule on, `mon 00:00`).
     public var detection = DetectionConfiguration()
+    /// Aliases → people for inputs that do not name the person themselves (OTLP); reloadable (default empty).
+    public var identities = IdentityDirectory()
+    /// The people expected to use AI tools: when set, the boards' adoption denominator; reloadable (default none).
+    public var roster: Roster?
 
     public static let defaultWindows: [WindowSpec] = [
         WindowSpec(name: "1h", lengthMs: 3_600_000, stepMs: 60_000),

@@ -28,6 +28,20 @@ public struct DecodedEvent: Sendable {
     public var linesRemoved: Int64 = 0
     public var commits: Int64 = 0
     public var prs: Int64 = 0
+    /// Whether the event carried an `outcome` object: without one its outcomes are unknown, not zero,
+    /// and outcome rules should not compare it.
+    public var reportedOutcomes = false
+    // Optional fields of the second round (docs/events.md); nil where "not reported" differs from zero.
+    public var cacheCreationTokens: Int64 = 0
+    public var costMicros: Int64? = nil
+    /// `main`, `subagent` or `auxiliary`: who in the tool made the request.
+    public var agent = TextSpan.absent
+    /// How the tool was started: `cli`, `ide`, `sdk-…`.
+    public var entrypoint = TextSpan.absent
+    public var humanActiveMs: Int64? = nil
+    public var agentActiveMs: Int64? = nil
+    /// Edits applied without a person's decision (by configuration or a hook): not evidence of a person's work.
+    public var editsAutoApproved: Int64? = nil
 
     /// `input_tokens + output_tokens`.
     public var tokens: Int64 { inputTokens + outputTokens }
@@ -145,6 +159,13 @@ public struct EventDecoder: Sendable {
         case .outcomeLinesRemoved: 16
         case .outcomeCommits: 17
         case .outcomePRs: 18
+        case .cacheCreationTokens: 19
+        case .costMicros: 20
+        case .agent: 21
+        case .entrypoint: 22
+        case .humanActiveMs: 23
+        case .agentActiveMs: 24
+        case .editsAutoApproved: 25
         }
     }
 
@@ -181,15 +202,18 @@ public struct EventDecoder: Sendable {
         case 2: return eq("ts") ? .ts : nil
         case 3: return eq("prs") ? .outcomePRs : nil
         case 4: return eq("team") ? .team : eq("tool") ? .tool : eq("kind") ? .kind : nil
-        case 5: return eq("model") ? .model : nil
+        case 5: return eq("model") ? .model : eq("agent") ? .agent : nil
         case 6: return eq("source") ? .source : nil
         case 7: return eq("user_id") ? .userId : eq("outcome") ? .outcome : eq("commits") ? .outcomeCommits : nil
         case 8: return eq("event_id") ? .eventId : eq("accepted") ? .outcomeAccepted : nil
-        case 10: return eq("session_id") ? .sessionId : nil
-        case 11: return eq("prompt_hash") ? .promptHash : eq("lines_added") ? .outcomeLinesAdded : nil
+        case 10: return eq("session_id") ? .sessionId : eq("entrypoint") ? .entrypoint : nil
+        case 11: return eq("prompt_hash") ? .promptHash : eq("lines_added") ? .outcomeLinesAdded : eq("cost_micros") ? .costMicros : nil
         case 12: return eq("input_tokens") ? .inputTokens : nil
         case 13: return eq("output_tokens") ? .outputTokens : eq("lines_removed") ? .outcomeLinesRemoved : nil
+        case 15: return eq("human_active_ms") ? .humanActiveMs : eq("agent_active_ms") ? .agentActiveMs : nil
         case 17: return eq("cache_read_tokens") ? .cacheReadTokens : nil
+        case 19: return eq("edits_auto_approved") ? .editsAutoApproved : nil
+        case 21: return eq("cache_creation_tokens") ? .cacheCreationTokens : nil
         default: return nil
         }
     }
@@ -210,10 +234,26 @@ public struct EventDecoder: Sendable {
         case .outputTokens: event.outputTokens = try readCount(field, &parser, required: true) ?? 0
         case .cacheReadTokens: event.cacheReadTokens = try readCount(field, &parser, required: false) ?? 0
         case .outcome: try readOutcome(&parser, event: &event)
+        case .cacheCreationTokens, .costMicros, .agent, .entrypoint, .humanActiveMs, .agentActiveMs, .editsAutoApproved:
+            try readOptionalField(field, parser: &parser, event: &event)
         default:
             // Outcome sub-keys at the top level are unknown fields there.
             seen &= ~(1 << UInt32(Self.bitIndex(field)))
             try parser.skipValue(depth: 1, scratch: &scratch)
+        }
+    }
+
+    /// The optional fields of the second round; each absent, null or valid, else a dead letter like any field.
+    private mutating func readOptionalField(_ field: EventField, parser: inout JSONCursor, event: inout DecodedEvent) throws(DeadLetterReason) {
+        switch field {
+        case .cacheCreationTokens: event.cacheCreationTokens = try readCount(field, &parser, required: false) ?? 0
+        case .costMicros: event.costMicros = try readCount(field, &parser, required: false)
+        case .agent: event.agent = try readString(field, &parser, required: false)
+        case .entrypoint: event.entrypoint = try readString(field, &parser, required: false)
+        case .humanActiveMs: event.humanActiveMs = try readCount(field, &parser, required: false)
+        case .agentActiveMs: event.agentActiveMs = try readCount(field, &parser, required: false)
+        case .editsAutoApproved: event.editsAutoApproved = try readCount(field, &parser, required: false)
+        default: try parser.skipValue(depth: 1, scratch: &scratch)
         }
     }
 
@@ -296,6 +336,7 @@ public struct EventDecoder: Sendable {
                 let bit: UInt32 = 1 << UInt32(Self.bitIndex(f))
                 if seen & bit != 0 { throw .duplicateField(f) }
                 seen |= bit
+                event.reportedOutcomes = true
                 if f == .outcomeAccepted {
                     let b = parser.peek()
                     if b == UInt8(ascii: "t") { try parser.expectLiteral("true"); event.accepted = true }

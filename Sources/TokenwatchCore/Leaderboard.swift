@@ -16,6 +16,8 @@ public struct Adoption: Sendable, Equatable {
     public var activeUsers: Int
     public var knownUsers: Int
     public var effectiveActiveUsers: Int
+    /// With a roster: active people it does not list (global boards); nil without one.
+    public var offRosterActiveUsers: Int? = nil
     public var activeRatio: Double { knownUsers == 0 ? 0 : Double(activeUsers) / Double(knownUsers) }
     public var effectiveActiveRatio: Double { knownUsers == 0 ? 0 : Double(effectiveActiveUsers) / Double(knownUsers) }
 }
@@ -81,6 +83,7 @@ public struct LeaderboardSnapshot: Sendable, Equatable {
         w.key("known_users"); w.int(adoption.knownUsers)
         w.key("active_ratio"); w.decimal(adoption.activeRatio)
         w.key("effective_active_ratio"); w.decimal(adoption.effectiveActiveRatio)
+        if let n = adoption.offRosterActiveUsers { w.key("off_roster_active_users"); w.int(n) }
         w.endObject()
         w.endObject()
     }

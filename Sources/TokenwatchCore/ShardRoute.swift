@@ -6,13 +6,15 @@
 public struct ShardRoute: Sendable, Equatable {
     public var index: Int
     public var shards: Int
-    /// Partitions of the input topic users are keyed over.
+    /// Partitions of the input topic users are keyed over, and the engine partition id of its first.
     public var keyedPartitions: Int32
+    public var keyedBase: Int32
 
-    public init(index: Int, shards: Int, keyedPartitions: Int32) {
+    public init(index: Int, shards: Int, keyedPartitions: Int32, keyedBase: Int32 = 0) {
         self.index = index
         self.shards = max(shards, 1)
         self.keyedPartitions = max(keyedPartitions, 1)
+        self.keyedBase = keyedBase
     }
 
     /// The shard of partition `p`.
@@ -20,7 +22,7 @@ public struct ShardRoute: Sendable, Equatable {
 
     /// The shard of the user with these id bytes.
     public func shard(ofUser id: UnsafeRawBufferPointer) -> Int {
-        shard(ofPartition: KeyPartitioner.partition(key: id, partitions: keyedPartitions))
+        shard(ofPartition: keyedBase + KeyPartitioner.partition(key: id, partitions: keyedPartitions))
     }
 }
 
@@ -39,4 +41,6 @@ public struct ForwardedEvent: Sendable, Equatable {
     public var offset: Int64
     public var receivedAtMs: Int64
     public var admission: Admission
+    /// An OTLP usage event: its tool's attribution counts it where it is counted.
+    public var attributed = false
 }

@@ -25,8 +25,8 @@ extension ShardedEngine {
     /// Restores from `checkpoint()` bytes written with the same shard count and state-shaping settings
     /// (another shard count: `configurationChanged("engine.threads")`, the state is rebuilt).
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", shards count: Int, keyedPartitions: Int32,
-                restoring bytes: [UInt8]) throws(CheckpointError) {
-        self.init(configuration: configuration, inputTopic: inputTopic, shards: count, keyedPartitions: keyedPartitions)
+                keyedBase: Int32 = 0, restoring bytes: [UInt8]) throws(CheckpointError) {
+        self.init(configuration: configuration, inputTopic: inputTopic, shards: count, keyedPartitions: keyedPartitions, keyedBase: keyedBase)
         let magic = Self.checkpointMagic
         guard bytes.count >= magic.count, bytes[0..<magic.count].elementsEqual(magic) else {
             throw bytes.count < magic.count && bytes.elementsEqual(magic.prefix(bytes.count)) ? .corrupt : .notACheckpoint

@@ -9,6 +9,7 @@ public struct ShardedEngine: Sendable {
     public internal(set) var shards: [Engine]
     /// Partitions of the topic producers key by `user_id` (how users map to shards).
     public let keyedPartitions: Int32
+    public let keyedBase: Int32
     public internal(set) var lastSnapshotAt: Int64?
     public internal(set) var watermark = Int64.min
     /// Published boards per window at the last snapshot, reused while no shard's partials changed.
@@ -18,20 +19,46 @@ public struct ShardedEngine: Sendable {
     public internal(set) var snapshots = 0
     /// Runs the per-shard steps of a snapshot on several threads; nil: one after the other, here.
     public var parallel: ParallelRunner?
+    /// Unattributed OTLP events of every shard, de-duplicated across them.
+    var ingest = IngestState()
 
-    /// `keyedPartitions`: the partition count of the topic producers key by `user_id`.
-    public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", shards count: Int, keyedPartitions: Int32) {
+    /// `keyedPartitions`: the partition count of the topic producers key by `user_id`; `keyedBase`, the
+    /// engine partition id of its partition 0 (when several inputs share the engine).
+    public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", shards count: Int, keyedPartitions: Int32,
+                keyedBase: Int32 = 0) {
         let n = max(count, 1)
         self.keyedPartitions = keyedPartitions
+        self.keyedBase = keyedBase
         shards = (0..<n).map { i in
             var e = Engine(configuration: configuration, inputTopic: inputTopic)
-            if n > 1 { e.shardRoute = ShardRoute(index: i, shards: n, keyedPartitions: keyedPartitions) }
+            if n > 1 { e.shardRoute = ShardRoute(index: i, shards: n, keyedPartitions: keyedPartitions, keyedBase: keyedBase) }
             return e
         }
         cachedBoards = Array(repeating: WindowBoards(), count: configuration.windows.count)
     }
 
     public var configuration: EngineConfiguration { shards[0].configuration }
+
+    /// Per engine partition id, the input topic and partition it reads (dead letters name them).
+    public var partitionSources: [PartitionSource] {
+        get { shards[0].partitionSources }
+        set { for i in shards.indices { shards[i].partitionSources = newValue } }
+    }
+
+    /// Attribution per tool (OTLP inputs), over every shard.
+    public var attribution: [String: ToolAttribution] {
+        var total: [String: ToolAttribution] = [:]
+        for state in shards.map(\.ingest) + [ingest] {
+            for (tool, a) in state.attribution {
+                var t = total[tool, default: ToolAttribution()]
+                t.attributed += a.attributed
+                t.unattributed += a.unattributed
+                t.unattributedTokens += a.unattributedTokens
+                total[tool] = t
+            }
+        }
+        return total
+    }
 
     /// The shard that owns partition `p`.
     @inline(__always) public func shard(ofPartition p: Int32) -> Int { Int(p) % shards.count }
@@ -64,6 +91,8 @@ public struct ShardedEngine: Sendable {
         guard shards.count > 1 else { return }
         for i in shards.indices {
             for f in shards[i].takeForwards() { shards[f.admission.shard].receive(f) }
+            for r in shards[i].unattributedSeen { ingest.tally(r, configuration: configuration) }
+            shards[i].unattributedSeen.removeAll(keepingCapacity: true)
         }
     }
 
@@ -116,8 +145,9 @@ public struct ShardedEngine: Sendable {
             let partials = perShard.map { $0[w].boards }
             let changed = cachedBoards[w].isEmpty || perShard.contains { $0[w].changed }
             if changed {
-                cachedBoards[w].update(BoardMerge.merge(partials, window: shards[0].windows[w].spec.name,
-                                                        rankBy: configuration.rankBy, topK: configuration.topK))
+                let merged = BoardMerge.merge(partials, window: shards[0].windows[w].spec.name,
+                                              rankBy: configuration.rankBy, topK: configuration.topK)
+                cachedBoards[w].update(shards[0].applyRoster(merged, tallies: shards.map { $0.rosterTally(window: w) }, window: w))
             }
             shards[0].appendBoards(cachedBoards[w].bytes, window: w, asOf: asOf, to: &outbox)
         }

@@ -1,22 +1,37 @@
 import Foundation
+import TokenwatchConfig
 import TokenwatchCore
 
 /// What a checkpoint belongs to: restoring it anywhere else would publish another deployment's numbers.
 public struct StateIdentity: Sendable, Equatable {
     public var clusterId: String
     public var groupId: String
-    public var inputTopic: String
-    public var partitions: Int
+    /// The input topics, their formats and partition counts, which fix the engine's partition ids.
+    public var inputs: InputTopics
 
-    public init(clusterId: String, groupId: String, inputTopic: String, partitions: Int) {
+    /// The one native input topic, or the inputs' names joined with `+` (see `fields`).
+    public var inputTopic: String { inputs.isSingleNative ? inputs.inputs[0].topic : inputs.topics.joined(separator: "+") }
+    /// Every engine partition, over all inputs.
+    public var partitions: Int { inputs.totalPartitions }
+
+    public init(clusterId: String, groupId: String, inputs: InputTopics) {
         self.clusterId = clusterId
         self.groupId = groupId
-        self.inputTopic = inputTopic
-        self.partitions = partitions
+        self.inputs = inputs
     }
 
+    /// One native input, as before `inputs:` existed.
+    public init(clusterId: String, groupId: String, inputTopic: String, partitions: Int) {
+        self.init(clusterId: clusterId, groupId: groupId, inputs: InputTopics([InputSettings(topic: inputTopic)], counts: [partitions]))
+    }
+
+    /// The header lines. One native input writes exactly the lines it always did; other shapes add
+    /// `inputs=`, and their `input_topic` (the names joined with `+`) is no topic an older daemon reads,
+    /// so an older daemon refuses the file rather than restoring it onto other partitions.
     var fields: [(String, String)] {
-        [("cluster_id", clusterId), ("group_id", groupId), ("input_topic", inputTopic), ("partitions", String(partitions))]
+        var lines = [("cluster_id", clusterId), ("group_id", groupId), ("input_topic", inputTopic), ("partitions", String(partitions))]
+        if !inputs.isSingleNative { lines.append(("inputs", inputs.headerText)) }
+        return lines
     }
 }
 
@@ -80,8 +95,14 @@ enum CheckpointFile {
         guard count == bytes.count - end else {
             throw CheckpointFileError(description: "truncated: the header announces \(count) engine bytes, the file has \(bytes.count - end)")
         }
-        return StampedCheckpoint(identity: StateIdentity(clusterId: cluster, groupId: group, inputTopic: topic, partitions: partitions),
-                                 engineBytes: Array(bytes[end...]))
+        var identity = StateIdentity(clusterId: cluster, groupId: group, inputTopic: topic, partitions: partitions)
+        if let text = fields["inputs"] {
+            guard let inputs = InputTopics(headerText: text) else {
+                throw CheckpointFileError(description: "the header's inputs line is malformed")
+            }
+            identity.inputs = inputs
+        }
+        return StampedCheckpoint(identity: identity, engineBytes: Array(bytes[end...]))
     }
 }
 

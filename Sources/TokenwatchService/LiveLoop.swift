@@ -28,6 +28,9 @@ final class LiveLoop {
     private var engine: ShardedEngine
     /// With several shards, each poll's messages are copied per shard and counted in parallel.
     private var batches: ShardBatches
+    /// Input topics ↔ engine partition ids, and each message to the engine in its input's format.
+    private var router: InputRouter
+    private var inputs: InputTopics { identity.inputs }
     /// The engine's positions as of the last batch, for the rebalance callback (which runs inside `poll`).
     private let positions = PositionBoard()
 
@@ -80,18 +83,21 @@ final class LiveLoop {
         identity = try Self.identify(consumer: consumer, settings: settings, pipeline: pipeline)
         var restored = try Self.restore(store: store, identity: identity, settings: settings, logger: logger)
         if restored.rebuildReason == nil,
-           let reason = Self.inconsistentPositions(restored.engine, consumer: consumer, settings: settings, logger: logger) {
+           let reason = Self.inconsistentPositions(restored.engine, consumer: consumer, inputs: identity.inputs, logger: logger) {
             logger.error("checkpoint not usable; rebuilding state from the input's earliest retained offsets",
                          metadata: ["path": "\(store.path)", "reason": "\(reason)"])
             restored = (Self.emptyEngine(settings: settings, identity: identity), reason)
         }
         engine = restored.engine
         engine.parallel = ShardBatches.runner
+        engine.partitionSources = identity.inputs.sources  // dead letters name the input's topic, whatever kafka.input_topic says
         batches = ShardBatches(shards: engine.shards.count)
+        router = InputRouter(identity.inputs)
         catchingUp = restored.rebuildReason != nil
         // Every partition holds the watermark until it is consumed here (see the type's comment).
         engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
         pipeline.updateStatus {
+            $0.inputSources = identity.inputs.sources
             $0.rebuildReason = restored.rebuildReason
             $0.catchingUp = catchingUp
         }
@@ -106,15 +112,15 @@ final class LiveLoop {
         var warned = false
         while true {
             if let cluster = consumer.clusterId(timeout: .seconds(2)),
-               let partitions = try? consumer.partitionCount(topic: settings.inputTopic, timeout: .seconds(5)), partitions > 0 {
-                return StateIdentity(clusterId: cluster, groupId: settings.groupId, inputTopic: settings.inputTopic, partitions: partitions)
+               let inputs = InputTopics.discover(settings.effectiveInputs, consumer: consumer) {
+                return StateIdentity(clusterId: cluster, groupId: settings.groupId, inputs: inputs)
             }
             if pipeline.stopRequested { throw StoppedWhileStarting() }
             // Serve the queue meanwhile: librdkafka's log lines (authentication failures among them) arrive there.
             _ = consumer.poll(maxMessages: 1, timeout: .milliseconds(200)) { _ in }
             if !warned {
                 pipeline.logger.warning("waiting for the brokers to report the cluster id and the input topic's partitions",
-                                        metadata: ["brokers": "\(settings.brokers)", "topic": "\(settings.inputTopic)"])
+                                        metadata: ["brokers": "\(settings.brokers)", "topics": "\(settings.effectiveInputs.map(\.topic))"])
                 warned = true
             }
             pipeline.beatNow()
@@ -150,20 +156,11 @@ final class LiveLoop {
             return rebuild(error.description)
         }
         let found = stamped.identity
-        for (mine, theirs, what) in [(identity.clusterId, found.clusterId, "cluster"), (identity.groupId, found.groupId, "group"),
-                                     (identity.inputTopic, found.inputTopic, "input topic")] where mine != theirs {
-            throw PipelineRefusal("""
-                checkpoint \(store.path) belongs to \(what) '\(theirs)', this daemon runs with \(what) '\(mine)': \
-                the state directory is another deployment's. Give this daemon its own state.dir, or delete the file \
-                to rebuild the state from the input
-                """)
-        }
-        if found.partitions != identity.partitions {
-            return rebuild("the input topic had \(found.partitions) partitions, now \(identity.partitions)")
-        }
+        if let reason = try identity.rebuildReason(restoring: found, path: store.path) { return rebuild(reason) }
         do {
             let engine = try ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic, shards: empty.shards.count,
-                                           keyedPartitions: empty.keyedPartitions, restoring: stamped.engineBytes)
+                                           keyedPartitions: empty.keyedPartitions, keyedBase: empty.keyedBase,
+                                           restoring: stamped.engineBytes)
             logger.info("state restored from checkpoint", metadata: [
                 "path": "\(store.path)", "users": "\(engine.trackedUsers)", "cluster": "\(found.clusterId)",
                 "threads": "\(engine.shards.count)",
@@ -177,26 +174,30 @@ final class LiveLoop {
 
     /// Empty state, with the input's partitions spread over `engine.threads` shards.
     static func emptyEngine(settings: PipelineSettings, identity: StateIdentity) -> ShardedEngine {
-        ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic,
-                      shards: settings.shardCount(partitions: identity.partitions), keyedPartitions: Int32(identity.partitions))
+        // Users are keyed over the first native input (OTLP batches mix users: they go to the users' shards).
+        let keyed = identity.inputs.inputs.first { $0.format == .tokenwatch } ?? identity.inputs.inputs[0]
+        return ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic,
+                             shards: settings.shardCount(partitions: identity.partitions),
+                             keyedPartitions: Int32(keyed.partitions), keyedBase: keyed.firstId)
     }
 
     /// Checks the restored positions against the brokers' offsets. A position past a partition's end
     /// means the topic is not the one the state was built from (recreated, or truncated): the reason to
     /// rebuild. A position before the log start means retention deleted events before they were read:
     /// nothing can bring them back, so it is reported (log and `tokenwatch_input_gap_messages`) and kept.
-    private static func inconsistentPositions(_ engine: ShardedEngine, consumer: KafkaConsumer, settings: PipelineSettings,
+    private static func inconsistentPositions(_ engine: ShardedEngine, consumer: KafkaConsumer, inputs: InputTopics,
                                               logger: Logger) -> String? {
         for (partition, next) in engine.positions.sorted(by: { $0.key < $1.key }) where next >= 0 {
-            guard let w = try? consumer.watermarks(topic: settings.inputTopic, partition: partition, timeout: .seconds(10)) else {
+            guard let source = inputs.source(of: partition),
+                  let w = try? consumer.watermarks(topic: source.topic, partition: source.partition, timeout: .seconds(10)) else {
                 continue  // not answered now: the consumer will find out when it fetches
             }
             if next > w.high {
-                return "partition \(partition) resumes at offset \(next), past its end at \(w.high): the topic is not the one this state was built from"
+                return "\(source.topic) partition \(source.partition) resumes at offset \(next), past its end at \(w.high): the topic is not the one this state was built from"
             }
             if next < w.low {
                 logger.error("events were deleted by retention before they were read; the boards lack them", metadata: [
-                    "partition": "\(partition)", "resumes_at": "\(next)", "log_start": "\(w.low)", "lost": "\(w.low - next)",
+                    "topic": "\(source.topic)", "partition": "\(source.partition)", "resumes_at": "\(next)", "log_start": "\(w.low)", "lost": "\(w.low - next)",
                 ])
             }
         }
@@ -207,14 +208,14 @@ final class LiveLoop {
 
     func run() throws {
         publishPositions()
-        consumer.setStartOffsets { [positions] _, partition in
+        consumer.setStartOffsets { [positions, inputs] topic, partition in
             // Resume where the state ends; a partition without state is read from its beginning.
-            let next = positions.next(partition) ?? -1
+            let next = inputs.engineId(topic: topic, partition: partition).flatMap { positions.next($0) } ?? -1
             return next >= 0 ? next : TopicPartitionOffset.beginning
         }
         let election = try LeaderElection(settings: settings, configuration: pipeline.kafkaConfiguration(), logger: logger)
         logger.info("pipeline started; waiting for the election", metadata: [
-            "input": "\(settings.inputTopic)", "group": "\(settings.groupId)", "partitions": "\(identity.partitions)",
+            "inputs": "\(inputs.headerText)", "group": "\(settings.groupId)", "partitions": "\(identity.partitions)",
             "threads": "\(engine.shards.count)",
             "cluster": "\(identity.clusterId)", "election": "\(election.topic)",
         ])
@@ -255,7 +256,7 @@ final class LiveLoop {
     private func changeRole(active: Bool) throws {
         if active {
             logger.info("active: this instance consumes the input and publishes")
-            try consumer.subscribe(topics: [settings.inputTopic])
+            try consumer.subscribe(topics: inputs.topics)
         } else {
             logger.warning("standby: another instance is active; leaving the input group")
             try commitCycle(final: true)
@@ -272,7 +273,7 @@ final class LiveLoop {
         for event in consumer.takeRebalanceEvents() {
             switch event {
             case .assigned(let parts):
-                let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
+                let ids = inputs.engineIds(parts)
                 engine.assign(partitions: ids)
                 assigned.formUnion(ids)
                 let now = WallClock.monotonicMs()
@@ -282,7 +283,7 @@ final class LiveLoop {
                 // Outputs acknowledged and state checkpointed before the partitions go; the commit may fail
                 // (the group moved on after a long pause), which is harmless: the checkpoint holds the positions.
                 try commitCycle(final: true)
-                let ids = parts.filter { $0.topic == settings.inputTopic }.map(\.partition)
+                let ids = inputs.engineIds(parts)
                 assigned.subtract(ids)
                 for id in ids { lastActivity[id] = nil }
                 logger.info("partitions revoked; their state is kept", metadata: ["partitions": "\(ids.sorted())"])
@@ -317,13 +318,18 @@ final class LiveLoop {
                 return
             }
             lastTimestamp = message.timestampMs
-            lastActivity[message.partition] = monotonic
+            guard let (id, format) = router.route(message) else { return }
+            lastActivity[id] = monotonic
             if engine.shards.count == 1 {
-                engine.process(message.payload, partition: message.partition, offset: message.offset, receivedAtMs: now,
-                               referenceTimeMs: message.timestampMs, checkingKey: message.key)
+                engine.withShardAccess { access in
+                    access.withShard(0) { shard in
+                        InputRouter.process(message.payload, format: format, into: &shard, partition: id, offset: message.offset,
+                                            receivedAtMs: now, referenceTimeMs: message.timestampMs, key: message.key)
+                    }
+                }
             } else {
-                batches.append(shard: engine.shard(ofPartition: message.partition), payload: message.payload, key: message.key,
-                               partition: message.partition, offset: message.offset, timestampMs: message.timestampMs)
+                batches.append(shard: engine.shard(ofPartition: id), payload: message.payload, key: message.key, format: format,
+                               partition: id, offset: message.offset, timestampMs: message.timestampMs)
             }
         }
         if !batches.isEmpty { batches.process(into: &engine, receivedAtMs: now) }
@@ -346,7 +352,8 @@ final class LiveLoop {
         let positions = engine.positions
         for p in assigned {
             let next = positions[p] ?? -1
-            if let w = consumer.cachedWatermarks(topic: settings.inputTopic, partition: p), w.high >= 0 {
+            if let source = inputs.source(of: p), let w = consumer.cachedWatermarks(topic: source.topic, partition: source.partition),
+               w.high >= 0 {
                 lag[p] = next >= 0 ? max(0, w.high - next) : max(0, w.high - w.low)
             } else {
                 known = false
@@ -425,6 +432,7 @@ final class LiveLoop {
             $0.batchDuration = batchDuration
             $0.lag = lag
             $0.trackedUsers = engine.trackedUsers
+            $0.attribution = engine.attribution
             $0.activeUsers = engine.activeUsersPerWindow
             $0.assigned = assigned.sorted()
             // READY once: after a rebuild, when it has caught up.
@@ -482,7 +490,7 @@ final class LiveLoop {
     private func commit(_ offsets: [Int32: Int64], written: Result<Int64, any Error>) throws {
         let writeMs = try written.get()
         let commits = offsets.compactMap { (id, next) -> TopicPartitionOffset? in
-            next >= 0 && assigned.contains(id) ? TopicPartitionOffset(topic: settings.inputTopic, partition: id, offset: next) : nil
+            next >= 0 && assigned.contains(id) ? inputs.offset(of: id, next: next) : nil
         }
         if !commits.isEmpty {
             do {

@@ -56,6 +56,29 @@ public enum PrometheusText {
         return out.text
     }
 
+    /// With several input topics, the topic and Kafka partition of an engine partition; with one (or
+    /// before the inputs are known), the partition alone, as the series always read.
+    private static func lagLabels(_ s: PipelineStatus, _ id: Int32) -> [(String, String)] {
+        let oneTopic = s.inputSources.first?.topic == s.inputSources.last?.topic
+        guard !oneTopic, Int(id) < s.inputSources.count, id >= 0 else { return [("partition", String(id))] }
+        let source = s.inputSources[Int(id)]
+        return [("topic", source.topic), ("partition", String(source.partition))]
+    }
+
+    /// Per tool, how many usage events named a person (identities.md); tools, never users, as labels.
+    private static func writeAttribution(_ s: PipelineStatus, to out: inout Writer) {
+        let tools = s.attribution.sorted { $0.key < $1.key }
+        out.metric("tokenwatch_attributed_events_total", .counter, "OTLP usage events that named a person, by tool, since start.",
+                   tools.map { ([("tool", $0.key)], Double($0.value.attributed)) })
+        out.metric("tokenwatch_unattributed_events_total", .counter,
+                   "Distinct OTLP usage events no identity resolved (never ranked), by tool, since start.",
+                   tools.map { ([("tool", $0.key)], Double($0.value.unattributed)) })
+        out.metric("tokenwatch_unattributed_tokens_total", .counter, "Input and output tokens of unattributed usage events, by tool.",
+                   tools.map { ([("tool", $0.key)], Double($0.value.unattributedTokens)) })
+        out.metric("tokenwatch_attribution_coverage", .gauge, "Share of a tool's usage events that named a person.",
+                   tools.map { ([("tool", $0.key)], $0.value.coverage) })
+    }
+
     /// The instance's role and what became of its input.
     private static func writeRoleAndInput(_ s: PipelineStatus, to out: inout Writer) {
         out.metric("tokenwatch_up", .gauge, "1 while the daemon runs.", [([], 1)])
@@ -76,6 +99,7 @@ public enum PrometheusText {
         out.metric("tokenwatch_unkeyed_events_total", .counter,
                    "Valid events whose message key was not their user_id (de-duplicated across partitions), since start.",
                    [([], Double(s.counters.unkeyed))])
+        writeAttribution(s, to: &out)
         out.metric("tokenwatch_dead_letters_total", .counter, "Messages sent to the dead-letter topic, by reason.",
                    s.counters.deadLetters.sorted { $0.key < $1.key }.map { ([("reason", $0.key)], Double($0.value)) })
         out.metric("tokenwatch_snapshots_total", .counter, "Snapshot times emitted (every window and scope at one as_of).",
@@ -88,7 +112,7 @@ public enum PrometheusText {
     private static func writeProgress(_ s: PipelineStatus, nowMs: Int64, to out: inout Writer) {
         out.metric("tokenwatch_consumer_lag_messages", .gauge,
                    "Per assigned partition: high watermark (librdkafka's last fetch) minus the next offset to process.",
-                   s.lag.sorted { $0.key < $1.key }.map { ([("partition", String($0.key))], Double($0.value)) })
+                   s.lag.sorted { $0.key < $1.key }.map { (lagLabels(s, $0.key), Double($0.value)) })
         out.metric("tokenwatch_assigned_partitions", .gauge, "Input partitions assigned to this instance.", [([], Double(s.assigned.count))])
         if let w = s.watermark {
             out.metric("tokenwatch_watermark_timestamp_seconds", .gauge, "The engine watermark (event time), epoch seconds.",

@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Logging
 import Synchronization
+import TokenwatchConfig
 import TokenwatchCore
 
 /// What the live pipeline needs to know, mapped once from the configuration.
@@ -9,6 +10,8 @@ public struct PipelineSettings: Sendable {
     public var brokers: String
     public var groupId: String
     public var inputTopic: String
+    /// The input topics and their formats (`inputs:`); empty means `inputTopic` alone, native.
+    public var inputs: [InputSettings] = []
     public var leaderboardTopic: String
     public var alertsTopic: String
     public var deadletterTopic: String
@@ -47,6 +50,11 @@ public struct PipelineSettings: Sendable {
     }
 }
 
+extension PipelineSettings {
+    /// `inputs`, or `inputTopic` as the one native input.
+    public var effectiveInputs: [InputSettings] { inputs.isEmpty ? [InputSettings(topic: inputTopic)] : inputs }
+}
+
 /// Live progress figures, readable from any thread.
 public struct PipelineStatus: Sendable {
     public var consumed = 0
@@ -81,6 +89,10 @@ public struct PipelineStatus: Sendable {
     public var batchDuration = LatencyHistogram()
     /// Distinct users the engine holds, and per window the users active in it (last snapshot).
     public var trackedUsers = 0
+    /// The input topic and partition of each engine partition id (`lag` is keyed by id).
+    public var inputSources: [PartitionSource] = []
+    /// OTLP usage events that named a person, and those that did not, per tool.
+    public var attribution: [String: ToolAttribution] = [:]
     public var activeUsers: [(window: String, users: Int)] = []
     /// Alerts published, by rule.
     public var alertsByRule: [String: Int] = [:]

@@ -14,7 +14,8 @@ public struct ReloadPlan: Sendable {
     public var ignored: [String]
 
     /// Splits `new` against the running `old`. Reloadable: `leaderboard.top_k`, `leaderboard.rank_by`,
-    /// `leaderboard.weekly_cutoff`, `service_accounts.patterns` and `rules.*`. Everything else
+    /// `leaderboard.weekly_cutoff`, `service_accounts.patterns`, `rules.*`, and `identities.file` and
+    /// `roster.file` with what the files hold (re-read on every reload). Everything else
     /// (brokers, topics, librdkafka, engine, windows, snapshot interval, known-users horizon, http,
     /// state, replay, logging) shapes the state, the connections or the process and needs a restart.
     public static func make(old: TokenwatchConfiguration, new: TokenwatchConfiguration) -> ReloadPlan {
@@ -32,6 +33,10 @@ public struct ReloadPlan: Sendable {
         check("leaderboard.rank_by", old.leaderboard.rankBy.rawValue, new.leaderboard.rankBy.rawValue, into: &applied)
         check("leaderboard.weekly_cutoff", old.leaderboard.weeklyCutoff, new.leaderboard.weeklyCutoff, into: &applied)
         check("service_accounts.patterns", old.serviceAccounts.patterns, new.serviceAccounts.patterns, into: &applied)
+        check("identities.file", old.people.identitiesFile, new.people.identitiesFile, into: &applied)
+        check("identities (the file's aliases)", old.people.identities, new.people.identities, into: &applied, show: false)
+        check("roster.file", old.people.rosterFile, new.people.rosterFile, into: &applied)
+        check("roster (the file's people)", old.people.roster, new.people.roster, into: &applied, show: false)
         for name in Set(old.rules.keys).union(new.rules.keys).sorted() {
             check("rules.\(name)", old.rules[name], new.rules[name], into: &applied, show: false)
         }
@@ -40,6 +45,7 @@ public struct ReloadPlan: Sendable {
         check("kafka.brokers", k0.brokers, k1.brokers, into: &ignored)
         check("kafka.group_id", k0.groupId, k1.groupId, into: &ignored)
         check("kafka.input_topic", k0.inputTopic, k1.inputTopic, into: &ignored)
+        check("inputs", old.inputs.map(\.text), new.inputs.map(\.text), into: &ignored)
         check("kafka.leaderboard_topic", k0.leaderboardTopic, k1.leaderboardTopic, into: &ignored)
         check("kafka.alerts_topic", k0.alertsTopic, k1.alertsTopic, into: &ignored)
         check("kafka.deadletter_topic", k0.deadletterTopic, k1.deadletterTopic, into: &ignored)
@@ -72,6 +78,7 @@ public struct ReloadPlan: Sendable {
         effective.leaderboard.weeklyCutoff = new.leaderboard.weeklyCutoff
         effective.serviceAccounts = new.serviceAccounts
         effective.rules = new.rules
+        effective.people = new.people
         return ReloadPlan(effective: effective, applied: applied, ignored: ignored)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import TokenwatchConfig
 import TokenwatchCore
 
 /// Where replayed outputs go.
@@ -71,11 +72,14 @@ public final class Replayer {
         var sinceEmit = 0
     }
 
-    private func makeDrive(counts: [Int32: Int64]) -> Drive {
+    private func makeDrive(counts: [Int32: Int64], inputs: InputTopics? = nil) -> Drive {
         let wanted = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
-        let partitions = Int32(counts.count)
+        // Users are keyed over the first native input (OTLP batches mix users: they go to the users' shards).
+        let keyed = inputs?.inputs.first { $0.format == .tokenwatch }
         var engine = ShardedEngine(configuration: engineConfiguration, inputTopic: inputTopic,
-                                   shards: max(1, min(wanted, counts.count)), keyedPartitions: partitions)
+                                   shards: max(1, min(wanted, counts.count)),
+                                   keyedPartitions: Int32(keyed?.partitions ?? counts.count), keyedBase: keyed?.firstId ?? 0)
+        if let inputs { engine.partitionSources = inputs.sources }
         engine.assign(partitions: counts.keys.sorted())
         engine.parallel = ShardBatches.runner
         var d = Drive(engine: engine, batches: ShardBatches(shards: engine.shards.count), remaining: counts)
@@ -86,15 +90,20 @@ public final class Replayer {
     /// `key`: the message key of a topic replay (events not keyed by their user are de-duplicated across
     /// partitions, as live); nil for a file, whose lines are placed by their user.
     private func feed<S: ReplaySink>(_ d: inout Drive, partition: Int32, offset: Int64, payload: UnsafeRawBufferPointer,
-                                     key: UnsafeRawBufferPointer? = nil, receivedAt: Int64, sink: inout S) throws {
+                                     key: UnsafeRawBufferPointer? = nil, format: InputSettings.Format = .tokenwatch,
+                                     receivedAt: Int64, sink: inout S) throws {
         // A message's Kafka timestamp is both its dead-letter label and the future-skew reference, as live.
         if d.engine.shards.count == 1 {
-            d.engine.process(payload, partition: partition, offset: offset, receivedAtMs: receivedAt,
-                             referenceTimeMs: receivedAt > 0 ? receivedAt : nil, checkingKey: key)
+            d.engine.withShardAccess { access in
+                access.withShard(0) { shard in
+                    InputRouter.process(payload, format: format, into: &shard, partition: partition, offset: offset, receivedAtMs: receivedAt,
+                                        referenceTimeMs: receivedAt > 0 ? receivedAt : nil, key: key)
+                }
+            }
         } else {
             // Copied per shard and counted in parallel before the next snapshot step.
             d.batches.append(shard: d.engine.shard(ofPartition: partition), payload: payload,
-                             key: key ?? UnsafeRawBufferPointer(start: nil, count: 0), keyed: key != nil,
+                             key: key ?? UnsafeRawBufferPointer(start: nil, count: 0), keyed: key != nil, format: format,
                              partition: partition, offset: offset, timestampMs: receivedAt > 0 ? receivedAt : nil)
         }
         d.summary.messages += 1
@@ -193,24 +202,35 @@ public final class Replayer {
     /// offset where the broker cannot answer) to the end offsets seen at start. Uses manual assignment:
     /// it never joins or moves any consumer group.
     public func replayTopic<S: ReplaySink>(brokers: String, topic: String, librdkafka: [String: String], sink: inout S) throws -> ReplaySummary {
+        try replayTopics(brokers: brokers, inputs: [InputSettings(topic: topic)], librdkafka: librdkafka, sink: &sink)
+    }
+
+    /// Replays every input topic together, numbered as the live daemon numbers them (`InputTopics`), each
+    /// message in its input's format.
+    public func replayTopics<S: ReplaySink>(brokers: String, inputs settings: [InputSettings], librdkafka: [String: String],
+                                            sink: inout S) throws -> ReplaySummary {
         let started = WallClock.monotonicMs()
         var config = librdkafka
         config["bootstrap.servers"] = brokers
         config["enable.auto.commit"] = "false"
         let consumer = try KafkaConsumer(configuration: config, logger: logger)
         defer { consumer.close() }
-        let count = try consumer.partitionCount(topic: topic, timeout: .seconds(15))
+        let inputs = InputTopics(settings, counts: try settings.map { try consumer.partitionCount(topic: $0.topic, timeout: .seconds(15)) })
+        let count = inputs.totalPartitions
+        let sources = inputs.sources
         var low: [Int32: Int64] = [:], high: [Int32: Int64] = [:]
         for p in 0..<Int32(count) {
-            let w = try consumer.watermarks(topic: topic, partition: p, timeout: .seconds(15))
+            let w = try consumer.watermarks(topic: sources[Int(p)].topic, partition: sources[Int(p)].partition, timeout: .seconds(15))
             low[p] = w.low
             high[p] = w.high
         }
         var start = low
         var path = "earliest offset (no --from)"
         if let from {
-            let query = (0..<Int32(count)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: from - warmUpMs) }
-            let answer = (try? consumer.offsetsForTimes(query, timeout: .seconds(15))) ?? []
+            let query = sources.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: from - warmUpMs) }
+            let answer = ((try? consumer.offsetsForTimes(query, timeout: .seconds(15))) ?? []).compactMap { a in
+                inputs.engineId(topic: a.topic, partition: a.partition).map { TopicPartitionOffset(topic: a.topic, partition: $0, offset: a.offset) }
+            }
             let usable = answer.filter { $0.offset >= 0 }
             if usable.isEmpty {
                 path = "earliest offset: the broker gave no offsets for \(RFC3339.format(from - warmUpMs)) (the dev broker cannot answer offsets-for-times); reading everything and skipping boards before --from"
@@ -234,20 +254,21 @@ public final class Replayer {
         for p in 0..<Int32(count) { counts[p] = max(0, high[p]! - start[p]!) }
         let total = counts.values.reduce(0, +)
         progress.start(total: total, unit: "messages")
-        var d = makeDrive(counts: counts)
+        var d = makeDrive(counts: counts, inputs: inputs)
         d.summary.startPath = path
-        let assignment = counts.filter { $0.value > 0 }.map { TopicPartitionOffset(topic: topic, partition: $0.key, offset: start[$0.key]!) }
+        let assignment = counts.filter { $0.value > 0 }.compactMap { inputs.offset(of: $0.key, next: start[$0.key]!) }
+        var router = InputRouter(inputs)
         if !assignment.isEmpty { try consumer.assign(assignment) }
         var lastProgress = WallClock.monotonicMs()
         while d.exhausted.count < counts.count && !done(d) {
             var failure: Error?
             let n = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(500)) { m in
-                guard failure == nil, m.error == nil, let end = high[m.partition], m.offset < end else { return }
+                guard failure == nil, m.error == nil, let (id, format) = router.route(m), let end = high[id], m.offset < end else { return }
                 // What is left is measured by offset, not counted down: compaction and transaction
                 // markers leave gaps, and the partition is done once its last offset is behind us.
-                d.remaining[m.partition] = end - m.offset
+                d.remaining[id] = end - m.offset
                 do {
-                    try feed(&d, partition: m.partition, offset: m.offset, payload: m.payload, key: m.key,
+                    try feed(&d, partition: id, offset: m.offset, payload: m.payload, key: m.key, format: format,
                              receivedAt: m.timestampMs ?? 0, sink: &sink)
                 } catch { failure = error }
             }

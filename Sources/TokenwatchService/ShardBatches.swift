@@ -1,4 +1,5 @@
 import Dispatch
+import TokenwatchConfig
 import TokenwatchCore
 
 /// One poll's messages, copied per engine shard, so the shards count them on their own threads.
@@ -17,6 +18,7 @@ struct ShardBatches {
         var offset: Int64
         /// The Kafka timestamp, or 0 when the message has none.
         var timestampMs: Int64
+        var format: InputSettings.Format
     }
 
     /// One shard's messages.
@@ -37,12 +39,12 @@ struct ShardBatches {
     var isEmpty: Bool { batches.allSatisfy(\.items.isEmpty) }
 
     mutating func append(shard: Int, payload: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, keyed: Bool = true,
-                         partition: Int32, offset: Int64, timestampMs: Int64?) {
+                         format: InputSettings.Format, partition: Int32, offset: Int64, timestampMs: Int64?) {
         let start = batches[shard].bytes.count
         batches[shard].bytes.append(contentsOf: payload)
         batches[shard].bytes.append(contentsOf: key)
         batches[shard].items.append(Item(start: start, count: payload.count, keyStart: start + payload.count, keyCount: keyed ? key.count : -1,
-                                         partition: partition, offset: offset, timestampMs: timestampMs ?? 0))
+                                         partition: partition, offset: offset, timestampMs: timestampMs ?? 0, format: format))
     }
 
     /// Counts each batch on its shard, the shards in parallel, then empties the batches.
@@ -68,9 +70,9 @@ struct ShardBatches {
                 for item in batch.items {
                     let payload = UnsafeRawBufferPointer(rebasing: raw[item.start..<(item.start + item.count)])
                     let key = item.keyCount < 0 ? nil : UnsafeRawBufferPointer(rebasing: raw[item.keyStart..<(item.keyStart + item.keyCount)])
-                    engine.process(payload, partition: item.partition, offset: item.offset,
-                                   receivedAtMs: receivedAtMs == 0 ? item.timestampMs : receivedAtMs,
-                                   referenceTimeMs: item.timestampMs == 0 ? nil : item.timestampMs, checkingKey: key)
+                    InputRouter.process(payload, format: item.format, into: &engine, partition: item.partition, offset: item.offset,
+                                        receivedAtMs: receivedAtMs == 0 ? item.timestampMs : receivedAtMs,
+                                        referenceTimeMs: item.timestampMs == 0 ? nil : item.timestampMs, key: key)
                 }
             }
         }

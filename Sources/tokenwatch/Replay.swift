@@ -20,7 +20,7 @@ struct Replay: ParsableCommand {
     @Option(help: "Last snapshot time to write (RFC 3339 or epoch ms).") var to: String?
     @Option(help: "Write leaderboard.jsonl, alerts.jsonl, deadletter.jsonl here instead of producing to topics.") var out: String?
     @Option(help: "With --input: partitions of the live topic, so per-partition order matches it (librdkafka's key partitioner).") var partitions: Int32 = 8
-    @Option(help: "Without --input: the topic to read (default kafka.input_topic).") var topic: String?
+    @Option(help: "Without --input: the one topic to read (default: every input of inputs:, else kafka.input_topic).") var topic: String?
     @Flag(help: "No progress output.") var quiet = false
 
     func validate() throws {
@@ -68,7 +68,10 @@ struct Replay: ParsableCommand {
         if let input {
             return try replayer.replayFile(path: input, partitions: partitions, sink: &sink)
         }
-        return try replayer.replayTopic(brokers: configuration.kafka.brokers, topic: topic ?? configuration.kafka.inputTopic,
-                                        librdkafka: configuration.kafka.librdkafka, sink: &sink)
+        // --topic replays that topic alone, in the format inputs: gives it (native when it is not listed).
+        let inputs = topic.map { t in [configuration.effectiveInputs.first { $0.topic == t } ?? InputSettings(topic: t)] }
+            ?? configuration.effectiveInputs
+        return try replayer.replayTopics(brokers: configuration.kafka.brokers, inputs: inputs,
+                                         librdkafka: configuration.kafka.librdkafka, sink: &sink)
     }
 }

@@ -87,6 +87,7 @@ func pipelineSettings(_ config: TokenwatchConfiguration, stateDirectory: String?
         stateDirectory: stateDirectory ?? config.state.resolvedDirectory(environment: ProcessInfo.processInfo.environment, groupId: config.kafka.groupId))
     s.checkpointIntervalMs = config.state.checkpointIntervalMs
     s.threads = config.engineSettings.threads
+    s.inputs = config.effectiveInputs
     s.leaderTopic = config.kafka.internalTopicPrefix + "leader"
     return s
 }
@@ -153,10 +154,12 @@ struct DevBroker: AsyncParsableCommand {
         let configuration = try loadConfiguration(path: config, overrides: [:])
         let logger = makeLogger("tokenwatch.dev-broker")
         let k = configuration.kafka
+        // kafka.input_topic too when inputs: lists others, so a shorthand-configured client finds its topic.
+        let inputTopics = ([k.inputTopic] + configuration.effectiveInputs.map(\.topic)).uniqued()
         let broker: TokenwatchService.DevBroker
         do {
             broker = try TokenwatchService.DevBroker(port: port, partitions: partitions,
-                                                     topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
+                                                     topics: inputTopics + [k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
                                                               k.internalTopicPrefix + "leader"],
                                                      brokers: brokers, logger: logger)
         } catch {
@@ -165,7 +168,7 @@ struct DevBroker: AsyncParsableCommand {
         }
         FileHandle.standardOutput.write(Data((broker.bootstrap + "\n").utf8))
         logger.info("dev broker ready", metadata: ["bootstrap": "\(broker.bootstrap)", "partitions": "\(partitions)"])
-        let topics = [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic]
+        let topics = inputTopics + [k.leaderboardTopic, k.alertsTopic, k.deadletterTopic]
         let watch = Task.detached {
             // Every 10 s: say which partitions dropped their oldest messages since the last look.
             var known: [String: Int64] = [:]
@@ -180,5 +183,13 @@ struct DevBroker: AsyncParsableCommand {
         for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         logger.info("dev broker stopping")
         withExtendedLifetime(broker) {}
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
     }
 }

@@ -21,6 +21,7 @@ struct MonitoringAssetsTests {
         s.activeUsers = [(window: "1h", users: 1)]
         s.alertsByRule = ["machine_cadence": 1]
         s.counters.deadLetters = ["not_json": 1]
+        s.attribution = ["claude_code": ToolAttribution(attributed: 9, unattributed: 1, unattributedTokens: 10)]
         var names = Set<String>()
         for line in PrometheusText.render(status: s, counters: ServiceCounters()).split(separator: "\n") where !line.hasPrefix("#") {
             let name = String(line.prefix { $0 != "{" && $0 != " " })

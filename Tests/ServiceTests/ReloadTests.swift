@@ -41,6 +41,25 @@ struct ReloadTests {
         #expect(plan.effective.rules["volume_spike"]?.enabled == false)
     }
 
+    @Test("SIGHUP re-reads the identities and roster files (same paths, new content); inputs wait for a restart")
+    func peopleFilesReload() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tw-reload-people-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let ids = dir.appendingPathComponent("ids.csv"), roster = dir.appendingPathComponent("roster.csv")
+        let yaml = "identities:\n  file: \(ids.path)\nroster:\n  file: \(roster.path)\n"
+        try Data("person,email\nalice,a@x\n".utf8).write(to: ids)
+        try Data("person,team\nalice,t\n".utf8).write(to: roster)
+        let old = try ConfigurationLoader.load(yaml: yaml, source: "old.yaml")
+        try Data("person,email\nalice,a@x\nbob,b@x\n".utf8).write(to: ids)
+        try Data("person,team\nalice,t\nbob,t\n".utf8).write(to: roster)
+        let new = try ConfigurationLoader.load(yaml: yaml + "inputs: [{topic: other, format: otlp}]\n", source: "new.yaml")
+        let plan = ReloadPlan.make(old: old, new: new)
+        #expect(plan.applied.contains("identities (the file's aliases)") && plan.applied.contains("roster (the file's people)"))
+        #expect(plan.effective.engine.identities.resolve(.email, "b@x")?.person == "bob")
+        #expect(plan.effective.engine.roster?.count == 2)
+        #expect(plan.ignored.contains { $0.hasPrefix("inputs") } && plan.effective.inputs.isEmpty)
+    }
+
     static func event(_ id: String, user: String, ts: Int64, tokens: Int) -> [UInt8] {
         Array(#"{"event_id":"\#(id)","ts":\#(ts),"user_id":"\#(user)","team":"t","input_tokens":\#(tokens),"output_tokens":0}"#.utf8)
     }

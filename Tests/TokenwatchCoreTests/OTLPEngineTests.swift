@@ -55,3 +55,36 @@ struct OTLPEngineTests {
         #expect(engine.feedOTLP(pb, offset: 2).counted == 5)
     }
 }
+
+@Suite("Codex and Gemini CLI usage events, from SDK-made fixtures")
+struct OTLPToolMappingTests {
+    @Test("the same events in protobuf and JSON", arguments: ["tools.pb", "tools.json"])
+    func codexAndGemini(_ name: String) throws {
+        let batch = try OTLPFixture.decode(try OTLPFixture.bytes(name))
+        // Codex: only response.completed counts (created and user_prompt are skipped).
+        #expect(batch.recordCount == 5 && batch.skippedCount == 2)
+        let codex = try #require(batch.events.first { $0.tool == "codex" })
+        #expect(codex.userId == "frank@example.com" && codex.sessionId == "conv-1" && codex.model == "gpt-5-codex")
+        #expect(codex.inputTokens == 900 && codex.outputTokens == 120 && codex.cacheReadTokens == 600)
+        #expect(codex.aliases.accountId == "acct-frank")
+        let gemini = try #require(batch.events.first { $0.tool == "gemini_cli" })
+        #expect(gemini.userId == "gina@example.com" && gemini.sessionId == "g-1")
+        #expect(gemini.inputTokens == 400 && gemini.outputTokens == 80 && gemini.cacheReadTokens == 100)
+        #expect(gemini.aliases.installId == "inst-gina")
+        // Without a Google login Gemini names only its installation: unresolved unless the identities file knows it.
+        let anon = try #require(batch.rejected.first)
+        #expect(anon.reason == .noIdentity && anon.event.tool == "gemini_cli" && anon.event.aliases.installId == "inst-anon")
+    }
+
+    @Test func unattributedPerToolAndResolvedByInstallation() throws {
+        var engine = OTLPFixture.engine()
+        engine.feedOTLP(try OTLPFixture.bytes("tools.pb"), offset: 0)
+        #expect(engine.ingest.attribution["gemini_cli"] == ToolAttribution(attributed: 1, unattributed: 1, unattributedTokens: 15))
+        #expect(engine.ingest.attribution["codex"] == ToolAttribution(attributed: 1))
+        var d = IdentityDirectory()
+        d.add(.installId, "inst-anon", .init(person: "hank", team: "web"))
+        var resolved = OTLPFixture.engine(identities: d)
+        #expect(resolved.feedOTLP(try OTLPFixture.bytes("tools.json"), offset: 0).counted == 3)
+        #expect(try resolved.latestGlobalBoard(offset: 1)["hank"]?.tokens == 15)
+    }
+}

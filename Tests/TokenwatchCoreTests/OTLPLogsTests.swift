@@ -19,6 +19,8 @@ struct OTLPLogsTests {
             var e = OTLPEvent(eventId: "req_alice_1", timestampMs: Self.t0 + 1000, userId: "alice@example.com", team: "payments",
                               tool: "claude_code", model: "claude-sonnet-4-5", sessionId: "sess-1")
             e.inputTokens = 1200; e.outputTokens = 300; e.cacheReadTokens = 5000
+            e.aliases = OTLPAliases(email: "alice@example.com", accountUUID: "uuid-alice", installId: "install-1")
+            e.costMicros = 12_000; e.agent = "main"; e.entrypoint = "cli"
             return e
         }())
         // Integers sent as ints, not strings.

@@ -18,8 +18,9 @@ enum OTLPFixture {
         return try result.get()
     }
 
-    static func engine(maxMessageBytes: Int = 1_048_576) -> Engine {
+    static func engine(maxMessageBytes: Int = 1_048_576, identities: IdentityDirectory = IdentityDirectory()) -> Engine {
         var c = EngineConfiguration()
+        c.identities = identities
         c.windows = [WindowSpec(name: "1h", lengthMs: 3_600_000, stepMs: 60_000)]
         c.maxMessageBytes = maxMessageBytes
         c.maxFutureSkewMs = 86_400_000

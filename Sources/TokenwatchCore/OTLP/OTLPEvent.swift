@@ -12,6 +12,13 @@ public struct OTLPEvent: Sendable, Equatable {
     public var inputTokens: Int64 = 0
     public var outputTokens: Int64 = 0
     public var cacheReadTokens: Int64 = 0
+    public var cacheCreationTokens: Int64 = 0
+    public var costMicros: Int64?
+    /// Claude Code's `query_source`: main, subagent or auxiliary.
+    public var agent: String?
+    public var entrypoint: String?
+    /// Every identity the record carried, for the identities file (`IdentityDirectory`).
+    public var aliases = OTLPAliases()
 
     public init(eventId: String, timestampMs: Int64, userId: String? = nil, team: String? = nil, tool: String,
                 model: String? = nil, sessionId: String? = nil) {
@@ -39,7 +46,32 @@ public struct OTLPEvent: Sendable, Equatable {
         w.key("input_tokens"); w.int(inputTokens)
         w.key("output_tokens"); w.int(outputTokens)
         w.key("cache_read_tokens"); w.int(cacheReadTokens)
+        if cacheCreationTokens > 0 { w.key("cache_creation_tokens"); w.int(cacheCreationTokens) }
+        if let costMicros { w.key("cost_micros"); w.int(costMicros) }
+        if let agent { w.key("agent"); w.string(agent) }
+        if let entrypoint { w.key("entrypoint"); w.string(entrypoint) }
         w.endObject()
         return w.bytes
+    }
+}
+
+/// The identities one OTLP record carries, each a possible alias of a person.
+public struct OTLPAliases: Sendable, Equatable {
+    public var email: String?
+    public var accountUUID: String?
+    public var accountId: String?
+    /// `user.id`: a random per-install id, never a person by itself.
+    public var installId: String?
+
+    public init(email: String? = nil, accountUUID: String? = nil, accountId: String? = nil, installId: String? = nil) {
+        self.email = email
+        self.accountUUID = accountUUID
+        self.accountId = accountId
+        self.installId = installId
+    }
+
+    /// The identities in the order they are tried against the identities file: the most personal first.
+    var candidates: [(IdentityDirectory.Kind, String?)] {
+        [(.email, email), (.accountUUID, accountUUID), (.accountId, accountId), (.installId, installId)]
     }
 }

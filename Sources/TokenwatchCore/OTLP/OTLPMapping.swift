@@ -9,6 +9,9 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
     case eventName
     case userEmail
     case accountUUID
+    case accountId
+    case installId
+    case installationId
     case teamId
     case sessionId
     case model
@@ -17,6 +20,18 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
     case cacheReadTokens
     case requestId
     case clientRequestId
+    case eventKind
+    case conversationId
+    case inputTokenCount
+    case outputTokenCount
+    case cachedTokenCount
+    case cachedContentTokenCount
+    case thoughtsTokenCount
+    case metricType
+    case cacheCreationTokens
+    case querySource
+    case appEntrypoint
+    case costUSD
 
     /// The attribute name as the tool writes it.
     public var name: String {
@@ -24,6 +39,9 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
         case .eventName: "event.name"
         case .userEmail: "user.email"
         case .accountUUID: "user.account_uuid"
+        case .accountId: "user.account_id"
+        case .installId: "user.id"
+        case .installationId: "installation.id"
         case .teamId: "team.id"
         case .sessionId: "session.id"
         case .model: "model"
@@ -32,6 +50,18 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
         case .cacheReadTokens: "cache_read_tokens"
         case .requestId: "request_id"
         case .clientRequestId: "client_request_id"
+        case .eventKind: "event.kind"
+        case .conversationId: "conversation.id"
+        case .inputTokenCount: "input_token_count"
+        case .outputTokenCount: "output_token_count"
+        case .cachedTokenCount: "cached_token_count"
+        case .cachedContentTokenCount: "cached_content_token_count"
+        case .thoughtsTokenCount: "thoughts_token_count"
+        case .metricType: "type"
+        case .cacheCreationTokens: "cache_creation_tokens"
+        case .querySource: "query_source"
+        case .appEntrypoint: "app.entrypoint"
+        case .costUSD: "cost_usd"
         }
     }
 
@@ -59,22 +89,61 @@ public struct OTLPLogRecord: Sendable, Equatable {
     public init() {}
 }
 
-/// Turns Claude Code `api_request` log records into tokenwatch events.
+/// One tool's usage log event: which records, and which attributes hold the event's fields.
+struct OTLPToolMapping: Sendable {
+    /// The event's `tool`.
+    let tool: String
+    /// `event.name` values of its usage records (also matched against `LogRecord.event_name` and a string body).
+    let eventNames: [String]
+    /// Only records whose `event.kind` is this count (Codex's `response.completed` carries the tokens).
+    let kind: String?
+    let input: OTLPAttributeKey
+    /// Summed into `output_tokens`: the first is required, the others are added when present.
+    let output: [OTLPAttributeKey]
+    let cacheRead: OTLPAttributeKey
+    /// Tried in order for `event_id`; without any, a hash of the mapped fields.
+    let ids: [OTLPAttributeKey]
+    let session: OTLPAttributeKey
+}
+
+/// Turns the AI coding tools' usage log records into tokenwatch events: the one table of their names.
+///
+/// | tool | records | input / output / cache read | event id | session |
+/// |---|---|---|---|---|
+/// | `claude_code` | `api_request` (`claude_code.api_request`) | `input_tokens` / `output_tokens` / `cache_read_tokens` | `request_id`, `client_request_id` | `session.id` |
+/// | `codex` | `codex.sse_event` with `event.kind` = `response.completed` | `input_token_count` / `output_token_count` / `cached_token_count` | (hash) | `conversation.id` |
+/// | `gemini_cli` | `gemini_cli.api_response` | `input_token_count` / `output_token_count` + `thoughts_token_count` / `cached_content_token_count` | (hash) | `session.id` |
+///
+/// Shared by all:
 ///
 /// | event field | from |
 /// |---|---|
 /// | (which records) | `event.name` = `api_request` (else `LogRecord.event_name`, else a string body) = `claude_code.api_request` |
 /// | `event_id` | `request_id`, else `client_request_id`, else `otlp-` + a hash of the mapped fields |
 /// | `ts` | `time_unix_nano`, else `observed_time_unix_nano`, in ms |
-/// | `user_id` | `user.email`, else `user.account_uuid`, else unresolved (`otlp:no_identity`) |
+/// | `user_id` | the identities file's person for `user.email`, `user.account_uuid`, `user.account_id` or `user.id` (in that order); else `user.email`, else `user.account_uuid`, else unresolved (`otlp:no_identity`) |
 /// | `team` | `team.id` (resource, or record) |
 /// | `tool` | `claude_code` |
 /// | `model`, `session_id` | `model`, `session.id` |
 /// | `input_tokens`, `output_tokens` | `input_tokens`, `output_tokens` (required) |
 /// | `cache_read_tokens` | `cache_read_tokens` (0 when absent) |
 public enum OTLPMapping {
-    /// The `tool` of every event this mapping makes.
+    /// The `tool` of Claude Code's events.
     public static let claudeCodeTool = "claude_code"
+
+    /// Every tool's usage event, in the order records are matched against them.
+    static let tools: [OTLPToolMapping] = [
+        OTLPToolMapping(tool: claudeCodeTool, eventNames: ["api_request", "claude_code.api_request"], kind: nil,
+                        input: .inputTokens, output: [.outputTokens], cacheRead: .cacheReadTokens,
+                        ids: [.requestId, .clientRequestId], session: .sessionId),
+        OTLPToolMapping(tool: "codex", eventNames: ["codex.sse_event"], kind: "response.completed",
+                        input: .inputTokenCount, output: [.outputTokenCount], cacheRead: .cachedTokenCount,
+                        ids: [], session: .conversationId),
+        // Gemini bills thinking as output: thoughts_token_count is not part of output_token_count.
+        OTLPToolMapping(tool: "gemini_cli", eventNames: ["gemini_cli.api_response"], kind: nil,
+                        input: .inputTokenCount, output: [.outputTokenCount, .thoughtsTokenCount], cacheRead: .cachedContentTokenCount,
+                        ids: [], session: .sessionId),
+    ]
 
     /// What became of one record.
     enum Outcome {
@@ -86,18 +155,20 @@ public enum OTLPMapping {
     }
 
     static func map(_ record: OTLPLogRecord, resource: OTLPAttributes) -> Outcome {
-        guard isAPIRequest(record) else { return .skipped }
+        guard let tool = usageMapping(of: record) else { return .skipped }
         func value(_ key: OTLPAttributeKey) -> OTLPValue? { record.attributes[key] ?? resource[key] }
         func text(_ key: OTLPAttributeKey) -> String? {
             guard let s = value(key)?.text, !s.isEmpty else { return nil }
             return s
         }
-        var event = OTLPEvent(eventId: "", timestampMs: 0, tool: claudeCodeTool)
-        event.userId = text(.userEmail) ?? text(.accountUUID)
+        var event = OTLPEvent(eventId: "", timestampMs: 0, tool: tool.tool)
+        event.aliases = OTLPAliases(email: text(.userEmail), accountUUID: text(.accountUUID), accountId: text(.accountId),
+                                    installId: text(.installId) ?? text(.installationId))
+        event.userId = event.aliases.email ?? event.aliases.accountUUID
         // Admin-set resource attributes win over anything a record might carry with the same name.
         event.team = resource[.teamId]?.text ?? record.attributes[.teamId]?.text
         event.model = text(.model)
-        event.sessionId = text(.sessionId)
+        event.sessionId = text(tool.session)
         var problem: OTLPError?
         func count(_ key: OTLPAttributeKey, required: Bool) -> Int64 {
             guard let v = value(key) else {
@@ -110,24 +181,50 @@ public enum OTLPMapping {
             }
             return n
         }
-        event.inputTokens = count(.inputTokens, required: true)
-        event.outputTokens = count(.outputTokens, required: true)
-        event.cacheReadTokens = count(.cacheReadTokens, required: false)
+        event.inputTokens = count(tool.input, required: true)
+        event.outputTokens = tool.output.enumerated().reduce(0) { $0 + count($1.element, required: $1.offset == 0) }
+        event.cacheReadTokens = count(tool.cacheRead, required: false)
+        readOptional(into: &event, text: text, value: value)
         let nanos = record.timeUnixNano != 0 ? record.timeUnixNano : record.observedTimeUnixNano
         event.timestampMs = Int64(clamping: nanos / 1_000_000)
         if nanos == 0, problem == nil { problem = .noTimestamp }
-        event.eventId = text(.requestId) ?? text(.clientRequestId) ?? fallbackId(event)
+        event.eventId = tool.ids.lazy.compactMap { text($0) }.first ?? fallbackId(event)
         if let problem { return .rejected(event, problem) }
         if event.userId == nil { return .rejected(event, .noIdentity) }
         return .event(event)
     }
 
-    private static func isAPIRequest(_ record: OTLPLogRecord) -> Bool {
-        if case .string(let name)? = record.attributes[.eventName] {
-            return name == "api_request" || name == "claude_code.api_request"
+    /// Claude Code's optional fields (events.md): absent attributes stay unknown; a bad one is left out
+    /// rather than refusing a usage record whose tokens are fine.
+    private static func readOptional(into event: inout OTLPEvent, text: (OTLPAttributeKey) -> String?,
+                                     value: (OTLPAttributeKey) -> OTLPValue?) {
+        event.cacheCreationTokens = value(.cacheCreationTokens)?.count(limit: EventDecoder.maxCount) ?? 0
+        event.agent = text(.querySource).flatMap { $0.utf8.count <= 256 ? $0 : nil }
+        event.entrypoint = text(.appEntrypoint).flatMap { $0.utf8.count <= 256 ? $0 : nil }
+        let usd: Double? = switch value(.costUSD) {
+        case .double(let d)?: d
+        case .string(let s)?: Double(s)
+        case .int(let i)?: Double(i)
+        default: nil
         }
-        if let name = record.eventName, !name.isEmpty { return name == "claude_code.api_request" }
-        return record.body == "claude_code.api_request"
+        if let usd, usd.isFinite, usd >= 0, usd * 1_000_000 <= Double(EventDecoder.maxCount) {
+            event.costMicros = Int64((usd * 1_000_000).rounded())
+        }
+    }
+
+    /// The tool whose usage event `record` is; nil for every other record (prompts, tool results, …).
+    private static func usageMapping(of record: OTLPLogRecord) -> OTLPToolMapping? {
+        let name: String?
+        if case .string(let n)? = record.attributes[.eventName] {
+            name = n
+        } else if let n = record.eventName, !n.isEmpty {
+            name = n
+        } else {
+            name = record.body
+        }
+        guard let name, let tool = tools.first(where: { $0.eventNames.contains(name) }) else { return nil }
+        if let kind = tool.kind, record.attributes[.eventKind]?.text != kind { return nil }
+        return tool
     }
 
     /// A stable id for a record without request ids: the same request read from protobuf or JSON,

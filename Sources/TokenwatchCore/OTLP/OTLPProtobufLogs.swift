@@ -63,7 +63,7 @@ enum OTLPProtobufLogs {
     }
 
     /// Reads one `KeyValue`, keeping it only when the mapping names its key.
-    private static func readKeyValue(_ message: ProtobufReader, into attributes: inout OTLPAttributes) throws(OTLPError) {
+    static func readKeyValue(_ message: ProtobufReader, into attributes: inout OTLPAttributes) throws(OTLPError) {
         var m = message
         var key: OTLPAttributeKey?
         var keySeen = false

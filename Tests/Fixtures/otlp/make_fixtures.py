@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Makes the OTLP log fixtures of Tests/TokenwatchCoreTests/OTLP*.swift with the real OpenTelemetry SDK.
 
+`tools.*` holds Codex (`codex.sse_event`) and Gemini CLI (`gemini_cli.api_response`) events with the
+attribute names of their telemetry documentation.
+
 Claude Code-shaped `claude_code.api_request` log records (and some other events) go through the
 Python SDK's LoggerProvider into an in-memory exporter, then through the SDK's own OTLP encoder
 (`encode_logs`, what the OTLP exporters send) into an ExportLogsServiceRequest; the JSON variant is
@@ -69,6 +72,34 @@ def people(logger):
                      "input_tokens": 3.0, "output_tokens": 4, "cache_read_tokens": "1"})
 
 
+def tool_event(logger, seq, name, attributes):
+    """One event of another tool, with the attribute names its own telemetry uses."""
+    logger.emit(LogRecord(timestamp=T0 + seq * 1_000_000_000, observed_timestamp=T0 + seq * 1_000_000_000 + 5,
+                          body=name, attributes=dict({"event.name": name}, **attributes), event_name=name))
+
+
+def other_tools(logger):
+    # Codex: token counts come on the sse_event of kind response.completed; other kinds are skipped.
+    base = {"conversation.id": "conv-1", "app.version": "0.58.0", "auth_mode": "ChatGPT",
+            "user.email": "frank@example.com", "user.account_id": "acct-frank", "model": "gpt-5-codex"}
+    tool_event(logger, 20, "codex.sse_event", dict(base, **{"event.kind": "response.created"}))
+    tool_event(logger, 21, "codex.sse_event", dict(base, **{"event.kind": "response.completed", "input_token_count": 900,
+                                                            "output_token_count": 120, "cached_token_count": 600,
+                                                            "reasoning_token_count": 64, "tool_token_count": 0}))
+    tool_event(logger, 22, "codex.user_prompt", dict(base, prompt_length=12))
+    # Gemini CLI: api_response, thinking tokens billed as output.
+    tool_event(logger, 23, "gemini_cli.api_response", {"session.id": "g-1", "installation.id": "inst-gina",
+                                                       "user.email": "gina@example.com", "model": "gemini-2.5-pro",
+                                                       "status_code": 200, "duration_ms": 1800,
+                                                       "input_token_count": 400, "output_token_count": 50,
+                                                       "cached_content_token_count": 100, "thoughts_token_count": 30,
+                                                       "tool_token_count": 0, "prompt_id": "p-1"})
+    # Gemini CLI without a Google login: only the installation id.
+    tool_event(logger, 24, "gemini_cli.api_response", {"session.id": "g-2", "installation.id": "inst-anon",
+                                                       "model": "gemini-2.5-flash", "input_token_count": 10,
+                                                       "output_token_count": 5})
+
+
 def main():
     first = batch({"service.name": "claude-code", "service.version": "2.0.0", "team.id": "payments"}, people)
     second = batch({"service.name": "claude-code"}, lambda logger: emit(
@@ -78,6 +109,9 @@ def main():
     request.resource_logs.extend(list(first.resource_logs) + list(second.resource_logs))
     write("people.pb", request.SerializeToString())
     write("people.json", MessageToJson(request).encode())
+    tools = batch({"service.name": "mixed"}, other_tools)
+    write("tools.pb", tools.SerializeToString())
+    write("tools.json", MessageToJson(tools).encode())
     write("empty.pb", ExportLogsServiceRequest().SerializeToString())
     write("empty.json", MessageToJson(ExportLogsServiceRequest()).encode())
 

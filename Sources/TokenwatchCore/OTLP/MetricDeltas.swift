@@ -1,0 +1,42 @@
+/// Turns OTLP Sum points into the amount each adds: delta points as they are, cumulative points
+/// minus the previous point of their series, with resets detected.
+///
+/// A cumulative series resets when its start time moves (the tool restarted) or its value drops
+/// (counters restart within a session: read as an `increase()`, 22 commits once showed as ~6,200).
+/// After a reset the point's whole value is new. A point no newer than the last one of its series
+/// (a re-delivered batch, even one from before a restart) adds nothing. The first point of a series adds its whole value: it counts
+/// from the series' start time. Memory: one entry per series.
+public struct MetricDeltas: Sendable {
+    private struct Last: Sendable {
+        var start: UInt64
+        var time: UInt64
+        var value: Double
+    }
+
+    private var last: [UInt64: Last] = [:]
+    /// Cumulative resets seen, for the operator (`tokenwatch_otlp_metric_resets_total`).
+    public private(set) var resets = 0
+
+    public init() {}
+
+    /// How much `point` adds to its counter.
+    public mutating func delta(of point: OTLPMetricPoint) -> Double {
+        guard point.temporality == .cumulative else { return point.value }
+        let now = Last(start: point.startTimeUnixNano, time: point.timeUnixNano, value: point.value)
+        guard let before = last[point.series] else {
+            last[point.series] = now
+            return point.value
+        }
+        // Not newer than what the series last said: a re-delivered batch, or an older incarnation's point.
+        if now.time <= before.time { return 0 }
+        last[point.series] = now
+        if now.start != before.start || now.value < before.value {
+            resets += 1
+            return now.value
+        }
+        return now.value - before.value
+    }
+
+    /// Series tracked.
+    public var count: Int { last.count }
+}
