@@ -28,6 +28,8 @@ final class LiveLoop {
     private var engine: ShardedEngine
     /// With several shards, each poll's messages are copied per shard and counted in parallel.
     private var batches: ShardBatches
+    /// The threads the shards run on (the pipeline thread runs shard 0).
+    private let workers: ShardWorkers
     /// Input topics ↔ engine partition ids, and each message to the engine in its input's format.
     private var router: InputRouter
     private var inputs: InputTopics { identity.inputs }
@@ -89,7 +91,8 @@ final class LiveLoop {
             restored = (Self.emptyEngine(settings: settings, identity: identity), reason)
         }
         engine = restored.engine
-        engine.parallel = ShardBatches.runner
+        workers = ShardWorkers(shards: engine.shards.count)
+        engine.parallel = workers.runner
         engine.partitionSources = identity.inputs.sources  // dead letters name the input's topic, whatever kafka.input_topic says
         batches = ShardBatches(shards: engine.shards.count)
         router = InputRouter(identity.inputs)

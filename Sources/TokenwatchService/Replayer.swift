@@ -66,6 +66,7 @@ public final class Replayer {
     struct Drive {
         var engine: ShardedEngine
         var batches: ShardBatches
+        let workers: ShardWorkers
         var remaining: [Int32: Int64]
         var exhausted = Set<Int32>()
         var summary = ReplaySummary()
@@ -81,8 +82,9 @@ public final class Replayer {
                                    keyedPartitions: Int32(keyed?.partitions ?? counts.count), keyedBase: keyed?.firstId ?? 0)
         if let inputs { engine.partitionSources = inputs.sources }
         engine.assign(partitions: counts.keys.sorted())
-        engine.parallel = ShardBatches.runner
-        var d = Drive(engine: engine, batches: ShardBatches(shards: engine.shards.count), remaining: counts)
+        let workers = ShardWorkers(shards: engine.shards.count)
+        engine.parallel = workers.runner
+        var d = Drive(engine: engine, batches: ShardBatches(shards: engine.shards.count), workers: workers, remaining: counts)
         for (p, n) in counts where n == 0 { d.exhausted.insert(p) }
         return d
     }

@@ -1,4 +1,3 @@
-import Dispatch
 import TokenwatchConfig
 import TokenwatchCore
 
@@ -29,9 +28,6 @@ struct ShardBatches {
 
     private var batches: [Batch]
 
-    /// Runs a snapshot's per-shard steps on Dispatch's threads (`ShardedEngine.parallel`).
-    static let runner: ParallelRunner = { count, body in DispatchQueue.concurrentPerform(iterations: count, execute: body) }
-
     init(shards: Int) {
         batches = Array(repeating: Batch(), count: shards)
     }
@@ -47,14 +43,13 @@ struct ShardBatches {
                                          partition: partition, offset: offset, timestampMs: timestampMs ?? 0, format: format))
     }
 
-    /// Counts each batch on its shard, the shards in parallel, then empties the batches.
+    /// Counts each batch on its shard, the shards in parallel (`engine.parallel`), then empties the batches.
     mutating func process(into engine: inout ShardedEngine, receivedAtMs: Int64) {
         do {
             let work = batches
+            let parallel = engine.parallel ?? { count, body in for i in 0..<count { body(i) } }
             engine.withShardAccess { access in
-                DispatchQueue.concurrentPerform(iterations: access.count) { i in
-                    Self.count(work[i], on: access, shard: i, receivedAtMs: receivedAtMs)
-                }
+                parallel(access.count) { i in Self.count(work[i], on: access, shard: i, receivedAtMs: receivedAtMs) }
             }
         }
         for i in batches.indices {
