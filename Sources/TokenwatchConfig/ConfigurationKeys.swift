@@ -61,6 +61,11 @@ enum ConfigurationKeys {
                     config.leaderboard.weeklyCutoff = try ValueParser.weeklyCutoff(text)
                 }),
             duration("leaderboard.known_users_horizon", \.leaderboard.knownUsersHorizonMs, allowZero: false),
+            ConfigurationKey(
+                path: "leaderboard.adoption_target", expected: "a fraction from 0 to 1 such as 0.8",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.leaderboard.adoptionTarget = try ValueParser.number(text, in: 0...1)
+                }),
 
             ConfigurationKey(
                 path: "service_accounts.patterns", expected: "a list of name patterns such as [\"svc-*\", \"*-bot\"]",

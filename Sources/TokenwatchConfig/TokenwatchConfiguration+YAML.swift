@@ -48,6 +48,7 @@ extension TokenwatchConfiguration {
         out.line("  rank_by: \(leaderboard.rankBy.rawValue)")
         out.line("  weekly_cutoff: \(leaderboard.weeklyCutoff.description.quoted)")
         out.line("  known_users_horizon: \(duration(leaderboard.knownUsersHorizonMs))")
+        out.line("  adoption_target: \(ValueParser.format(leaderboard.adoptionTarget))")
 
         out.line("service_accounts:")
         out.line("  patterns: [\(serviceAccounts.patterns.map(\.quoted).joined(separator: ", "))]")
