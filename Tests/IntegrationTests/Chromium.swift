@@ -28,7 +28,8 @@ final class Chromium {
         let executable = try Self.locate()
         var commands: [Int32] = [-1, -1]
         var replies: [Int32] = [-1, -1]
-        guard pipe2(&commands, O_CLOEXEC) == 0, pipe2(&replies, O_CLOEXEC) == 0 else { throw HarnessError("pipe2 failed") }
+        guard pipe(&commands) == 0, pipe(&replies) == 0 else { throw HarnessError("pipe failed") }
+        for fd in commands + replies { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         // Above any descriptor the test process holds, so the dup2 onto 3 and 4 cannot clobber one another.
         let childRead = fcntl(commands[0], F_DUPFD_CLOEXEC, 200)
         let childWrite = fcntl(replies[1], F_DUPFD_CLOEXEC, 200)

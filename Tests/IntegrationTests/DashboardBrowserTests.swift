@@ -28,7 +28,7 @@ struct DashboardBrowserTests {
             try browser.open(base + "/")
             // Connected and replayed (nothing yet): whatever alert shows up later came over the stream.
             try await h.waitUntil("the page to open its event stream", timeout: .seconds(60), alive: [daemon]) {
-                (try browser.evaluate("document.body.dataset.ready === '1'") as? Bool) == true
+                (try? browser.evaluate("document.body !== null && document.body.dataset.ready === '1'") as? Bool) == true
             }
             let loadId = try browser.evaluate("window.__tw.loadId") as? String
             let before = try browser.evaluate("document.querySelectorAll('#alerts li[data-alert-id]').length") as? Int
