@@ -90,6 +90,14 @@ public final class EventStreamHub: Sendable {
         wake()
     }
 
+    /// The recent alert messages (firing and resolved) of one person, oldest first.
+    public func recentAlerts(of userId: String) -> [[UInt8]] {
+        var quoted = JSONWriter()
+        quoted.string(userId)
+        let needle = Array("\"user_id\":".utf8) + quoted.bytes
+        return shared.withLock { $0.alerts }.filter { $0.firstRange(of: needle) != nil }
+    }
+
     /// The latest board of every key, for `/leaderboard`-like reads without the pipeline.
     public var latestBoards: [String: [UInt8]] { shared.withLock { $0.latestBoards } }
 

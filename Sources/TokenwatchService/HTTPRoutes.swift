@@ -50,7 +50,7 @@ public final class HTTPRoutes: Sendable {
             return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: DashboardPage.html)
         }
         if request.path == "/events" { return events() }
-        if request.path.hasPrefix("/users/") { return user(String(request.path.dropFirst("/users/".count))) }
+        if request.path.hasPrefix("/users/") { return user(String(request.path.dropFirst("/users/".count)), request) }
         return .text(404, "not found; try /, /events, /healthz, /readyz, /metrics, /leaderboard?window=&scope=, /users/<id>")
     }
 
@@ -125,12 +125,18 @@ public final class HTTPRoutes: Sendable {
                             headers: [("X-Accel-Buffering", "no")], stream: hub)
     }
 
-    private func user(_ id: String) -> HTTPResponse {
+    /// The person's explanation (`tokenwatch.user.v1`): figures, rule readings, open alerts, hourly usage,
+    /// and their recent alert messages as the dashboard's feed holds them.
+    private func user(_ id: String, _ request: HTTPRequest) -> HTTPResponse {
         guard !id.isEmpty else { return .text(404, "give a user id: /users/<id>") }
-        switch pipeline.userSummary(id) {
-        case .unknownUser: return .text(404, "unknown user")
-        case .unavailable: return .text(503, "the pipeline did not answer in time; try again")
-        case .found(let s): return .json(200, Self.json(s))
+        let window = request.query["window"].flatMap { $0.isEmpty ? nil : $0 }
+        if let window, !windows.contains(window) {
+            return .text(404, "unknown window '\(window)'; configured: \(windows.joined(separator: ", "))")
+        }
+        switch pipeline.explanation(id, window: window) {
+        case .some(.none): return .text(404, "unknown user")
+        case .none: return .text(503, "the pipeline did not answer in time; try again")
+        case .some(.some(let e)): return .json(200, e.json(alerts: pipeline.events.recentAlerts(of: id)))
         }
     }
 

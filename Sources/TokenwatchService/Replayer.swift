@@ -41,6 +41,8 @@ public final class Replayer {
     let to: Int64?
     let logger: Logger
     let progress: ProgressReporter
+    /// The engine as the replay left it (for `tokenwatch explain`); nil until a replay finished.
+    public private(set) var finalEngine: Engine?
 
     public init(engine: EngineConfiguration, inputTopic: String, from: Int64?, to: Int64?, logger: Logger, progress: ProgressReporter) {
         engineConfiguration = engine
@@ -121,6 +123,7 @@ public final class Replayer {
         try sink.finish()
         progress.finish()
         d.summary.counters = d.engine.counters
+        finalEngine = d.engine
         d.summary.elapsedSeconds = Double(WallClock.monotonicMs() - started) / 1000
         return d.summary
     }

@@ -78,8 +78,8 @@ final class Chromium {
     }
 
     /// Evaluates `expression` in the page and returns its value (JSON-serialisable results only).
-    func evaluate(_ expression: String) throws -> Any? {
-        let reply = try call("Runtime.evaluate", ["expression": expression, "returnByValue": true])
+    func evaluate(_ expression: String, awaitPromise: Bool = false) throws -> Any? {
+        let reply = try call("Runtime.evaluate", ["expression": expression, "returnByValue": true, "awaitPromise": awaitPromise])
         if let exception = reply["exceptionDetails"] { throw HarnessError("page script failed: \(exception)") }
         return (reply["result"] as? [String: Any])?["value"]
     }

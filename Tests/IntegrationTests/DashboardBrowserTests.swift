@@ -46,6 +46,7 @@ struct DashboardBrowserTests {
             }
             h.expect(try browser.evaluate("window.__tw.loadId") as? String == loadId, "the page was reloaded")
             try await Self.expectBoardEqualsTopic(h, browser: browser, brokers: brokers, daemon: daemon)
+            try Self.expectUserExplanation(h, browser: browser)
 
             let png = try browser.screenshot()
             try png.write(to: Self.screenshotPath)
@@ -85,6 +86,24 @@ struct DashboardBrowserTests {
             return asOf == (shown["asOf"] as? NSNumber)?.int64Value && !expected.isEmpty && actual == expected && visible
         }
         if last.isEmpty { h.expect(false, "no board compared") }
+    }
+
+    /// `/users/<id>` of the person in the feed's first alert: the explanation with every rule's reading
+    /// and that person's alerts, fetched by the page's own origin.
+    static func expectUserExplanation(_ h: Harness, browser: Chromium) throws {
+        let script = """
+            (async () => { const u = document.querySelector('#alerts li[data-user]').dataset.user;
+              const r = await fetch('/users/' + encodeURIComponent(u)); return JSON.stringify({u, status: r.status, body: await r.json()}); })()
+            """
+        guard let text = try browser.evaluate(script, awaitPromise: true) as? String,
+              let reply = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let body = reply["body"] as? [String: Any] else { throw h.fail("/users/<id> gave no JSON") }
+        h.expect(reply["status"] as? Int == 200, "/users/\(reply["u"] ?? "?") answered \(reply["status"] ?? "?")")
+        h.expect(body["schema"] as? String == "tokenwatch.user.v1", "schema: \(body["schema"] ?? "nil")")
+        let rules = body["rules"] as? [[String: Any]] ?? []
+        h.expect(rules.count == 7 && rules.allSatisfy { ($0["measures"] as? [Any])?.isEmpty == false },
+                 "every rule with its readings: \(rules.map { $0["rule"] ?? "?" })")
+        h.expect((body["alerts"] as? [Any])?.isEmpty == false, "the person's alerts are in /users/<id>")
     }
 
     /// `http://host:port` from the daemon's `http listening address=…` log line.
