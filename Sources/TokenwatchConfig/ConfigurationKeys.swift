@@ -76,6 +76,15 @@ enum ConfigurationKeys {
         keys += ruleKeys()
         keys += [
             ConfigurationKey(
+                path: "alerting.webhooks", expected: "a list of webhooks such as [{url: \"https://…\", format: slack}]",
+                apply: .list { config, items throws(ValueProblem) in
+                    var hooks: [WebhookSettings] = []
+                    for item in items {
+                        do throws(ValueProblem) { hooks.append(try ValueParser.webhook(item.text)) } catch { throw ValueProblem(error.message, line: item.line) }
+                    }
+                    config.alerting.webhooks = hooks
+                }),
+            ConfigurationKey(
                 path: "http.listen", expected: "host:port such as 127.0.0.1:9464",
                 apply: .scalar { config, text throws(ValueProblem) in
                     config.http.listen = try ValueParser.listenAddress(text)

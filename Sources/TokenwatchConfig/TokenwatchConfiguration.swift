@@ -25,6 +25,8 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
     public var replay = ReplaySettings()
     /// `logging:` — text or JSON lines, and the level (default text at `info`).
     public var logging = LoggingSettings()
+    /// `alerting:` — webhooks alerts are delivered to (default none).
+    public var alerting = AlertingSettings()
 
     /// The defaults.
     public init() {}

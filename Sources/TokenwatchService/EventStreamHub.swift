@@ -38,6 +38,8 @@ public final class EventStreamHub: Sendable {
     }
 
     private let shared = Mutex(Shared())
+    /// Called with every published alert (webhook delivery), on the publishing thread: must not block.
+    private let alertListeners = Mutex<[@Sendable ([UInt8]) -> Void]>([])
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let started = Atomic<Bool>(false)
@@ -79,8 +81,14 @@ public final class EventStreamHub: Sendable {
         wake()
     }
 
+    /// Adds a listener for every alert published from now on.
+    public func onAlert(_ listener: @escaping @Sendable ([UInt8]) -> Void) {
+        alertListeners.withLock { $0.append(listener) }
+    }
+
     /// A published alert (firing or resolved): kept among the recent ones and sent to every stream.
     public func publishAlert(json: [UInt8]) {
+        for listener in alertListeners.withLock({ $0 }) { listener(json) }
         let frame = Self.frame(event: "alert", data: json)
         shared.withLock { s in
             s.alerts.append(json)
