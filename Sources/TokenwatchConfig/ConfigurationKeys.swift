@@ -84,6 +84,18 @@ enum ConfigurationKeys {
                     }
                     config.alerting.webhooks = hooks
                 }),
+            integer("privacy.min_group_size", \.privacy.minGroupSize, in: 1...1_000_000),
+            ConfigurationKey(
+                path: "privacy.pseudonymize", expected: "true or false",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.privacy.pseudonymize = try ValueParser.boolean(text)
+                }),
+            ConfigurationKey(
+                path: "privacy.pseudonym_key", expected: "a secret key", isSecret: true,
+                apply: .scalar { config, text throws(ValueProblem) in
+                    guard text.utf8.count >= 16 else { throw ValueProblem("is too short: give at least 16 bytes") }
+                    config.privacy.pseudonymKey = text
+                }),
             ConfigurationKey(
                 path: "http.listen", expected: "host:port such as 127.0.0.1:9464",
                 apply: .scalar { config, text throws(ValueProblem) in

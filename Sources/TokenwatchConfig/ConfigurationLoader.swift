@@ -46,6 +46,11 @@ public enum ConfigurationLoader {
         try layer.apply(yaml: yaml, to: &config)
         try applyEnvironment(environment, keys: keys, to: &config)
         try applyOverrides(overrides, keys: keys, to: &config)
+        if config.privacy.pseudonymize && config.privacy.pseudonymKey == nil {
+            let variable = ConfigurationKeys.environmentVariable(forPath: "privacy.pseudonym_key")
+            throw ConfigurationError(source: source, key: "privacy.pseudonymize",
+                                     message: "is true, but no key is set: set the environment variable \(variable)")
+        }
         return config
     }
 

@@ -83,6 +83,10 @@ extension TokenwatchConfiguration {
         out.line("replay:")
         out.line("  topic_prefix: \(replay.topicPrefix.quoted)")
 
+        out.line("privacy:")
+        out.line("  min_group_size: \(privacy.minGroupSize)")
+        out.line("  pseudonymize: \(privacy.pseudonymize)")
+
         out.line("alerting:")
         out.line(alerting.webhooks.isEmpty ? "  webhooks: []" : "  webhooks:")
         for hook in alerting.webhooks {

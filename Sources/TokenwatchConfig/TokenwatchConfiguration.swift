@@ -27,6 +27,8 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
     public var logging = LoggingSettings()
     /// `alerting:` — webhooks alerts are delivered to (default none).
     public var alerting = AlertingSettings()
+    /// `privacy:` — minimum group size of team figures, pseudonymous boards.
+    public var privacy = PrivacySettings()
 
     /// The defaults.
     public init() {}
@@ -59,6 +61,7 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
         engine.knownUsersHorizonMs = leaderboard.knownUsersHorizonMs
         engine.serviceAccountPatterns = serviceAccounts.patterns
         engine.detection = detection
+        engine.privacy = privacy.core
         return engine
     }
 

@@ -409,6 +409,7 @@ public struct Engine: Sendable {
         for i in firstAlert..<outbox.count { outbox[i].eventTime = asOf }
         let rulesChanged = detector.changed
         detector.changed = false
+        var boards: [LeaderboardSnapshot] = []
         for i in windows.indices {
             let spec = windows[i].spec
             let end = spec.end(asOf: asOf)
@@ -420,8 +421,12 @@ public struct Engine: Sendable {
                 board.asOf = asOf
                 board.windowEnd = end
                 board.windowStart = end - spec.lengthMs
-                outbox.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json(), eventTime: asOf))
+                boards.append(board)
             }
+        }
+        // Privacy is a stage over the finished boards of one snapshot time (BoardPrivacy.swift).
+        for board in BoardPrivacy.apply(boards, configuration.privacy) {
+            outbox.append(OutputRecord(kind: .leaderboard, key: Array(board.key.utf8), value: board.json(), eventTime: asOf))
         }
         known.changed = false
         counters.snapshots += 1

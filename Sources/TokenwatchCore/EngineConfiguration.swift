@@ -63,6 +63,8 @@ public struct EngineConfiguration: Sendable {
     public var serviceAccountPatterns: [String] = ["svc-*", "*-bot"]
     /// The tokenmaxxing rules' settings and the weekly cutoff (default: every rule on, `mon 00:00`).
     public var detection = DetectionConfiguration()
+    /// What may be published of the boards (`BoardPrivacy`); off by default in the core.
+    public var privacy = PrivacyConfiguration()
 
     public static let defaultWindows: [WindowSpec] = [
         WindowSpec(name: "1h", lengthMs: 3_600_000, stepMs: 60_000),
