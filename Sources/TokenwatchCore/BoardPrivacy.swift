@@ -77,3 +77,14 @@ public enum BoardPrivacy {
         return SHA256.hash(k.map { $0 ^ 0x5c } + inner)
     }
 }
+
+// The key never reaches a log line through interpolation or a dump of the engine's configuration.
+extension PrivacyConfiguration: CustomStringConvertible, CustomReflectable {
+    public var description: String {
+        "PrivacyConfiguration(minGroupSize: \(minGroupSize), pseudonymKey: \(pseudonymKey == nil ? "none" : "<redacted>"))"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["minGroupSize": minGroupSize, "pseudonymKey": pseudonymKey == nil ? "none" : "<redacted>"])
+    }
+}
