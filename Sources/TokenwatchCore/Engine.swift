@@ -105,7 +105,7 @@ public struct Engine: Sendable {
         let longest = configuration.windows.map(\.lengthMs).max() ?? 0
         let day: Int64 = 86_400_000
         let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
-        known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: day))
+        known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: Self.knownStepMs(configuration.windows)))
         cachedBoards = Array(repeating: [], count: configuration.windows.count)
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
         unassignedTeam = teams.intern("unassigned")
