@@ -106,6 +106,9 @@ public final class EventStreamHub: Sendable {
         return shared.withLock { $0.alerts }.filter { $0.firstRange(of: needle) != nil }
     }
 
+    /// The recent alert messages, oldest first (the last 200).
+    public var recentAlerts: [[UInt8]] { shared.withLock { $0.alerts } }
+
     /// The latest board of every key, for `/leaderboard`-like reads without the pipeline.
     public var latestBoards: [String: [UInt8]] { shared.withLock { $0.latestBoards } }
 
