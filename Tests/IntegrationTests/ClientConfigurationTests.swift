@@ -84,7 +84,7 @@ struct ClientConfigurationTests {
                   snapshot_interval: 5m
                 """)
             let gen = try await h.runTool("loadgen", h.tokenwatch,
-                                          ["loadgen", "--config", config, "--events", "400", "--users", "20",
+                                          ["loadgen", "--config", config, "--events", "400", "--users", "20", "--scenario", "regular",
                                            "--start", "2026-11-24T00:00:00Z", "--span", "1h"])
             h.expect(gen.exitStatus == 0, "loadgen exited \(gen.exitStatus ?? -1): \(gen.stderr)")
             let produced = try await h.consume(brokers: brokers, topic: "usage-custom")
