@@ -76,8 +76,9 @@ public struct Explanation: Sendable {
 
 extension Engine {
     /// The explanation for `userId` over `window` (default: the first configured); nil for an unknown user
-    /// or window.
-    public func explain(_ userId: String, window name: String? = nil) -> Explanation? {
+    /// or window. With `resolvingPseudonym`, a board pseudonym (`p-…`, see `BoardPrivacy`) names its person.
+    public func explain(_ userId: String, window name: String? = nil, resolvingPseudonym: Bool = false) -> Explanation? {
+        let userId = resolvingPseudonym ? person(ofPseudonym: userId) ?? userId : userId
         guard let summary = userSummary(userId) else { return nil }
         guard let wi = name.map({ n in windows.firstIndex { $0.spec.name == n } }) ?? (windows.isEmpty ? nil : 0) else { return nil }
         var copy = userId
@@ -88,6 +89,17 @@ extension Engine {
         return Explanation(summary: summary, window: windows[wi].spec.name, asOf: lastSnapshotAt, flags: flags,
                            countsAsReal: real, readings: readings, hourly: hourly(u, window: windows[wi]),
                            effectiveReason: effectiveReason(summary, readings: readings, real: real))
+    }
+
+    /// The user whose board pseudonym is `pseudonym`, when boards are pseudonymized. A scan of every user
+    /// (two SHA-256 each): meant for a person asking about one name, not for a hot path.
+    public func person(ofPseudonym pseudonym: String) -> String? {
+        guard let key = configuration.privacy.pseudonymKey, pseudonym.hasPrefix("p-"), pseudonym.count == 18 else { return nil }
+        for u in 0..<users.count {
+            let name = users.string(UInt32(u))
+            if BoardPrivacy.pseudonym(name, key: key) == pseudonym { return name }
+        }
+        return nil
     }
 
     /// Tokens, events and outcomes per UTC hour over the window's counted range, oldest first.

@@ -133,10 +133,11 @@ public final class HTTPRoutes: Sendable {
         if let window, !windows.contains(window) {
             return .text(404, "unknown window '\(window)'; configured: \(windows.joined(separator: ", "))")
         }
-        switch pipeline.explanation(id, window: window) {
+        // A pseudonym from a board names its person only for a caller that showed the bearer token.
+        switch pipeline.explanation(id, window: window, resolvingPseudonym: bearerToken != nil) {
         case .some(.none): return .text(404, "unknown user")
         case .none: return .text(503, "the pipeline did not answer in time; try again")
-        case .some(.some(let e)): return .json(200, e.json(alerts: pipeline.events.recentAlerts(of: id)))
+        case .some(.some(let e)): return .json(200, e.json(alerts: pipeline.events.recentAlerts(of: e.summary.userId)))
         }
     }
 

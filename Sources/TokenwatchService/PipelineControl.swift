@@ -39,7 +39,7 @@ final class PipelineControl: Sendable {
     func serve(_ engine: inout Engine, logger: Logger) -> (generation: UInt64, error: String?)? {
         guard pending.exchange(false, ordering: .acquiringAndReleasing) else { return nil }
         for query in queries.withLock({ q in defer { q.removeAll() }; return q }) {
-            query.answer(engine.explain(query.userId, window: query.window))
+            query.answer(engine.explain(query.userId, window: query.window, resolvingPseudonym: query.resolvingPseudonym))
         }
         guard let request = reload.withLock({ slot in defer { slot = nil }; return slot }) else { return nil }
         let before = engine.configuration
@@ -80,12 +80,15 @@ final class UserQuery: Sendable {
     let userId: String
     /// The window of the explanation (nil: the first configured).
     let window: String?
+    /// Whether a board pseudonym may be resolved to its person (only for callers holding the bearer token).
+    let resolvingPseudonym: Bool
     private let result = Mutex<Explanation??>(nil)
     private let done = DispatchSemaphore(value: 0)
 
-    init(userId: String, window: String? = nil) {
+    init(userId: String, window: String? = nil, resolvingPseudonym: Bool = false) {
         self.userId = userId
         self.window = window
+        self.resolvingPseudonym = resolvingPseudonym
     }
 
     func answer(_ summary: Explanation?) {
@@ -129,8 +132,9 @@ extension Pipeline {
 
     /// Asks the loop for one user's explanation over `window` (nil: the first configured); waits at most
     /// `timeout`. Nil inside `.some` means an unknown user.
-    public func explanation(_ userId: String, window: String?, timeout: Duration = .seconds(2)) -> Explanation?? {
-        let query = UserQuery(userId: userId, window: window)
+    public func explanation(_ userId: String, window: String?, resolvingPseudonym: Bool = false,
+                            timeout: Duration = .seconds(2)) -> Explanation?? {
+        let query = UserQuery(userId: userId, window: window, resolvingPseudonym: resolvingPseudonym)
         control.enqueue(query)
         return query.wait(timeout: timeout)
     }

@@ -59,6 +59,20 @@ struct BoardPrivacyTests {
         #expect(BoardPrivacy.apply(boards, PrivacyConfiguration()) == boards)  // off by default in the core
     }
 
+    @Test func aPseudonymResolvesOnlyWhenAsked() {
+        let key = Array("0123456789abcdef".utf8)
+        var config = EngineTests.config()
+        config.privacy = PrivacyConfiguration(pseudonymKey: key)
+        var engine = Engine(configuration: config)
+        engine.assign(partitions: [0])
+        engine.feed(TestEvent(id: "a", ts: EngineTests.t0, user: "carol", team: "t", input: 5, output: 5), partition: 0, offset: 0)
+        let p = BoardPrivacy.pseudonym("carol", key: key)
+        #expect(engine.person(ofPseudonym: p) == "carol")
+        #expect(engine.explain(p, resolvingPseudonym: true)?.summary.userId == "carol")
+        #expect(engine.explain(p) == nil)
+        #expect(engine.person(ofPseudonym: "p-0000000000000000") == nil)
+    }
+
     @Test func pseudonymsAreKeyedHashes() {
         // RFC 4231, test case 2.
         let mac = BoardPrivacy.hmac(key: Array("Jefe".utf8), message: Array("what do ya want for nothing?".utf8))
