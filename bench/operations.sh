@@ -17,7 +17,7 @@ since() { echo "$(now) - $1" | bc; }
 "$B" dev-broker --port 0 --partitions 32 > "$WORK/broker.txt" 2> "$WORK/broker.log" &
 until [ -s "$WORK/broker.txt" ]; do sleep 0.1; done
 BR=$(head -1 "$WORK/broker.txt")
-"$B" loadgen --brokers "$BR" --users "$USERS" --events "$EVENTS" --start 2026-11-24T00:00:00Z --span 24h > /dev/null 2>&1
+"$B" loadgen --brokers "$BR" --scenario regular --users "$USERS" --events "$EVENTS" --start 2026-11-24T00:00:00Z --span 24h > /dev/null 2>&1
 
 n=0
 # daemon NAME GROUP: starts `tokenwatch run` with its own state dir and HTTP port; sets PID and PORT.

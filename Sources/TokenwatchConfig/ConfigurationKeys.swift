@@ -79,6 +79,11 @@ enum ConfigurationKeys {
                     config.leaderboard.weeklyCutoff = try ValueParser.weeklyCutoff(text)
                 }),
             duration("leaderboard.known_users_horizon", \.leaderboard.knownUsersHorizonMs, allowZero: false),
+            ConfigurationKey(
+                path: "leaderboard.adoption_target", expected: "a fraction from 0 to 1 such as 0.8",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.leaderboard.adoptionTarget = try ValueParser.number(text, in: 0...1)
+                }),
 
             ConfigurationKey(
                 path: "service_accounts.patterns", expected: "a list of name patterns such as [\"svc-*\", \"*-bot\"]",
@@ -88,6 +93,27 @@ enum ConfigurationKeys {
         ]
         keys += ruleKeys()
         keys += [
+            ConfigurationKey(
+                path: "alerting.webhooks", expected: "a list of webhooks such as [{url: \"https://…\", format: slack}]",
+                apply: .list { config, items throws(ValueProblem) in
+                    var hooks: [WebhookSettings] = []
+                    for item in items {
+                        do throws(ValueProblem) { hooks.append(try ValueParser.webhook(item.text)) } catch { throw ValueProblem(error.message, line: item.line) }
+                    }
+                    config.alerting.webhooks = hooks
+                }),
+            integer("privacy.min_group_size", \.privacy.minGroupSize, in: 1...1_000_000),
+            ConfigurationKey(
+                path: "privacy.pseudonymize", expected: "true or false",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.privacy.pseudonymize = try ValueParser.boolean(text)
+                }),
+            ConfigurationKey(
+                path: "privacy.pseudonym_key", expected: "a secret key", isSecret: true,
+                apply: .scalar { config, text throws(ValueProblem) in
+                    guard text.utf8.count >= 16 else { throw ValueProblem("is too short: give at least 16 bytes") }
+                    config.privacy.pseudonymKey = text
+                }),
             ConfigurationKey(
                 path: "http.listen", expected: "host:port such as 127.0.0.1:9464",
                 apply: .scalar { config, text throws(ValueProblem) in

@@ -48,6 +48,11 @@ public enum ConfigurationLoader {
         try applyOverrides(overrides, keys: keys, to: &config)
         // The files the configuration names are read with it, so check-config and SIGHUP see them too.
         try PeopleFiles.load(into: &config)
+        if config.privacy.pseudonymize && config.privacy.pseudonymKey == nil {
+            let variable = ConfigurationKeys.environmentVariable(forPath: "privacy.pseudonym_key")
+            throw ConfigurationError(source: source, key: "privacy.pseudonymize",
+                                     message: "is true, but no key is set: set the environment variable \(variable)")
+        }
         return config
     }
 

@@ -12,6 +12,8 @@ public struct LeaderboardSettings: Sendable, Equatable {
     public var weeklyCutoff: WeeklyCutoff = WeeklyCutoff(weekday: 0, minuteOfDay: 0)
     /// A user seen within this much event time counts in `known_users` (key `known_users_horizon`, default 28d).
     public var knownUsersHorizonMs: Int64 = 28 * 86_400_000
+    /// The adoption mandate the dashboard and reports compare against, 0...1 (key `adoption_target`, default 0.8).
+    public var adoptionTarget: Double = 0.8
 
     /// The defaults.
     public init() {}

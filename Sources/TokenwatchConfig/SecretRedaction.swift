@@ -41,3 +41,17 @@ extension HTTPSettings: CustomStringConvertible, CustomDebugStringConvertible, C
         Mirror(self, children: ["listen": listen, "bearerToken": bearerToken == nil ? "none" : TokenwatchConfiguration.redactedPlaceholder])
     }
 }
+
+extension PrivacySettings: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    private var redactedKey: String { pseudonymKey == nil ? "none" : TokenwatchConfiguration.redactedPlaceholder }
+
+    public var description: String {
+        "PrivacySettings(minGroupSize: \(minGroupSize), pseudonymize: \(pseudonymize), pseudonymKey: \(redactedKey))"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["minGroupSize": minGroupSize, "pseudonymize": pseudonymize, "pseudonymKey": redactedKey])
+    }
+}

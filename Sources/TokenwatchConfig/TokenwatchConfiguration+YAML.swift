@@ -61,6 +61,7 @@ extension TokenwatchConfiguration {
         out.line("  rank_by: \(leaderboard.rankBy.rawValue)")
         out.line("  weekly_cutoff: \(leaderboard.weeklyCutoff.description.quoted)")
         out.line("  known_users_horizon: \(duration(leaderboard.knownUsersHorizonMs))")
+        out.line("  adoption_target: \(ValueParser.format(leaderboard.adoptionTarget))")
 
         out.line("service_accounts:")
         out.line("  patterns: [\(serviceAccounts.patterns.map(\.quoted).joined(separator: ", "))]")
@@ -94,6 +95,25 @@ extension TokenwatchConfiguration {
 
         out.line("replay:")
         out.line("  topic_prefix: \(replay.topicPrefix.quoted)")
+
+        out.line("privacy:")
+        out.line("  min_group_size: \(privacy.minGroupSize)")
+        out.line("  pseudonymize: \(privacy.pseudonymize)")
+
+        out.line("alerting:")
+        out.line(alerting.webhooks.isEmpty ? "  webhooks: []" : "  webhooks:")
+        for hook in alerting.webhooks {
+            out.line("    - url: \(hook.url.quoted)")
+            out.line("      format: \(hook.format.rawValue)")
+            out.line("      min_severity: \(hook.minSeverity.rawValue)")
+            if !hook.rules.isEmpty { out.line("      rules: [\(hook.rules.map(\.quoted).joined(separator: ", "))]") }
+            if !hook.teams.isEmpty { out.line("      teams: [\(hook.teams.map(\.quoted).joined(separator: ", "))]") }
+            if let v = hook.bearerTokenEnv { out.line("      bearer_token_env: \(v.quoted)") }
+            if let h = hook.secretHeader, let v = hook.secretEnv {
+                out.line("      secret_header: \(h.quoted)")
+                out.line("      secret_env: \(v.quoted)")
+            }
+        }
 
         out.line("logging:")
         out.line("  format: \(logging.format.rawValue)")

@@ -30,6 +30,10 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
     public var replay = ReplaySettings()
     /// `logging:` — text or JSON lines, and the level (default text at `info`).
     public var logging = LoggingSettings()
+    /// `alerting:` — webhooks alerts are delivered to (default none).
+    public var alerting = AlertingSettings()
+    /// `privacy:` — minimum group size of team figures, pseudonymous boards.
+    public var privacy = PrivacySettings()
 
     /// The defaults.
     public init() {}
@@ -64,6 +68,7 @@ public struct TokenwatchConfiguration: Sendable, Equatable {
         engine.detection = detection
         engine.identities = people.identities
         engine.roster = people.roster
+        engine.privacy = privacy.core
         return engine
     }
 

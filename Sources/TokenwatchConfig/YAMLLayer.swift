@@ -79,6 +79,11 @@ struct YAMLLayer {
                         items.append(RawItem(text: try flatten(item, key: key, line: line), line: line))
                         continue
                     }
+                    // A mapping item (a webhook) travels as its YAML text; the key's parser reads its fields.
+                    if case .mapping = item, let text = try? Yams.serialize(node: item) {
+                        items.append(RawItem(text: text, line: line))
+                        continue
+                    }
                     items.append(RawItem(text: try scalarText(item, path: key.path, expected: "one value", keyLine: line), line: line))
                 }
                 try apply(&config, items)

@@ -172,9 +172,10 @@ extension SlidingWindow {
 
     /// Bytes of one entry in a checkpoint.
     static let entryBytes = 32
-    /// Largest span of buckets one window may hold (its calendar has a slot per bucket):
-    /// 2^24 one-minute buckets are 32 years.
-    static let bucketSpanLimit: Int64 = 1 << 24
+    /// Largest span of buckets one window may hold (its calendar has a slot per bucket, so a damaged
+    /// bucket far away costs time and memory in proportion): 2^20 one-minute buckets are two years,
+    /// far beyond any window plus what may wait ahead of it, and an edited body restores in well under a second.
+    static let bucketSpanLimit: Int64 = 1 << 20
 
     /// Reads a window of `users` users at most, whose entries name teams below `teams`.
     init(spec: WindowSpec, reading r: inout BinaryReader, users: Int, teams: Int) throws {
@@ -214,6 +215,7 @@ extension Engine {
     /// 2: adds the detection state (per-user signals, queued findings, open alerts, week books).
     /// 3: a header with the body's length and XXH64 checksum; the state-shaping settings field by
     ///    field; every count, id and time validated on restore.
+    /// 4: forwarded late events (engine shards) and the known-users window sliding by `knownStepMs` (was a day).
     static let checkpointVersion: UInt32 = 4
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24

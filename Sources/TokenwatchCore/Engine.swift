@@ -109,8 +109,10 @@ public struct Engine: Sendable {
     public internal(set) var watermark = Int64.min
     var newestAccepted = Int64.min
     var knownPerTeam: [UInt32: Int] = [:]
-    /// The published boards of each window at the last snapshot, reused while nothing changed.
-    var cachedBoards: [WindowBoards]
+    /// The merged boards of each window at the last snapshot (before the privacy stage), reused while nothing changed.
+    var cachedBoards: [[LeaderboardSnapshot]]
+    /// The boards as last published, serialised (see `PublishedBoards`).
+    var published = PublishedBoards()
     /// This engine's partial boards of each window at the last snapshot (nil: build at the next one).
     var cachedPartials: [[PartialBoard]?]
     /// Set when the rules changed a flag or suspicion: every board is rebuilt at this snapshot.
@@ -143,8 +145,8 @@ public struct Engine: Sendable {
         let longest = configuration.windows.map(\.lengthMs).max() ?? 0
         let day: Int64 = 86_400_000
         let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
-        known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: day))
-        cachedBoards = Array(repeating: WindowBoards(), count: configuration.windows.count)
+        known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: Self.knownStepMs(configuration.windows)))
+        cachedBoards = Array(repeating: [], count: configuration.windows.count)
         cachedPartials = Array(repeating: nil, count: configuration.windows.count)
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
         unassignedTeam = teams.intern("unassigned")
@@ -494,15 +496,17 @@ public struct Engine: Sendable {
             references[i] = PeerReference(samples: [peerSample(window: i)])
         }
         finishSnapshot(asOf: asOf, previous: previous, peerReferences: references)
+        var anyChanged = false
         for i in windows.indices {
             let (changed, partials) = partialBoards(window: i)
             if changed || cachedBoards[i].isEmpty {
                 let merged = BoardMerge.merge([partials], window: windows[i].spec.name,
                                               rankBy: configuration.rankBy, topK: configuration.topK)
-                cachedBoards[i].update(applyRoster(merged, tallies: [rosterTally(window: i)], window: i))
+                cachedBoards[i] = applyRoster(merged, tallies: [rosterTally(window: i)], window: i)
+                anyChanged = true
             }
-            appendBoards(cachedBoards[i].bytes, window: i, asOf: asOf, to: &outbox)
         }
+        publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox)
         completeSnapshot(asOf: asOf)
     }
 
@@ -559,11 +563,17 @@ public struct Engine: Sendable {
         counters.snapshots += 1
     }
 
-    /// Appends the boards of window `i` at `asOf` to `records`.
-    func appendBoards(_ boards: [BoardBytes], window i: Int, asOf: Int64, to records: inout [OutputRecord]) {
-        let spec = windows[i].spec
-        let end = spec.end(asOf: asOf)
-        for board in boards {
+    /// Appends the boards of one snapshot time (every window's, merged) to `records`, through the privacy
+    /// stage (`BoardPrivacy`), which needs every window and scope at once; `changed` says whether any window's
+    /// boards differ from the last snapshot's (else the serialised ones are republished as they are).
+    func publish(_ boards: [[LeaderboardSnapshot]], changed: Bool, into published: inout PublishedBoards,
+                 asOf: Int64, to records: inout [OutputRecord]) {
+        if changed || published.isEmpty {
+            published.update(BoardPrivacy.apply(boards.flatMap { $0 }, configuration.privacy))
+        }
+        for board in published.bytes {
+            let spec = windows.first { $0.spec.name == board.window }!.spec
+            let end = spec.end(asOf: asOf)
             records.append(OutputRecord(kind: .leaderboard, key: board.key,
                                         value: board.json(asOf: asOf, windowStart: end - spec.lengthMs, windowEnd: end), eventTime: asOf))
         }
@@ -571,8 +581,9 @@ public struct Engine: Sendable {
 
     /// Boards are derived state: rebuilt at the next snapshot (after a reload changed their size or order).
     mutating func invalidateBoards() {
-        cachedBoards = Array(repeating: WindowBoards(), count: windows.count)
+        cachedBoards = Array(repeating: [], count: windows.count)
         cachedPartials = Array(repeating: nil, count: windows.count)
+        published = PublishedBoards()
     }
 
     private mutating func releasePending(before asOf: Int64) {

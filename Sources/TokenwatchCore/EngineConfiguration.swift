@@ -67,6 +67,8 @@ public struct EngineConfiguration: Sendable {
     public var identities = IdentityDirectory()
     /// The people expected to use AI tools: when set, the boards' adoption denominator; reloadable (default none).
     public var roster: Roster?
+    /// What may be published of the boards (`BoardPrivacy`); off by default in the core.
+    public var privacy = PrivacyConfiguration()
 
     public static let defaultWindows: [WindowSpec] = [
         WindowSpec(name: "1h", lengthMs: 3_600_000, stepMs: 60_000),

@@ -116,9 +116,9 @@ public struct BoardBytes: Sendable, Equatable {
     }
 }
 
-/// The published boards of one window at the last snapshot: a board is serialised again only when its
-/// contents changed (most team boards stay the same from one snapshot time to the next).
-struct WindowBoards: Sendable {
+/// The boards published at the last snapshot time: a board is serialised again only when its contents
+/// changed (most team boards stay the same from one snapshot time to the next).
+struct PublishedBoards: Sendable {
     private(set) var boards: [LeaderboardSnapshot] = []
     private(set) var bytes: [BoardBytes] = []
 
@@ -127,11 +127,11 @@ struct WindowBoards: Sendable {
     /// Takes the newly merged boards, reusing the bytes of every board equal to its previous version.
     mutating func update(_ merged: [LeaderboardSnapshot]) {
         var previous: [String: Int] = [:]
-        for (i, b) in boards.enumerated() { previous[b.scope] = i }
+        for (i, b) in boards.enumerated() { previous[b.key] = i }
         var fresh: [BoardBytes] = []
         fresh.reserveCapacity(merged.count)
         for board in merged {
-            if let i = previous[board.scope], boards[i] == board { fresh.append(bytes[i]) } else { fresh.append(BoardBytes(board)) }
+            if let i = previous[board.key], boards[i] == board { fresh.append(bytes[i]) } else { fresh.append(BoardBytes(board)) }
         }
         boards = merged
         bytes = fresh

@@ -69,7 +69,8 @@ extension ShardedEngine {
     public mutating func reconfigure(_ new: EngineConfiguration) throws(ReconfigureError) {
         try shards[0].reconfigure(new)  // throws before any shard changed
         for i in shards.indices.dropFirst() { try shards[i].reconfigure(new) }
-        cachedBoards = Array(repeating: WindowBoards(), count: cachedBoards.count)
+        cachedBoards = Array(repeating: [], count: cachedBoards.count)
+        published = PublishedBoards()
     }
 
     /// Distinct users held, over every shard.
@@ -87,6 +88,25 @@ extension ShardedEngine {
     /// The user's figures, from the shard that holds the user.
     public func userSummary(_ userId: String) -> UserSummary? {
         for shard in shards { if let s = shard.userSummary(userId) { return s } }
+        return nil
+    }
+
+    /// The explanation for a user (see `Engine.explain`), from the shard that holds the user, with the
+    /// peer rules' team figures over every shard.
+    public func explain(_ userId: String, window: String? = nil, resolvingPseudonym: Bool = false) -> Explanation? {
+        var id = userId
+        if resolvingPseudonym {
+            for shard in shards { if let person = shard.person(ofPseudonym: userId) { id = person; break } }
+        }
+        var figures: [Int: PeerReference] = [:]
+        for rule in [shards[0].detector.peer.windowMs, shards[0].detector.lowYield.windowMs] {
+            if let i = Detector.window(length: rule, in: shards[0].windows), figures[i] == nil {
+                figures[i] = PeerReference(samples: shards.map { $0.peerSample(window: i) })
+            }
+        }
+        for shard in shards {
+            if let e = shard.explain(id, window: window, peerFigures: figures) { return e }
+        }
         return nil
     }
 

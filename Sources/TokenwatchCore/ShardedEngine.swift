@@ -13,7 +13,9 @@ public struct ShardedEngine: Sendable {
     public internal(set) var lastSnapshotAt: Int64?
     public internal(set) var watermark = Int64.min
     /// Published boards per window at the last snapshot, reused while no shard's partials changed.
-    var cachedBoards: [WindowBoards]
+    var cachedBoards: [[LeaderboardSnapshot]]
+    /// The boards as last published, serialised.
+    var published = PublishedBoards()
     /// Records produced since the last `takeOutputs()`.
     public internal(set) var outbox: [OutputRecord] = []
     public internal(set) var snapshots = 0
@@ -34,7 +36,7 @@ public struct ShardedEngine: Sendable {
             if n > 1 { e.shardRoute = ShardRoute(index: i, shards: n, keyedPartitions: keyedPartitions, keyedBase: keyedBase) }
             return e
         }
-        cachedBoards = Array(repeating: WindowBoards(), count: configuration.windows.count)
+        cachedBoards = Array(repeating: [], count: configuration.windows.count)
     }
 
     public var configuration: EngineConfiguration { shards[0].configuration }
@@ -141,16 +143,18 @@ public struct ShardedEngine: Sendable {
         outbox.append(contentsOf: Self.mergeAlerts(alerts))
         let windowCount = cachedBoards.count
         let perShard = collectFromShards { shard in (0..<windowCount).map { shard.partialBoards(window: $0) } }
+        var anyChanged = false
         for w in cachedBoards.indices {
             let partials = perShard.map { $0[w].boards }
             let changed = cachedBoards[w].isEmpty || perShard.contains { $0[w].changed }
             if changed {
                 let merged = BoardMerge.merge(partials, window: shards[0].windows[w].spec.name,
                                               rankBy: configuration.rankBy, topK: configuration.topK)
-                cachedBoards[w].update(shards[0].applyRoster(merged, tallies: shards.map { $0.rosterTally(window: w) }, window: w))
+                cachedBoards[w] = shards[0].applyRoster(merged, tallies: shards.map { $0.rosterTally(window: w) }, window: w)
+                anyChanged = true
             }
-            shards[0].appendBoards(cachedBoards[w].bytes, window: w, asOf: asOf, to: &outbox)
         }
+        shards[0].publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox)
         for i in shards.indices { shards[i].completeSnapshot(asOf: asOf) }
         snapshots += 1
     }

@@ -3,10 +3,13 @@ import ServiceLifecycle
 import Synchronization
 import TokenwatchCore
 
-/// The daemon's HTTP API: `/healthz`, `/readyz`, `/metrics`, `/leaderboard?window=&scope=`, `/users/<id>`.
+/// The daemon's HTTP API: `/healthz`, `/readyz`, `/metrics`, `/leaderboard?window=&scope=`, `/users/<id>`,
+/// the dashboard `/` and its Server-Sent-Event stream `/events`.
 ///
 /// With a bearer token configured, every path but `/healthz` and `/readyz` needs
 /// `Authorization: Bearer <token>` (probes stay usable by systemd and load balancers without the secret).
+/// A browser cannot set that header on a page load or an `EventSource`, so `?access_token=<token>` is
+/// accepted too (the dashboard passes on the token it was opened with).
 public final class HTTPRoutes: Sendable {
     let pipeline: Pipeline
     let counters: ServiceCounters
@@ -33,7 +36,8 @@ public final class HTTPRoutes: Sendable {
         case "/readyz": return readyz()
         default: break
         }
-        if let token = bearerToken, !Self.authorized(request.headers["authorization"], token: token) {
+        if let token = bearerToken, !Self.authorized(request.headers["authorization"], token: token),
+           !Self.authorized(request.query["access_token"].map { "Bearer " + $0 }, token: token) {
             counters.httpUnauthorized.add(1, ordering: .relaxed)
             return .text(401, "unauthorized: send Authorization: Bearer <token>", headers: [("WWW-Authenticate", "Bearer")])
         }
@@ -42,8 +46,12 @@ public final class HTTPRoutes: Sendable {
             return HTTPResponse(status: 200, contentType: PrometheusText.contentType, body: Array(text.utf8))
         }
         if request.path == "/leaderboard" { return leaderboard(request) }
-        if request.path.hasPrefix("/users/") { return user(String(request.path.dropFirst("/users/".count))) }
-        return .text(404, "not found; try /healthz, /readyz, /metrics, /leaderboard?window=&scope=, /users/<id>")
+        if request.path == "/" || request.path == "/index.html" {
+            return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: DashboardPage.html)
+        }
+        if request.path == "/events" { return events() }
+        if request.path.hasPrefix("/users/") { return user(String(request.path.dropFirst("/users/".count)), request) }
+        return .text(404, "not found; try /, /events, /healthz, /readyz, /metrics, /leaderboard?window=&scope=, /users/<id>")
     }
 
     /// Constant-time comparison of the presented token (no early exit on the first different byte).
@@ -106,12 +114,30 @@ public final class HTTPRoutes: Sendable {
         return .json(200, board)
     }
 
-    private func user(_ id: String) -> HTTPResponse {
+    /// A Server-Sent-Event stream of boards and alerts, owned by the hub's thread once the head is written.
+    private func events() -> HTTPResponse {
+        let hub = pipeline.events
+        guard hub.reserve() else {
+            return .text(503, "too many event streams open (at most \(hub.maxStreams))", headers: [("Retry-After", "5")])
+        }
+        // `retry:` tells the browser how soon to reconnect after the daemon restarts.
+        return HTTPResponse(status: 200, contentType: "text/event-stream", body: Array("retry: 2000\n\n".utf8),
+                            headers: [("X-Accel-Buffering", "no")], stream: hub)
+    }
+
+    /// The person's explanation (`tokenwatch.user.v1`): figures, rule readings, open alerts, hourly usage,
+    /// and their recent alert messages as the dashboard's feed holds them.
+    private func user(_ id: String, _ request: HTTPRequest) -> HTTPResponse {
         guard !id.isEmpty else { return .text(404, "give a user id: /users/<id>") }
-        switch pipeline.userSummary(id) {
-        case .unknownUser: return .text(404, "unknown user")
-        case .unavailable: return .text(503, "the pipeline did not answer in time; try again")
-        case .found(let s): return .json(200, Self.json(s))
+        let window = request.query["window"].flatMap { $0.isEmpty ? nil : $0 }
+        if let window, !windows.contains(window) {
+            return .text(404, "unknown window '\(window)'; configured: \(windows.joined(separator: ", "))")
+        }
+        // A pseudonym from a board names its person only for a caller that showed the bearer token.
+        switch pipeline.explanation(id, window: window, resolvingPseudonym: bearerToken != nil) {
+        case .some(.none): return .text(404, "unknown user")
+        case .none: return .text(503, "the pipeline did not answer in time; try again")
+        case .some(.some(let e)): return .json(200, e.json(alerts: pipeline.events.recentAlerts(of: e.summary.userId)))
         }
     }
 
@@ -148,17 +174,23 @@ public final class HTTPRoutes: Sendable {
 public struct HTTPService: Service {
     public let server: HTTPServer
     let logger: Logger
+    /// Closed with the server, so open dashboard streams end on shutdown.
+    let events: EventStreamHub?
 
-    public init(server: HTTPServer, logger: Logger) {
+    public init(server: HTTPServer, logger: Logger, events: EventStreamHub? = nil) {
         self.server = server
         self.logger = logger
+        self.events = events
     }
 
     public func run() async throws {
         server.start()
         logger.info("http listening", metadata: ["address": "\(server.boundAddress)"])
         // Returns on graceful shutdown (or throws on cancellation); stop either way.
-        defer { server.stop() }
+        defer {
+            server.stop()
+            events?.stop()
+        }
         try? await gracefulShutdown()
     }
 }

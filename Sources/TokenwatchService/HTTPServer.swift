@@ -32,12 +32,16 @@ public struct HTTPResponse: Sendable {
     public var contentType: String
     public var body: [UInt8]
     public var headers: [(String, String)]
+    /// When set, the server writes the head only (no `Content-Length`) and hands the socket to it.
+    public var stream: (any HTTPStreamTarget)?
 
-    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8], headers: [(String, String)] = []) {
+    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8], headers: [(String, String)] = [],
+                stream: (any HTTPStreamTarget)? = nil) {
         self.status = status
         self.contentType = contentType
         self.body = body
         self.headers = headers
+        self.stream = stream
     }
 
     public static func text(_ status: Int, _ text: String, headers: [(String, String)] = []) -> HTTPResponse {
@@ -48,6 +52,17 @@ public struct HTTPResponse: Sendable {
         HTTPResponse(status: status, contentType: "application/json", body: body + [UInt8(ascii: "\n")])
     }
 }
+
+/// Takes over a connection after its response head, for a long-lived stream (Server-Sent Events), so
+/// the stream holds no handler thread. The route reserves a slot before answering with it.
+public protocol HTTPStreamTarget: Sendable {
+    /// Owns `fd` from now on (non-blocking, head written).
+    func adopt(_ fd: Int32)
+    /// Gives back the slot reserved for a stream whose head could not be written.
+    func release()
+}
+
+extension EventStreamHub: HTTPStreamTarget {}
 
 /// Why the server could not start.
 public struct HTTPServerError: Error, CustomStringConvertible {
@@ -313,7 +328,13 @@ public final class HTTPServer: Sendable {
             _ = Self.setNonBlocking(fd, false)
             var timeout = timeval(tv_sec: 1, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            write(fd, Self.encode(handler(request)))
+            let response = handler(request)
+            if let target = response.stream {
+                running.subtract(1, ordering: .acquiringAndReleasing)
+                handOver(fd, response, to: target)
+                return
+            }
+            write(fd, Self.encode(response))
             // Free the slot before the client can see EOF, so its next request finds it free.
             running.subtract(1, ordering: .acquiringAndReleasing)
             shutdown(fd, Int32(SHUT_WR))
@@ -322,6 +343,20 @@ public final class HTTPServer: Sendable {
         thread.name = "tokenwatch-http-handler"
         thread.start()
         return true
+    }
+
+    /// Writes a stream's head and gives the socket to its target (or closes it and frees the slot).
+    private func handOver(_ fd: Int32, _ response: HTTPResponse, to target: any HTTPStreamTarget) {
+        var head = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n"
+        head += "Content-Type: \(response.contentType)\r\nCache-Control: no-store\r\nConnection: close\r\n"
+        for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        if write(fd, Array(head.utf8) + response.body), Self.setNonBlocking(fd, true) {
+            target.adopt(fd)
+        } else {
+            target.release()
+            close(fd)
+        }
     }
 
     /// Sends a small response from the event loop without blocking (it fits the socket buffer; if not, the
@@ -449,7 +484,8 @@ public final class HTTPServer: Sendable {
     }
 
     /// Writes everything or gives up (peer gone, or the send timeout hit); never raises SIGPIPE.
-    private func write(_ fd: Int32, _ bytes: [UInt8]) {
+    @discardableResult
+    private func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var sent = 0
         bytes.withUnsafeBytes { buffer in
             while sent < buffer.count {
@@ -459,6 +495,7 @@ public final class HTTPServer: Sendable {
                 sent += n
             }
         }
+        return sent == bytes.count
     }
 
     // MARK: - Platform details

@@ -415,6 +415,7 @@ final class LiveLoop {
             }
             // The core writes event time into an alert's `emitted_at`; live, it is the wall clock.
             let record = record.kind == .alert ? record.stampingEmittedAt(WallClock.nowMs()) : record
+            pipeline.events.publish(record)  // the dashboard's live feed; a queue append, never blocks
             outputs.send(topic: topic(for: record.kind), key: record.key, value: record.value)
         }
     }

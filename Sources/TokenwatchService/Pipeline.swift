@@ -136,6 +136,8 @@ public final class Pipeline: Sendable {
     let heartbeat = Atomic<UInt64>(0)
     /// A reload and user queries handed to the loop; it looks at the flags once per iteration.
     let control = PipelineControl()
+    /// What the loop publishes (boards, alerts), fanned out to the dashboard's `/events` streams.
+    public let events = EventStreamHub()
 
     public init(settings: PipelineSettings, logger: Logger) {
         self.settings = settings

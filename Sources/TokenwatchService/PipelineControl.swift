@@ -39,7 +39,7 @@ final class PipelineControl: Sendable {
     func serve(_ engine: inout ShardedEngine, logger: Logger) -> (generation: UInt64, error: String?)? {
         guard pending.exchange(false, ordering: .acquiringAndReleasing) else { return nil }
         for query in queries.withLock({ q in defer { q.removeAll() }; return q }) {
-            query.answer(engine.userSummary(query.userId))
+            query.answer(engine.explain(query.userId, window: query.window, resolvingPseudonym: query.resolvingPseudonym))
         }
         guard let request = reload.withLock({ slot in defer { slot = nil }; return slot }) else { return nil }
         let before = engine.configuration
@@ -78,18 +78,26 @@ final class PipelineControl: Sendable {
 /// One `/users/<id>` question waiting for the pipeline thread.
 final class UserQuery: Sendable {
     let userId: String
-    private let result = Mutex<UserSummary??>(nil)
+    /// The window of the explanation (nil: the first configured).
+    let window: String?
+    /// Whether a board pseudonym may be resolved to its person (only for callers holding the bearer token).
+    let resolvingPseudonym: Bool
+    private let result = Mutex<Explanation??>(nil)
     private let done = DispatchSemaphore(value: 0)
 
-    init(userId: String) { self.userId = userId }
+    init(userId: String, window: String? = nil, resolvingPseudonym: Bool = false) {
+        self.userId = userId
+        self.window = window
+        self.resolvingPseudonym = resolvingPseudonym
+    }
 
-    func answer(_ summary: UserSummary?) {
+    func answer(_ summary: Explanation?) {
         result.withLock { $0 = .some(summary) }
         done.signal()
     }
 
     /// The answer (inner nil = unknown user), or nil when the loop did not answer in time.
-    func wait(timeout: Duration) -> UserSummary?? {
+    func wait(timeout: Duration) -> Explanation?? {
         let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         guard done.wait(timeout: .now() + .milliseconds(ms)) == .success else { return nil }
         return result.withLock { $0 }
@@ -118,7 +126,16 @@ extension Pipeline {
         switch query.wait(timeout: timeout) {
         case .none: return .unavailable
         case .some(.none): return .unknownUser
-        case .some(.some(let summary)): return .found(summary)
+        case .some(.some(let explanation)): return .found(explanation.summary)
         }
+    }
+
+    /// Asks the loop for one user's explanation over `window` (nil: the first configured); waits at most
+    /// `timeout`. Nil inside `.some` means an unknown user.
+    public func explanation(_ userId: String, window: String?, resolvingPseudonym: Bool = false,
+                            timeout: Duration = .seconds(2)) -> Explanation?? {
+        let query = UserQuery(userId: userId, window: window, resolvingPseudonym: resolvingPseudonym)
+        control.enqueue(query)
+        return query.wait(timeout: timeout)
     }
 }

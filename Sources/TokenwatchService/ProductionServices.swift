@@ -21,11 +21,19 @@ public enum ProductionServices {
         let counters = ServiceCounters()
         let routes = HTTPRoutes(pipeline: pipeline, counters: counters, bearerToken: configuration.http.bearerToken,
                                 windows: configuration.windows.map(\.name))
+        pipeline.events.setMeta(DashboardPage.meta(configuration))
         let server = try HTTPServer(host: configuration.http.host, port: configuration.http.port, logger: logger,
                                     handler: { routes.handle($0) })
-        let services: [any Service] = [
+        var webhooks: [any Service] = []
+        if !configuration.alerting.webhooks.isEmpty {
+            let dispatcher = WebhookDispatcher(webhooks: configuration.alerting.webhooks,
+                                               stateDirectory: pipeline.settings.stateDirectory, environment: environment, logger: logger)
+            pipeline.events.onAlert { dispatcher.submit($0) }
+            webhooks.append(WebhookService(dispatcher: dispatcher))
+        }
+        let services: [any Service] = webhooks + [
             SystemdService(notifier: notifier, pipeline: pipeline, logger: logger),
-            HTTPService(server: server, logger: logger),
+            HTTPService(server: server, logger: logger, events: pipeline.events),
             ReloadService(initial: configuration, load: reload, pipeline: pipeline, notifier: notifier,
                           counters: counters, logger: logger),
             PipelineService(pipeline: pipeline),

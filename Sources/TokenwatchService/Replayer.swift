@@ -44,6 +44,8 @@ public final class Replayer {
     let progress: ProgressReporter
     /// Engine shards (threads), as `engine.threads`: 0 = one per processor, at most one per partition.
     let threads: Int
+    /// The engine as a one-thread replay left it (for `tokenwatch explain`); nil until one finished.
+    public private(set) var finalEngine: Engine?
 
     public init(engine: EngineConfiguration, inputTopic: String, from: Int64?, to: Int64?, logger: Logger, progress: ProgressReporter,
                 threads: Int = 1) {
@@ -149,6 +151,7 @@ public final class Replayer {
         try sink.finish()
         progress.finish()
         d.summary.counters = d.engine.counters
+        finalEngine = d.engine.shards.count == 1 ? d.engine.shards[0] : nil
         d.summary.elapsedSeconds = Double(WallClock.monotonicMs() - started) / 1000
         return d.summary
     }

@@ -46,7 +46,7 @@ public struct SyntheticTraffic: Sendable {
             let mid = (lo + hi) / 2
             if cumulative[mid] < pick { lo = mid + 1 } else { hi = mid }
         }
-        let u = users[lo]
+        let u = users[onShift(from: lo, ts: ts)]
         sequence += 1
         let input = Int64(u.meanInput * (0.2 + rng.unit() * 1.6))
         let output = Int64(u.meanOutput * (0.2 + rng.unit() * 1.6))
@@ -78,6 +78,23 @@ public struct SyntheticTraffic: Sendable {
         w.endObject()
         w.endObject()
         return (u.id, w.bytes)
+    }
+
+    /// People work a 10-hour shift a day, starting at an hour of their own (spread over the day, like
+    /// offices in several time zones): someone picked outside their shift hands the request to the next
+    /// user who is on shift. Without shifts every user of a long run was active in nearly every hour of
+    /// the day, which is what `machine_cadence` rightly flags as a script.
+    static let shiftHours: Int64 = 10
+
+    func shiftStart(_ i: Int) -> Int64 { Int64((i &* 7 &+ Int(seed % 24)) % 24) }
+
+    func onShift(from picked: Int, ts: Int64) -> Int {
+        let hour = ((ts / 3_600_000) % 24 + 24) % 24
+        for k in 0..<users.count {
+            let i = (picked + k) % users.count
+            if (hour - shiftStart(i) + 24) % 24 < Self.shiftHours { return i }
+        }
+        return picked
     }
 
     /// Ground truth: user id → persona, as JSON.

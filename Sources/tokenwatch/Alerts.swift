@@ -59,7 +59,10 @@ struct Alerts: ParsableCommand {
         // Without --follow, stop at the end offsets seen at start, or after 5 s with nothing new
         // (transaction markers and compaction leave offsets that never arrive as messages).
         var quietSince = ContinuousClock.now
+        let colour = isatty(STDOUT_FILENO) == 1 && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
         while follow || (ends.contains(where: { (position[$0.key] ?? 0) < $0.value }) && ContinuousClock.now - quietSince < .seconds(5)) {
+            // Partitions interleave: each batch is printed in event-time order.
+            var batch: [(ts: Int64, text: String)] = []
             let n = consumer.poll(maxMessages: 1000, timeout: .milliseconds(250)) { m in
                 guard m.error == nil else { return }
                 position[m.partition] = m.offset + 1
@@ -71,13 +74,21 @@ struct Alerts: ParsableCommand {
                 if let rule, o["rule"] as? String != rule { return }
                 if (Self.severities[o["severity"] as? String ?? ""] ?? 0) < minimum { return }
                 if json {
-                    print(String(decoding: m.payload, as: UTF8.self))
+                    batch.append((ts, String(decoding: m.payload, as: UTF8.self)))
                 } else {
-                    print(Self.line(o, ts: ts))
+                    let text = Self.line(o, ts: ts)
+                    batch.append((ts, colour ? Self.paint(text, severity: o["severity"] as? String, state: o["state"] as? String) : text))
                 }
             }
+            for line in batch.sorted(by: { $0.ts < $1.ts }) { print(line.text) }
             if n > 0 { quietSince = ContinuousClock.now }
         }
+    }
+
+    /// Colour on a terminal: resolved green, critical red, warning yellow, info cyan.
+    static func paint(_ text: String, severity: String?, state: String?) -> String {
+        let code = state == "resolved" ? "32" : severity == "critical" ? "31" : severity == "warning" ? "33" : "36"
+        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }
 
     /// One alert as a line a person reads.

@@ -9,18 +9,37 @@ import TokenwatchService
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Dev broker + synthetic traffic + daemon in one process, with a live view of the leaderboard.")
+        abstract: "Dev broker + synthetic traffic + daemon in one process, with a live view of the leaderboard and alerts.",
+        discussion: """
+        The traffic is the mixed population: ordinary developers, legitimate heavy users, service accounts and \
+        one gaming persona per rule. Event time runs --speed times faster than the clock (one simulated day every \
+        30 s by default) and ends near now, so windows slide and alerts arrive within seconds. The view fits 80×24; \
+        it redraws in place on a terminal (colour unless NO_COLOR is set) and prints plain frames otherwise. The \
+        dashboard is served at the printed address. Nothing is left on disk.
+        """)
 
     @Option(help: "Seconds to run (0 = until Ctrl-C).") var duration: Double = 60
-    @Option(help: "Synthetic users.") var users = 300
-    @Option(help: "Events per second.") var rate: Double = 3000
+    @Option(help: "Synthetic users.") var users = 120
+    @Option(help: "Event time per wall-clock time.") var speed: Double = 2_880
     @Option(help: "Port for the embedded broker (0 = any free port).") var port: UInt16 = 0
+    @Option(help: "Address of the dashboard (port 0 = any free port).") var http = "127.0.0.1:0"
+
+    func validate() throws {
+        if duration < 0 { throw ValidationError("--duration must be 0 (until Ctrl-C) or more") }
+        if speed < 1 { throw ValidationError("--speed must be at least 1") }
+        if users < 10 { throw ValidationError("--users must be at least 10 (the mixed population needs room for its personas)") }
+    }
 
     func run() async throws {
         let logger = makeLogger("tokenwatch.demo")
         let quiet = { var l = logger; l.logLevel = .warning; return l }()
         var config = TokenwatchConfiguration()
+        // Fifteen minutes of event time per snapshot: a board every 0.3 s at the default speed.
+        config.leaderboard.snapshotIntervalMs = 900_000
+        // Ranked by raw tokens, so the gamers' inflated usage shows at the top next to what is left of it.
+        config.leaderboard.rankBy = .tokens
         let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-demo-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: stateDir) }
         let k = config.kafka
         let broker = try TokenwatchService.DevBroker(port: port, partitions: 8,
                                                      topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
@@ -30,66 +49,42 @@ struct Demo: AsyncParsableCommand {
         var settings = pipelineSettings(config, stateDirectory: stateDir)
         settings.checkpointIntervalMs = 5_000
         let pipeline = Pipeline(settings: settings, logger: quiet)
-        print("tokenwatch demo: broker on \(broker.bootstrap); \(users) users, \(Int(rate)) events/s; Ctrl-C to stop")
+        pipeline.events.setMeta(DashboardPage.meta(config))
+        let routes = HTTPRoutes(pipeline: pipeline, counters: ServiceCounters(), bearerToken: nil, windows: config.windows.map(\.name))
+        let (host, httpPort) = try Self.split(http)
+        let server = try HTTPServer(host: host, port: httpPort, logger: quiet, handler: { routes.handle($0) })
 
-        // Three hours of event time replayed at 60x, ending near now, so boards appear within seconds.
-        let seconds = duration > 0 ? duration : 3600
-        let total = Int(seconds * rate)
-        let spanMs = Int64(seconds * 60_000)
-        let startMs = WallClock.nowMs() - spanMs
-        let producerThread = Thread { [users, rate] in
-            var traffic = SyntheticTraffic(users: users, seed: 42)
-            guard let producer = try? KafkaProducer(configuration: ["bootstrap.servers": broker.bootstrap], logger: quiet) else { return }
-            let began = WallClock.monotonicMs()
-            for i in 0..<total {
-                let elapsed = Double(WallClock.monotonicMs() - began) / 1000
-                if Double(i) > elapsed * rate { usleep(2_000) }
-                let (key, value) = traffic.next(ts: startMs + Int64(Double(spanMs) * Double(i) / Double(total)))
-                while (try? producer.produce(topic: k.inputTopic, key: Array(key.utf8), value: value, token: UInt64(i))) == nil {
-                    _ = producer.pollDeliveries(timeout: .milliseconds(10))
-                }
-                if i % 1000 == 0 { _ = producer.pollDeliveries(timeout: .zero) }
-            }
-            _ = producer.flush(timeout: .seconds(10))
-        }
-        producerThread.start()
-
-        let viewer = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(5))
-                let boards = (try? BoardReader.latestBoards(brokers: broker.bootstrap, topic: k.leaderboardTopic, logger: quiet, timeout: .seconds(5))) ?? [:]
-                let status = pipeline.status
-                print("\u{1B}[2J\u{1B}[H", terminator: "")
-                print("tokenwatch demo — consumed \(status.consumed) events, \(status.counters.deadLetterTotal) dead letters, watermark \(status.watermark.map(RFC3339.format) ?? "-")")
-                if let board = boards["1h|global"] {
-                    print(BoardReader.table(board))
-                } else {
-                    print("(waiting for the first snapshot)")
-                }
-                let teams = boards.keys.filter { $0.hasPrefix("1h|team:") }.sorted()
-                print("\nteam boards: \(teams.map { String($0.dropFirst(3)) }.joined(separator: ", "))")
-                // The newest alert of each user, newest first (the alerts topic is keyed by user id).
-                let alerts = (try? BoardReader.latestBoards(brokers: broker.bootstrap, topic: k.alertsTopic, logger: quiet, timeout: .seconds(5))) ?? [:]
-                let recent = alerts.values.sorted { (($0["ts"] as? NSNumber)?.int64Value ?? 0) > (($1["ts"] as? NSNumber)?.int64Value ?? 0) }.prefix(5)
-                print("\nalerts (\(alerts.count) users): " + (recent.isEmpty ? "none yet" : ""))
-                for a in recent {
-                    print("  \(Alerts.line(a, ts: (a["ts"] as? NSNumber)?.int64Value ?? 0))")
-                }
-            }
-        }
+        let traffic = try DemoTraffic(brokers: broker.bootstrap, topic: k.inputTopic, users: users, speed: speed,
+                                      duration: duration, logger: quiet)
+        let view = DemoView(pipeline: pipeline, target: config.leaderboard.adoptionTarget, dashboard: "http://\(server.boundAddress)/")
+        view.banner("tokenwatch demo: broker \(broker.bootstrap), dashboard http://\(server.boundAddress)/ · "
+                    + "\(users) people, event time ×\(Int(speed)) · Ctrl-C to stop")
+        traffic.start()
+        let viewer = Task { await view.run() }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: PipelineService(pipeline: pipeline))],
+            services: [.init(service: HTTPService(server: server, logger: quiet, events: pipeline.events)),
+                       .init(service: PipelineService(pipeline: pipeline))],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
         let stopper = Task {
-            try await Task.sleep(for: .seconds(seconds))
+            guard duration > 0 else { return }
+            try await Task.sleep(for: .seconds(duration))
             // Through the group, so the pipeline drains like on SIGTERM and the group ends cleanly.
             await group.triggerGracefulShutdown()
         }
         try await group.run()
         stopper.cancel()
         viewer.cancel()
+        traffic.stop()
         let status = pipeline.status
-        print("demo finished: consumed \(status.consumed) events; \(status.counters.snapshots) snapshot times published")
+        print("demo finished: \(status.consumed) events, \(status.counters.snapshots) snapshot times, "
+              + "\(status.alertsByRule.values.reduce(0, +)) alert messages")
         withExtendedLifetime(broker) {}
+    }
+
+    static func split(_ address: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw ValidationError("--http '\(address)' is not host:port")
+        }
+        return (String(address[..<colon]), port)
     }
 }

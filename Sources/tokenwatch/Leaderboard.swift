@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TokenwatchCore
 import TokenwatchService
 
 struct Leaderboard: ParsableCommand {
@@ -13,13 +14,27 @@ struct Leaderboard: ParsableCommand {
     @Option(help: "Seconds to wait for a board of that window and scope to appear (a daemon just started is still reading).")
     var wait: Double = 0
     @Flag(help: "One JSON object per line instead of tables.") var json = false
+    @Flag(help: "Refresh every --interval seconds, in place on a terminal like top (Ctrl-C to stop).") var watch = false
+    @Option(help: "Seconds between refreshes with --watch.") var interval: Double = 2
 
     func validate() throws {
         if !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if !(wait >= 0) { throw ValidationError("--wait must be a number of seconds") }
+        if !(interval > 0) { throw ValidationError("--interval must be a positive number of seconds") }
     }
 
     func run() throws {
+        guard watch else { return try once() }
+        let tty = isatty(STDOUT_FILENO) == 1
+        while true {
+            // On a terminal the screen is redrawn; in a pipe or file, refreshes follow one another.
+            print(tty ? "\u{1B}[H\u{1B}[2J" : "---- \(RFC3339.format(WallClock.nowMs()))", terminator: tty ? "" : "\n")
+            try? once()  // no board yet, or the brokers away: say so (once does) and keep watching
+            Thread.sleep(forTimeInterval: interval)
+        }
+    }
+
+    private func once() throws {
         let k = try kafka.load().kafka
         let topic = topic ?? k.leaderboardTopic
         let logger = makeLogger("tokenwatch.leaderboard")

@@ -17,9 +17,9 @@ struct Loadgen: ParsableCommand {
     @Option(help: "Events per second (default: as fast as possible).") var rate: Double?
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: ArgumentHelp(
-        "Traffic scenario: regular, mixed, or one persona for everyone.",
+        "Traffic scenario (default mixed): regular, mixed, or one persona for everyone.",
         discussion: "regular: each event a random regular developer at the given time (the classic stream). mixed and the personas (\(SyntheticPopulation.scenarios.filter { $0 != "mixed" && $0 != "regular" }.joined(separator: ", "))) follow each user's own simulated timeline from --start over --span; without --start the span ends now."))
-    var scenario = "regular"
+    var scenario = "mixed"
     @Option(help: "Write the ground truth (user → persona) as JSON here.") var labels: String?
     @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event (regular), or now minus --span (other scenarios).") var start: String?
     @Option(help: "Event-time span the events cover when --start is given, or the simulated span of a persona scenario (e.g. 6h, 7d).") var span = "1h"

@@ -14,7 +14,7 @@ struct Tokenwatch: AsyncParsableCommand {
         commandName: "tokenwatch",
         abstract: "Exact AI-usage leaderboards and explainable tokenmaxxing alerts from a Kafka stream.",
         version: BuildInfo.versionLine,
-        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Alerts.self, Leaderboard.self, CheckConfig.self, Bench.self,
+        subcommands: [Run.self, DevBroker.self, Demo.self, Loadgen.self, Replay.self, Alerts.self, Leaderboard.self, CheckConfig.self, Explain.self, Report.self, Bench.self,
                       Simulate.self, Evaluate.self]
     )
 

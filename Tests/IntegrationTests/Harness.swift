@@ -259,7 +259,8 @@ final class Harness {
         // The mock cluster keeps an emptied group in "joining" for session.timeout.ms - 1 s after the
         // last member leaves (librdkafka 2.0.2 rdkafka_mock_cgrp.c), so a restarted daemon would wait
         // ~44 s for its assignment with the 45 s default. A short session keeps restarts quick.
-        var env: [String: String] = ["TOKENWATCH_HTTP_LISTEN": "127.0.0.1:0",
+        // The brute-force oracles expect every team's board: privacy (min_group_size 5 by default) has its own tests.
+        var env: [String: String] = ["TOKENWATCH_HTTP_LISTEN": "127.0.0.1:0", "TOKENWATCH_PRIVACY_MIN_GROUP_SIZE": "1",
                                      "TOKENWATCH_KAFKA_LIBRDKAFKA_SESSION_TIMEOUT_MS": "6000"]
         for (k, v) in settings { env[k] = v }
         return try spawn("tokenwatch-run", tokenwatch,
