@@ -16,6 +16,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 7
     @Option(help: "End to end instead: consume this topic's existing events through the daemon pipeline on these brokers.") var brokers: String?
     @Option(help: "With --brokers: the topic to consume.") var topic = "ai-usage"
+    @Option(help: "With --brokers: engine threads (engine.threads; 0 = one per processor).") var threads = 0
     @Flag(help: "After the last round, time writing and restoring a checkpoint of the engine state.") var checkpoint = false
     @Option(help: "Tokenmaxxing rules: on (every rule at its defaults) or off (none run).") var rules = "on"
     @Option(help: "Traffic: regular (uniform stream of regular users) or a simulate scenario such as mixed (users' own timelines over --span).")
@@ -134,6 +135,7 @@ struct Bench: ParsableCommand {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-bench-\(getpid())").path
         var settings = pipelineSettings(config, stateDirectory: state)
         settings.checkpointIntervalMs = 3_600_000
+        settings.threads = threads
         let pipeline = Pipeline(settings: settings, logger: { var l = logger; l.logLevel = .warning; return l }())
         let done = DispatchSemaphore(value: 0)
         let t0 = DispatchTime.now().uptimeNanoseconds
