@@ -140,6 +140,11 @@ public struct SlidingWindow: Sendable {
         }
     }
 
+    /// Takes a forgotten user's bucket out of the running totals (`forget(user:)`).
+    mutating func removeFromTotals(_ u: Int, tokens t: Int64, events e: Int64, outcomes o: Int64) {
+        apply(u, tokens: -t, events: -e, outcomes: -o)
+    }
+
     /// Moves the counted range so that it ends (exclusive) at bucket `newEnd`.
     public mutating func advance(toEnd newEnd: Int64) {
         guard newEnd > end else { return }

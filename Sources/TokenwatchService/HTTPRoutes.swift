@@ -133,8 +133,13 @@ public final class HTTPRoutes: Sendable {
         if let window, !windows.contains(window) {
             return .text(404, "unknown window '\(window)'; configured: \(windows.joined(separator: ", "))")
         }
+        // `DELETE /users/<id>` forgets the person; only with a bearer token configured (which the caller showed).
+        let forgetting = request.method == "DELETE"
+        if forgetting && bearerToken == nil {
+            return .text(403, "forgetting a user needs http.bearer_token to be configured (and sent)")
+        }
         // A pseudonym from a board names its person only for a caller that showed the bearer token.
-        switch pipeline.explanation(id, window: window, resolvingPseudonym: bearerToken != nil) {
+        switch pipeline.explanation(id, window: window, resolvingPseudonym: bearerToken != nil, forgetting: forgetting) {
         case .some(.none): return .text(404, "unknown user")
         case .none: return .text(503, "the pipeline did not answer in time; try again")
         case .some(.some(let e)): return .json(200, e.json(alerts: pipeline.events.recentAlerts(of: e.summary.userId)))

@@ -313,8 +313,8 @@ public final class HTTPServer: Sendable {
             finish(fd, .text(400, "bad request"))
             return true
         }
-        guard request.method == "GET" else {
-            finish(fd, .text(405, "method not allowed: GET only", headers: [("Allow", "GET")]))
+        guard Self.allowed(request) else {
+            finish(fd, Self.notAllowed)
             return true
         }
         guard running.load(ordering: .acquiring) < maxHandlers else {
@@ -400,9 +400,17 @@ public final class HTTPServer: Sendable {
 
     private func respond(to head: [UInt8]) -> HTTPResponse {
         guard let request = Self.parse(head) else { return .text(400, "bad request") }
-        guard request.method == "GET" else { return .text(405, "method not allowed: GET only", headers: [("Allow", "GET")]) }
+        guard Self.allowed(request) else { return Self.notAllowed }
         return handler(request)
     }
+
+    /// GET everywhere; DELETE only of `/users/<id>` (forgetting a person, see `HTTPRoutes`).
+    static func allowed(_ request: HTTPRequest) -> Bool {
+        request.method == "GET" || (request.method == "DELETE" && request.path.hasPrefix("/users/"))
+    }
+
+    static let notAllowed = HTTPResponse.text(405, "method not allowed: GET (and DELETE /users/<id>) only",
+                                              headers: [("Allow", "GET, DELETE")])
 
     /// Parses the request line and header fields; nil when malformed.
     static func parse(_ head: [UInt8]) -> HTTPRequest? {

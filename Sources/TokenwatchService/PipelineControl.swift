@@ -39,7 +39,11 @@ final class PipelineControl: Sendable {
     func serve(_ engine: inout ShardedEngine, logger: Logger) -> (generation: UInt64, error: String?)? {
         guard pending.exchange(false, ordering: .acquiringAndReleasing) else { return nil }
         for query in queries.withLock({ q in defer { q.removeAll() }; return q }) {
-            query.answer(engine.explain(query.userId, window: query.window, resolvingPseudonym: query.resolvingPseudonym))
+            let explanation = engine.explain(query.userId, window: query.window, resolvingPseudonym: query.resolvingPseudonym)
+            if query.forgetting, let person = explanation?.summary.userId, engine.forget(person) {
+                logger.notice("forgot a user's state on request", metadata: ["user": "\(person)"])
+            }
+            query.answer(explanation)
         }
         guard let request = reload.withLock({ slot in defer { slot = nil }; return slot }) else { return nil }
         let before = engine.configuration
@@ -82,13 +86,16 @@ final class UserQuery: Sendable {
     let window: String?
     /// Whether a board pseudonym may be resolved to its person (only for callers holding the bearer token).
     let resolvingPseudonym: Bool
+    /// Drop the user's state (`ShardedEngine.forget`) after explaining what was held.
+    let forgetting: Bool
     private let result = Mutex<Explanation??>(nil)
     private let done = DispatchSemaphore(value: 0)
 
-    init(userId: String, window: String? = nil, resolvingPseudonym: Bool = false) {
+    init(userId: String, window: String? = nil, resolvingPseudonym: Bool = false, forgetting: Bool = false) {
         self.userId = userId
         self.window = window
         self.resolvingPseudonym = resolvingPseudonym
+        self.forgetting = forgetting
     }
 
     func answer(_ summary: Explanation?) {
@@ -132,9 +139,9 @@ extension Pipeline {
 
     /// Asks the loop for one user's explanation over `window` (nil: the first configured); waits at most
     /// `timeout`. Nil inside `.some` means an unknown user.
-    public func explanation(_ userId: String, window: String?, resolvingPseudonym: Bool = false,
+    public func explanation(_ userId: String, window: String?, resolvingPseudonym: Bool = false, forgetting: Bool = false,
                             timeout: Duration = .seconds(2)) -> Explanation?? {
-        let query = UserQuery(userId: userId, window: window, resolvingPseudonym: resolvingPseudonym)
+        let query = UserQuery(userId: userId, window: window, resolvingPseudonym: resolvingPseudonym, forgetting: forgetting)
         control.enqueue(query)
         return query.wait(timeout: timeout)
     }

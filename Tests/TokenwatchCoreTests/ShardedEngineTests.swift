@@ -191,6 +191,33 @@ struct ShardedEngineTests {
         }
     }
 
+    /// Forgetting a person drops their figures, rule state and open alerts: the next boards do not show them.
+    @Test func forgetDropsAPersonsState() throws {
+        var engine = ShardedEngine(configuration: Self.configuration, shards: 2, keyedPartitions: Self.partitions)
+        engine.assign(partitions: Array(0..<Self.partitions))
+        let messages = Self.population(seed: 7).filter { $0.event.ts < H.monday + 14 * H.hour }
+        var offsets = [Int64](repeating: 0, count: Int(Self.partitions))
+        for m in messages {
+            let payload = Array(m.event.json.utf8)
+            _ = payload.withUnsafeBytes { engine.process($0, partition: m.partition, offset: offsets[Int(m.partition)]) }
+            offsets[Int(m.partition)] += 1
+        }
+        engine.emitDueSnapshots()
+        let before = engine.takeOutputs().filter { $0.kind == .leaderboard }
+        let shown = { (records: [OutputRecord]) in records.contains { String(decoding: $0.value, as: UTF8.self).contains("\"hoarder\"") } }
+        #expect(shown(before), "the test needs hoarder on the boards first")
+        #expect(try #require(engine.explain("hoarder")).flags.isEmpty == false)
+
+        let forgot = engine.forget("hoarder"), forgotNobody = engine.forget("nobody")
+        #expect(forgot && !forgotNobody)
+        engine.emitDueSnapshots(idle: Set(0..<Self.partitions), quietAdvanceMs: Self.configuration.snapshotIntervalMs)
+        let after = engine.takeOutputs().filter { $0.kind == .leaderboard }
+        #expect(!after.isEmpty && !shown(after))
+        let explanation = try #require(engine.explain("hoarder"))
+        #expect(explanation.flags.isEmpty && explanation.summary.suspicion == 0)
+        #expect(explanation.summary.windows.allSatisfy { $0.tokens == 0 && $0.events == 0 })
+    }
+
     /// Merging the shards' partial top k equals ranking everyone, ties and adoption included.
     @Test func mergeEqualsFullRanking() {
         var rng = TestRandom(3)
