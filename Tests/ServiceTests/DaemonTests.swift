@@ -149,6 +149,13 @@ struct DaemonTests {
         let u3Tokens = windows.first?["tokens"] as? Int
         #expect(u3Tokens == 3_000)
         #expect(get(port: port, "/users/nobody", token: token)?.status == 404)
+        // Forgetting u3: without the token refused; with it, what was held is answered and then dropped.
+        #expect(get(port: port, "/users/u3", method: "DELETE")?.status == 401)
+        #expect(get(port: port, "/users/u3", token: token, method: "DELETE")?.status == 200)
+        let forgotten = try #require(get(port: port, "/users/u3", token: token))
+        let forgottenWindows = try #require(Self.json(forgotten.body)?["windows"] as? [[String: Any]])
+        #expect(forgottenWindows.allSatisfy { ($0["tokens"] as? Int) == 0 }, "u3 after forgetting: \(forgotten.body)")
+        #expect(get(port: port, "/users/u3", token: token, method: "POST")?.status == 405)
         let metrics = try #require(get(port: port, "/metrics", token: token))
         #expect(metrics.status == 200)
         #expect(metrics.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
@@ -161,7 +168,7 @@ struct DaemonTests {
             return s.value("tokenwatch_consumer_lag_messages", ["partition": "0"]) != nil
         }
         #expect(lagSeen, "no consumer lag for partition 0 in /metrics")
-        #expect(samples.value("tokenwatch_http_unauthorized_total") == 3)
+        #expect(samples.value("tokenwatch_http_unauthorized_total") == 4)  // three without a token, one DELETE without one
 
         // SIGHUP with top_k 2 (and a window change, which needs a restart and is ignored).
         _ = try Self.writeConfig(procs.directory, settings.replacingOccurrences(of: "[\"1h@1m\"]", with: "[\"1h@1m\", \"24h@15m\"]")
@@ -179,7 +186,7 @@ struct DaemonTests {
         #expect(reloadedBoard, "no board as of t0+5m; last: \(String(describing: second))")
         #expect(entries(second).map(\.0) == ["u8", "u7"])
         #expect(entries(second).map(\.1) == [8_000, 7_000])
-        #expect((second?["adoption"] as? [String: Any])?["active_users"] as? Int == 9)  // state intact: every user still counted
+        #expect((second?["adoption"] as? [String: Any])?["active_users"] as? Int == 8)  // state intact: every user counted but u3, forgotten
 
         // A bad file is rejected, naming the key; the running configuration stays.
         _ = try Self.writeConfig(procs.directory, settings + "  top_k: lots\n")

@@ -211,8 +211,8 @@ func parseResponse(_ data: [UInt8]) -> HTTPResult? {
     return HTTPResult(status: status, headers: headers, body: String(text[split.upperBound...]))
 }
 
-func get(port: Int, _ path: String, token: String? = nil) -> HTTPResult? {
-    var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+func get(port: Int, _ path: String, token: String? = nil, method: String = "GET") -> HTTPResult? {
+    var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     if let token { request += "Authorization: Bearer \(token)\r\n" }
     request += "\r\n"
     return rawHTTP(port: port, Array(request.utf8))
