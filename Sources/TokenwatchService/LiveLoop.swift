@@ -388,8 +388,9 @@ final class LiveLoop {
         } else {
             allQuietSince = nil
         }
+        let watermarkSeenAt = WallClock.monotonicMs()  // the batch that moved the watermark has just been counted
         engine.emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvance)
-        publish(engine.takeOutputs())
+        publish(engine.takeOutputs(), emittedAtMs: watermarkSeenAt)
     }
 
     private func topic(for kind: OutputRecord.Kind) -> String {
@@ -400,7 +401,7 @@ final class LiveLoop {
         }
     }
 
-    private func publish(_ records: [OutputRecord]) {
+    private func publish(_ records: [OutputRecord], emittedAtMs: Int64) {
         for record in records {
             switch record.kind {
             case .leaderboard:
@@ -444,6 +445,8 @@ final class LiveLoop {
             $0.catchingUp = catchingUp
             $0.outputBlocked = outputs.blockage.map { "\($0.topic): \($0.error)" }
             $0.outputErrors = outputs.permanentErrors
+            $0.alertEmitToAck = outputs.alertEmitToAck
+            $0.alertEventToAck = outputs.alertEventToAck
             $0.noPartitionsSinceMs = noPartitionsSince
             $0.stalledSinceMs = stalledSince
         }

@@ -128,6 +128,11 @@ public enum PrometheusText {
                       "Kafka message timestamp to the end of its batch's processing, sampled once per batch (its last message).",
                       s.processingLatency)
         out.histogram("tokenwatch_batch_duration_seconds", "Time the engine spent on one consumed batch.", s.batchDuration)
+        out.histogram("tokenwatch_alert_emit_to_ack_seconds",
+                      "Alerts: from the watermark passing their snapshot time to the broker acknowledging them.", s.alertEmitToAck)
+        out.histogram("tokenwatch_alert_event_to_ack_seconds",
+                      "Alerts: from the event time of the behaviour they report to the broker acknowledging them (wall clock).",
+                      s.alertEventToAck)
         out.metric("tokenwatch_tracked_users", .gauge, "Distinct users the engine holds an id and counters for.",
                    [([], Double(s.trackedUsers))])
         out.metric("tokenwatch_window_active_users", .gauge, "Users with events in the window's range as of the last snapshot.",

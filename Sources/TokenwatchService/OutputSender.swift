@@ -11,6 +11,9 @@ struct OutputSender {
         var topic: String
         var key: [UInt8]?
         var value: [UInt8]
+        /// For an alert: when the watermark passed its snapshot time (monotonic ms) and the event time
+        /// of the behaviour it reports, for the alert-latency histograms.
+        var alert: (emittedMs: Int64, eventTs: Int64)? = nil
     }
 
     /// The latest error that is not retriable, while records are held back by it.
@@ -32,6 +35,10 @@ struct OutputSender {
     /// Failed sends and deliveries whose error was not retriable (`tokenwatch_output_errors_total`).
     private(set) var permanentErrors = 0
     private(set) var blockage: Blockage?
+    /// Alerts: from the watermark passing their snapshot time to the broker's acknowledgement.
+    private(set) var alertEmitToAck = LatencyHistogram()
+    /// Alerts: from the event time of the behaviour they report to the acknowledgement (wall clock).
+    private(set) var alertEventToAck = LatencyHistogram()
 
     /// How long a record held back by an error that is not retriable waits before the next try.
     static let permanentRetryMs: Int64 = 5_000
@@ -44,10 +51,10 @@ struct OutputSender {
     /// Outputs not yet acknowledged: in flight plus waiting.
     var unacknowledged: Int { inFlight.count + waiting.count - head }
 
-    mutating func send(topic: String, key: [UInt8]?, value: [UInt8]) {
+    mutating func send(topic: String, key: [UInt8]?, value: [UInt8], alert: (emittedMs: Int64, eventTs: Int64)? = nil) {
         let token = nextToken
         nextToken += 1
-        waiting.append((token, Item(topic: topic, key: key, value: value)))
+        waiting.append((token, Item(topic: topic, key: key, value: value, alert: alert)))
         drain()
     }
 
@@ -83,6 +90,10 @@ struct OutputSender {
         var failed: [(token: UInt64, item: Item)] = []
         for report in reports {
             guard let item = inFlight.removeValue(forKey: report.token) else { continue }
+            if report.error == nil, let alert = item.alert {
+                alertEmitToAck.observe(milliseconds: WallClock.monotonicMs() - alert.emittedMs)
+                alertEventToAck.observe(milliseconds: WallClock.nowMs() - alert.eventTs)
+            }
             if let error = report.error {
                 if !error.isRetriable { noteBlocked(item, error, now: WallClock.monotonicMs()) }
                 else { logger.warning("output not delivered; sending it again", metadata: ["topic": "\(item.topic)", "error": "\(error)"]) }

@@ -85,6 +85,10 @@ public struct PipelineStatus: Sendable {
     public var lag: [Int32: Int64] = [:]
     /// Kafka timestamp → end of processing, sampled once per batch (its last message).
     public var processingLatency = LatencyHistogram()
+    /// Alerts: watermark past their snapshot time → acknowledged by the broker.
+    public var alertEmitToAck = LatencyHistogram()
+    /// Alerts: event time of the behaviour they report → acknowledged (wall clock; meaningful live).
+    public var alertEventToAck = LatencyHistogram()
     /// Time the engine spent on each batch.
     public var batchDuration = LatencyHistogram()
     /// Distinct users the engine holds, and per window the users active in it (last snapshot).

@@ -61,6 +61,25 @@ final class PipelineControl: Sendable {
         }
     }
 
+    /// The `ts` field of an alert's JSON (the event time of the behaviour it reports), found without parsing.
+    static func eventTime(ofAlert json: [UInt8]) -> Int64? {
+        let needle = Array(#""ts":"#.utf8)
+        var i = 0
+        while i + needle.count <= json.count {
+            if json[i] == needle[0] && Array(json[i..<(i + needle.count)]) == needle {
+                var end = i + needle.count
+                var value: Int64 = 0
+                while end < json.count, json[end] >= UInt8(ascii: "0"), json[end] <= UInt8(ascii: "9"), value < Int64.max / 10 - 9 {
+                    value = value * 10 + Int64(json[end] - UInt8(ascii: "0"))
+                    end += 1
+                }
+                return end > i + needle.count ? value : nil
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// The `rule` field of an alert's JSON, found without parsing (alerts are rare; this runs per alert).
     static func ruleName(ofAlert json: [UInt8]) -> String {
         let needle = Array(#""rule":""#.utf8)

@@ -22,7 +22,17 @@ struct MetricsTests {
         s.lastCheckpointAtMs = 1_795_555_190_000
         for ms: Int64 in [0, 3, 40, 900, 4_000, 1_000_000] { s.processingLatency.observe(milliseconds: ms) }
         s.batchDuration.observe(milliseconds: 2)
+        s.alertEmitToAck.observe(milliseconds: 12)
+        s.alertEventToAck.observe(milliseconds: 301_000)
         return s
+    }
+
+    /// The alert-latency histograms read an alert's event time from its JSON without parsing it.
+    @Test func alertEventTimeIsReadFromTheMessage() {
+        let alert = #"{"schema":"tokenwatch.alert.v1","alert_id":"a-ts-1","ts":1795555200123,"user_id":"u","rule":"x"}"#
+        #expect(PipelineControl.eventTime(ofAlert: Array(alert.utf8)) == 1_795_555_200_123)
+        #expect(PipelineControl.eventTime(ofAlert: Array(#"{"ts":"no"}"#.utf8)) == nil)
+        #expect(PipelineControl.eventTime(ofAlert: []) == nil)
     }
 
     @Test("every line is a comment or name{labels} value; figures are where they should be")
@@ -43,6 +53,10 @@ struct MetricsTests {
         #expect(samples.value("tokenwatch_tracked_users") == 42)
         #expect(samples.value("tokenwatch_window_active_users", ["window": "24h"]) == 40)
         #expect(samples.value("tokenwatch_alerts_total", ["rule": "machine_cadence"]) == 2)
+        #expect(samples.value("tokenwatch_alert_emit_to_ack_seconds_bucket", ["le": "0.025"]) == 1)
+        #expect(samples.value("tokenwatch_alert_emit_to_ack_seconds_bucket", ["le": "0.01"]) == 0)
+        #expect(samples.value("tokenwatch_alert_event_to_ack_seconds_bucket", ["le": "300"]) == 0)
+        #expect(samples.value("tokenwatch_alert_event_to_ack_seconds_count") == 1)
         #expect(samples.value("tokenwatch_reloads_total", ["result": "applied"]) == 2)
         // Histogram: cumulative buckets ending in +Inf == count.
         let buckets = samples.filter { $0.name == "tokenwatch_processing_latency_seconds_bucket" }
