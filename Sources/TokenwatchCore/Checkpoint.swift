@@ -214,7 +214,9 @@ extension Engine {
     /// 2: adds the detection state (per-user signals, queued findings, open alerts, week books).
     /// 3: a header with the body's length and XXH64 checksum; the state-shaping settings field by
     ///    field; every count, id and time validated on restore.
-    static let checkpointVersion: UInt32 = 3
+    /// 4: pending events say whether their outcome was reported; per window, the counts of unreported
+    ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
+    static let checkpointVersion: UInt32 = 4
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -247,11 +249,14 @@ extension Engine {
             p.filter.write(to: &w)
             let pending = p.pending[p.pendingHead...]
             w.int(pending.count)
-            for e in pending { w.u32(e.user); w.u32(e.team); w.i64(e.ts); w.i64(e.tokens); w.u32(e.outcomes); w.i64(e.releaseAt) }
+            for e in pending {
+                w.u32(e.user); w.u32(e.team); w.i64(e.ts); w.i64(e.tokens); w.u32(e.outcomes); w.i64(e.releaseAt); w.u8(e.reported ? 1 : 0)
+            }
         }
         w.i64(unkeyedNewest); unkeyedIds.write(to: &w)
         for window in windows { window.write(to: &w) }
         known.write(to: &w)
+        for window in unreported { window.write(to: &w) }
         w.i64(lastSnapshotAt ?? Int64.min); w.i64(watermark); w.i64(newestAccepted)
         w.int(counters.counted); w.int(counters.service); w.int(counters.duplicates); w.int(counters.snapshots)
         w.int(counters.deadLetters.count)
@@ -385,11 +390,15 @@ extension Engine {
             p.newestTs = try r.time(); p.firstTs = try r.time(); p.nextOffset = try r.i64()
             guard p.nextOffset >= -1 else { throw Corrupt() }
             p.filter = try readFilter(&r)
-            let pendingCount = try r.count(each: 36)
+            let pendingCount = try r.count(each: 37)
             p.pending.reserveCapacity(pendingCount)
             for _ in 0..<pendingCount {
-                p.pending.append(PendingEvent(user: try r.id(below: userCount), team: try r.id(below: teamCount), ts: try r.time(),
-                                              tokens: try r.i64(), outcomes: try r.u32(), releaseAt: try r.time()))
+                var e = PendingEvent(user: try r.id(below: userCount), team: try r.id(below: teamCount), ts: try r.time(),
+                                     tokens: try r.i64(), outcomes: try r.u32(), releaseAt: try r.time())
+                let reported = try r.u8()
+                guard reported <= 1 else { throw Corrupt() }
+                e.reported = reported == 1
+                p.pending.append(e)
             }
             partitions[id] = p
         }
@@ -397,6 +406,7 @@ extension Engine {
         unkeyedIds = try readFilter(&r)
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
+        unreported = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         let last = try r.time()
         lastSnapshotAt = last == Int64.min ? nil : last
         watermark = try r.time(); newestAccepted = try r.time()
@@ -424,6 +434,11 @@ extension Detector {
             w.f64(s.runMean); w.f64(s.runM2)
             w.u64(s.repeats)
             w.i64(s.queuedSpike); w.i64(s.queuedCadence); w.i64(s.queuedDuplicates)
+            for i in 0..<4 { w.u32(s.sizes[i]) }
+            w.u32(s.hourAccepted); w.u32(s.hourLines); w.u32(s.hourEvents); w.u32(s.hourReported); w.u64(s.hollowHours)
+            w.u32(s.ordinaryHours); w.f64(s.ordinaryTokens); w.f64(s.ordinaryOutcomes)
+            w.i64(s.stretchStart); w.u32(s.stretchEvents); w.u32(s.stretchReported); w.u32(s.stretchOutcomes); w.i64(s.stretchTokens)
+            w.f64(s.gapMean); w.f64(s.gapM2); w.i64(s.queuedHollow)
         }
         w.int(prompts.count)
         for p in prompts { w.u8(UInt8(p & 0xFF)); w.u8(UInt8(p >> 8)) }
@@ -455,9 +470,23 @@ extension Detector {
 
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
+        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
     static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 48
     static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48
     static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
+
+    /// Reads the signals added in version 4 (hollow_outcomes, the unbroken stretch, the last sizes).
+    private static func readExtended(_ s: inout UserSignals, _ r: inout BinaryReader) throws {
+        for i in 0..<4 { s.sizes[i] = try r.u32() }
+        s.hourAccepted = try r.u32(); s.hourLines = try r.u32(); s.hourEvents = try r.u32(); s.hourReported = try r.u32()
+        s.hollowHours = try r.u64()
+        s.ordinaryHours = try r.u32(); s.ordinaryTokens = try r.f64(); s.ordinaryOutcomes = try r.f64()
+        s.stretchStart = try r.time(); s.stretchEvents = try r.u32(); s.stretchReported = try r.u32(); s.stretchOutcomes = try r.u32()
+        s.stretchTokens = try r.i64(); s.gapMean = try r.f64(); s.gapM2 = try r.f64(); s.queuedHollow = try r.time()
+        // Counts within the hour and the stretch are parts of their totals.
+        guard s.hourReported <= s.hourEvents, s.hourAccepted <= s.hourEvents, s.stretchReported <= s.stretchEvents,
+              s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0 else { throw BinaryReader.Corrupt() }
+    }
 
     /// Reads the detection state of at most `users` users, naming teams below `teams`.
     mutating func read(from r: inout BinaryReader, users: Int, teams: Int) throws {
@@ -476,6 +505,7 @@ extension Detector {
             s.runMean = try r.f64(); s.runM2 = try r.f64()
             s.repeats = try r.u64()
             s.queuedSpike = try r.time(); s.queuedCadence = try r.time(); s.queuedDuplicates = try r.time()
+            try Self.readExtended(&s, &r)
             // Open bits name rules; the beat's times are set together (its arithmetic assumes so).
             guard s.open & ~ruleBits == 0, s.hashed <= 64, (s.lastTs == .min) == (s.beatTs == .min),
                   s.runBeats == 0 || s.runStart != .min else { throw Corrupt() }
