@@ -48,7 +48,7 @@ public enum RuleCatalog {
                 .number("min_tokens", default: 300_000, doc: "tokens in the window below which it never fires"),
                 .number("max_yield_ratio", default: 0.1, doc: "fires below this share of the team's median outcomes per token", range: 0...1),
                 .number("min_team_size", default: 3, doc: "smaller teams are compared with everyone instead", range: 1...1_000_000),
-                .number("min_ratio", default: 3, doc: "and tokens reach this multiple of the reference median (a low yield at ordinary volume is a way of working)"),
+                .number("min_ratio", default: 5, doc: "and tokens reach this multiple of the reference median (a low yield at ordinary volume is a way of working)"),
                 .number("team_ratio", default: 3, doc: "a team whose median reaches this multiple of the median team's ...", range: 1...1_000_000),
                 .number("team_yield_ratio", default: 0.5, doc: "... at a median yield below this share of everyone's is compared with everyone", range: 0...1),
             ]),
@@ -66,7 +66,7 @@ public enum RuleCatalog {
                 .duration("break", defaultMs: 1_800_000, doc: "... with no gap longer than this between requests ..."),
                 .number("stretch_min_requests", default: 60, doc: "... and at least this many requests ...", range: 3...1_000_000),
                 .number("max_burstiness", default: 0.2, doc: "... whose gaps have at most this Goh–Barabási burstiness (0 memoryless, -1 a clock) ...", range: -1...1),
-                .number("stretch_yield_ratio", default: 0.5, doc: "... at outcomes per token below this share of the user's own rate", range: 0...1),
+                .number("stretch_yield_ratio", default: 0.75, doc: "... at outcomes per request below this share of the user's own rate", range: 0...1),
             ]),
         RuleDefinition(
             name: "duplicate_prompts",

@@ -436,7 +436,7 @@ extension Detector {
             w.i64(s.queuedSpike); w.i64(s.queuedCadence); w.i64(s.queuedDuplicates)
             for i in 0..<4 { w.u32(s.sizes[i]) }
             w.u32(s.hourAccepted); w.u32(s.hourLines); w.u32(s.hourEvents); w.u32(s.hourReported); w.u64(s.hollowHours)
-            w.u32(s.ordinaryHours); w.f64(s.ordinaryTokens); w.f64(s.ordinaryOutcomes)
+            w.u32(s.ordinaryHours); w.f64(s.ordinaryTokens); w.f64(s.ordinaryOutcomes); w.f64(s.ordinaryEvents)
             w.i64(s.stretchStart); w.u32(s.stretchEvents); w.u32(s.stretchReported); w.u32(s.stretchOutcomes); w.i64(s.stretchTokens)
             w.f64(s.gapMean); w.f64(s.gapM2); w.i64(s.queuedHollow)
         }
@@ -470,7 +470,7 @@ extension Detector {
 
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
-        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
+        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
     static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 48
     static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48
     static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
@@ -480,7 +480,7 @@ extension Detector {
         for i in 0..<4 { s.sizes[i] = try r.u32() }
         s.hourAccepted = try r.u32(); s.hourLines = try r.u32(); s.hourEvents = try r.u32(); s.hourReported = try r.u32()
         s.hollowHours = try r.u64()
-        s.ordinaryHours = try r.u32(); s.ordinaryTokens = try r.f64(); s.ordinaryOutcomes = try r.f64()
+        s.ordinaryHours = try r.u32(); s.ordinaryTokens = try r.f64(); s.ordinaryOutcomes = try r.f64(); s.ordinaryEvents = try r.f64()
         s.stretchStart = try r.time(); s.stretchEvents = try r.u32(); s.stretchReported = try r.u32(); s.stretchOutcomes = try r.u32()
         s.stretchTokens = try r.i64(); s.gapMean = try r.f64(); s.gapM2 = try r.f64(); s.queuedHollow = try r.time()
         // Counts within the hour and the stretch are parts of their totals.

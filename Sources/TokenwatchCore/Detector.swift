@@ -133,7 +133,7 @@ public struct Detector: Sendable {
             signals[u].hourOutcomes &+= o.outcomes
             signals[u].hourEvents &+= 1
             signals[u].hourReported &+= o.reported ? 1 : 0
-            if o.accepted {
+            if o.accepted && o.lines > 0 {  // lines not reported are unknown: nothing to judge
                 signals[u].hourAccepted &+= 1
                 signals[u].hourLines &+= o.lines
             }
@@ -171,7 +171,7 @@ public struct Detector: Sendable {
         if h > current {
             if current != .min {
                 volume.closeHour(&signals[u])
-                hollow.closeHour(&signals[u], shift: h - current)
+                hollow.closeHour(&signals[u], shift: h - current, stretchLimitMs: cadence.stretchMs / 2)
             }
             let shift = current == .min ? 32 : h - current
             signals[u].activeHours = shift >= 32 ? 1 : (signals[u].activeHours << UInt32(shift)) | 1
@@ -190,11 +190,11 @@ public struct Detector: Sendable {
         return false
     }
 
-    /// The user's outcomes per token in their ordinary hours, once there are enough of them.
+    /// The user's outcomes per request in their ordinary hours, once there are enough of them.
     @inline(__always) func ownRate(_ u: Int) -> Double? {
         let s = signals[u]
-        guard s.ordinaryHours >= hollow.minHistoryHours, s.ordinaryTokens > 0 else { return nil }
-        return s.ordinaryOutcomes / s.ordinaryTokens
+        guard s.ordinaryHours >= hollow.minHistoryHours, s.ordinaryEvents > 0 else { return nil }
+        return s.ordinaryOutcomes / s.ordinaryEvents
     }
 
     @inline(__always)

@@ -37,8 +37,8 @@ struct UserSignals: Sendable, Equatable {
     var sizes = SIMD4<UInt32>(repeating: 0)
 
     // The current hour's outcomes in detail (hollow_outcomes).
+    /// Accepted requests that reported lines, and their lines added and removed.
     var hourAccepted: UInt32 = 0
-    /// Lines added and removed by the hour's accepted requests.
     var hourLines: UInt32 = 0
     var hourEvents: UInt32 = 0
     /// The hour's events whose tool reported an outcome (a missing outcome is unknown, not zero).
@@ -49,6 +49,7 @@ struct UserSignals: Sendable, Equatable {
     var ordinaryHours: UInt32 = 0
     var ordinaryTokens = 0.0
     var ordinaryOutcomes = 0.0
+    var ordinaryEvents = 0.0
 
     // The current unbroken stretch of activity (machine_cadence): no gap longer than a break.
     var stretchStart: Int64 = .min

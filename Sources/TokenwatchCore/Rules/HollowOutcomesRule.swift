@@ -67,14 +67,18 @@ struct HollowOutcomesRule: Sendable {
 
     /// Closes the user's current hour `shift` hours before the new one: remembers whether it was hollow
     /// and folds an ordinary reported hour into the user's own rate (always, so it is ready when enabled).
-    @inline(__always) func closeHour(_ s: inout UserSignals, shift: Int64) {
+    /// An hour deep in an unbroken stretch (the stretch had lasted `stretchLimitMs` by its last event) is
+    /// not ordinary: a script running all day must not become the user's own rate.
+    @inline(__always) func closeHour(_ s: inout UserSignals, shift: Int64, stretchLimitMs: Int64) {
         let hollow: UInt64 = isHollow(s) ? 1 : 0
         s.hollowHours = shift >= 64 ? 0 : (s.hollowHours | hollow) << UInt64(shift)
         guard s.hourTokens > 0, s.hourTokens < minTokens, Self.reported(s.hourEvents, s.hourReported) else { return }
+        if stretchLimitMs > 0 && s.stretchStart != .min && s.lastTs != .min && s.lastTs - s.stretchStart >= stretchLimitMs { return }
         s.ordinaryHours &+= 1
         let n = min(Double(s.ordinaryHours), baselineHours)
         s.ordinaryTokens += (Double(s.hourTokens) - s.ordinaryTokens) / n
         s.ordinaryOutcomes += (Double(s.hourOutcomes) - s.ordinaryOutcomes) / n
+        s.ordinaryEvents += (Double(s.hourEvents) - s.ordinaryEvents) / n
     }
 
     /// Evaluates the user's current hour after an event was added to it.

@@ -10,7 +10,7 @@ struct LowYieldRule: Sendable {
         "min_tokens": 300_000,
         "max_yield_ratio": 0.1,
         "min_team_size": 3,
-        "min_ratio": 3,
+        "min_ratio": 5,
         "team_ratio": 3,
         "team_yield_ratio": 0.5,
     ]

@@ -10,7 +10,8 @@
 /// A script with random (memoryless) gaps has no beat; what gives it away is an unbroken stretch: hours of
 /// activity without the breaks people take (no gap over `break`), whose gaps are not bursty (Goh–Barabási
 /// burstiness B = (σ − μ)/(σ + μ) at most `max_burstiness`: 0 for memoryless gaps, −1 for a clock, towards
-/// 1 for people's bursts and pauses), at a yield below the user's own rate. Stretches whose tool reports no
+/// 1 for people's bursts and pauses), at outcomes per request below the user's own rate (a script adds
+/// requests that produce nothing; a person's long day brings their usual outcomes). Stretches whose tool reports no
 /// outcome, and users without enough ordinary hours to know their own rate, are not judged.
 struct MachineCadenceRule: Sendable {
     static let defaults: [String: Double] = [
@@ -24,7 +25,7 @@ struct MachineCadenceRule: Sendable {
         "break": 1_800_000,
         "stretch_min_requests": 60,
         "max_burstiness": 0.2,
-        "stretch_yield_ratio": 0.5,
+        "stretch_yield_ratio": 0.75,
     ]
 
     var enabled: Bool
@@ -48,7 +49,7 @@ struct MachineCadenceRule: Sendable {
     var stretchMinRequests: UInt32
     /// ... whose gaps have at most this burstiness ...
     var maxBurstiness: Double
-    /// ... at outcomes per token below this share of the user's own rate.
+    /// ... at outcomes per request below this share of the user's own rate.
     var stretchYieldRatio: Double
 
     init(_ p: RuleParameters) {
@@ -73,7 +74,7 @@ struct MachineCadenceRule: Sendable {
     }
 
     /// Extends the user's unbroken stretch with an event at `ts` (before `observe` moves `lastTs`) and
-    /// evaluates it. `ownRate` is the user's outcomes per token in ordinary hours, nil while unknown.
+    /// evaluates it. `ownRate` is the user's outcomes per request in ordinary hours, nil while unknown.
     @inline(__always) func stretch(_ s: inout UserSignals, ts: Int64, tokens: Int64, outcomes: UInt32, reported: Bool,
                                    ownRate: Double?) -> (score: Double, evidence: Evidence)? {
         let last = s.lastTs
@@ -106,7 +107,7 @@ struct MachineCadenceRule: Sendable {
         let std = (s.gapM2 / Double(s.stretchEvents - 2)).squareRoot()
         let b = Self.burstiness(mean: s.gapMean, std: std)
         guard b <= maxBurstiness else { return nil }
-        let expected = rate * Double(s.stretchTokens)
+        let expected = rate * Double(s.stretchEvents)
         guard Double(s.stretchOutcomes) < stretchYieldRatio * expected else { return nil }
         let evidence = Evidence(a: Double(s.stretchEvents), b: Double(duration), c: b, d: Double(s.stretchOutcomes),
                                 e: expected, f: 2)
