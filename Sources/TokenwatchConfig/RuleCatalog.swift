@@ -66,7 +66,7 @@ public enum RuleCatalog {
                 .duration("break", defaultMs: 1_800_000, doc: "... with no gap longer than this between requests ..."),
                 .number("stretch_min_requests", default: 60, doc: "... and at least this many requests ...", range: 3...1_000_000),
                 .number("max_burstiness", default: 0.2, doc: "... whose gaps have at most this Goh–Barabási burstiness (0 memoryless, -1 a clock) ...", range: -1...1),
-                .number("stretch_yield_ratio", default: 0.75, doc: "... at outcomes per request below this share of the user's own rate", range: 0...1),
+                .number("stretch_yield_ratio", default: 0.65, doc: "... at outcomes per request below this share of the user's own rate", range: 0...1),
             ]),
         RuleDefinition(
             name: "duplicate_prompts",
@@ -74,7 +74,7 @@ public enum RuleCatalog {
             thresholds: [
                 .number("min_share", default: 0.3, doc: "share of the last 64 hashed requests that repeat one of the 16 recent prompts or the context of one of the last 4", range: 0...1),
                 .number("min_requests", default: 32, doc: "hashed requests seen before it can fire", range: 1...64),
-                .number("size_tolerance", default: 0.01, doc: "input tokens within this share of a recent request's are the same context again (0: off)", range: 0...1),
+                .number("size_tolerance", default: 0.005, doc: "input tokens within this share of a recent request's are the same context again (0: off)", range: 0...1),
                 .number("min_size", default: 500, doc: "requests with fewer input tokens are never the same context"),
             ]),
         RuleDefinition(

@@ -166,6 +166,25 @@ extension SlidingWindow {
         }
     }
 
+    /// A window that may never have had a user (the unreported counts): a flag, then only its end
+    /// when it has none, so a restored empty window is written back the same.
+    func writeSparse(to w: inout BinaryWriter) {
+        w.u8(hot.isEmpty ? 0 : 1)
+        if hot.isEmpty { w.i64(end) } else { write(to: &w) }
+    }
+
+    /// Reads what `writeSparse` wrote.
+    init(spec: WindowSpec, readingSparse r: inout BinaryReader, users: Int, teams: Int) throws {
+        switch try r.u8() {
+        case 0:
+            let end = try r.i64()
+            guard end == Int64.min / 4 || end.magnitude <= UInt64(BinaryReader.timeLimit) else { throw BinaryReader.Corrupt() }
+            self.init(spec: spec, end: end)
+        case 1: try self.init(spec: spec, reading: &r, users: users, teams: teams)
+        default: throw BinaryReader.Corrupt()
+        }
+    }
+
     @inline(__always) private static func write(_ e: Entry, to w: inout BinaryWriter) {
         w.i64(e.bucket); w.i64(e.tokens); w.u32(e.team); w.i32(e.teamOffset); w.u32(e.events); w.u32(e.outcomes)
     }
@@ -256,7 +275,7 @@ extension Engine {
         w.i64(unkeyedNewest); unkeyedIds.write(to: &w)
         for window in windows { window.write(to: &w) }
         known.write(to: &w)
-        for window in unreported { window.write(to: &w) }
+        for window in unreported { window.writeSparse(to: &w) }
         w.i64(lastSnapshotAt ?? Int64.min); w.i64(watermark); w.i64(newestAccepted)
         w.int(counters.counted); w.int(counters.service); w.int(counters.duplicates); w.int(counters.snapshots)
         w.int(counters.deadLetters.count)
@@ -406,7 +425,7 @@ extension Engine {
         unkeyedIds = try readFilter(&r)
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
-        unreported = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
+        unreported = try configuration.windows.map { try SlidingWindow(spec: $0, readingSparse: &r, users: userCount, teams: teamCount) }
         let last = try r.time()
         lastSnapshotAt = last == Int64.min ? nil : last
         watermark = try r.time(); newestAccepted = try r.time()

@@ -157,8 +157,8 @@ struct EvasionSignalTests {
         let start = Self.day3 + 9 * H.hour
         for m in 0..<5 { h.workday(user: "rev-\(m)", team: "rev", start: start, hours: 8, requests: 50, rng: &rng) }
         for (user, reports) in [("rita", false), ("rick", true)] {
-            for i in 0..<220 {
-                h.schedule(UsageEvent(id: h.id(), ts: start + Int64(i) * 130_000, user: user, team: "rev", input: rng.int(800...2_400),
+            for i in 0..<330 {  // about 6x the team's median
+                h.schedule(UsageEvent(id: h.id(), ts: start + Int64(i) * 87_000, user: user, team: "rev", input: rng.int(800...2_400),
                                       output: 400, prompt: "w\(rng.next())", reportsOutcome: reports))
             }
         }

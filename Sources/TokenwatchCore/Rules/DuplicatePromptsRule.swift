@@ -10,7 +10,7 @@ struct DuplicatePromptsRule: Sendable {
     static let defaults: [String: Double] = [
         "min_share": 0.3,
         "min_requests": 32,
-        "size_tolerance": 0.01,
+        "size_tolerance": 0.005,
         "min_size": 500,
     ]
     /// Prompt fingerprints remembered per user.

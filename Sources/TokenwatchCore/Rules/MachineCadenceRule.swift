@@ -25,7 +25,7 @@ struct MachineCadenceRule: Sendable {
         "break": 1_800_000,
         "stretch_min_requests": 60,
         "max_burstiness": 0.2,
-        "stretch_yield_ratio": 0.75,
+        "stretch_yield_ratio": 0.65,
     ]
 
     var enabled: Bool
