@@ -28,10 +28,11 @@ struct OpenAlert: Sendable, Equatable {
 
 /// The tokenmaxxing rules and the per-user state they need; owned by `Engine`.
 ///
-/// Determinism: per-event rules (`volume_spike`, `machine_cadence`, `duplicate_prompts`) update
+/// Determinism: per-event rules (`volume_spike`, `machine_cadence`, `duplicate_prompts`, `hollow_outcomes`) update
 /// per-user state in the user's per-partition order and queue findings; the rules that compare users
 /// (`peer_outlier`, `low_yield`) or weeks (`leaderboard_sprint`, `mandate_minimum`) run at snapshot
-/// boundaries from event-time state. Alerts, flags and suspicion change only at snapshot boundaries
+/// boundaries from event-time state, comparing this engine's users with `PeerReference`s built from
+/// every shard's `PeerSample` (per window, and the closing week under `PeerSample.week`). Alerts, flags and suspicion change only at snapshot boundaries
 /// (`step`), in a fixed order, so the outputs do not depend on how partitions interleave.
 public struct Detector: Sendable {
     public private(set) var configuration: DetectionConfiguration
@@ -192,9 +193,8 @@ public struct Detector: Sendable {
 
     /// The user's outcomes per request in their ordinary hours, once there are enough of them.
     @inline(__always) func ownRate(_ u: Int) -> Double? {
-        let s = signals[u]
-        guard s.ordinaryHours >= hollow.minHistoryHours, s.ordinaryEvents > 0 else { return nil }
-        return s.ordinaryOutcomes / s.ordinaryEvents
+        guard signals[u].ordinaryHours >= hollow.minHistoryHours, signals[u].ordinaryEvents > 0 else { return nil }
+        return signals[u].ordinaryOutcomes / signals[u].ordinaryEvents
     }
 
     @inline(__always)
