@@ -36,6 +36,8 @@ public enum RuleCatalog {
                 .number("mad_factor", default: 5, doc: "and this many robust deviations (1.4826 × MAD) above it"),
                 .number("yield_ratio", default: 0.25, doc: "with outcomes per token below this share of the team's median", range: 0...1),
                 .number("min_team_size", default: 5, doc: "teams with fewer active users are not compared", range: 2...1_000_000),
+                .number("team_ratio", default: 3, doc: "a team whose median reaches this multiple of the median team's ...", range: 1...1_000_000),
+                .number("team_yield_ratio", default: 0.5, doc: "... at a median yield below this share of everyone's is compared with the organisation", range: 0...1),
             ]),
         RuleDefinition(
             name: "low_yield",
@@ -46,6 +48,9 @@ public enum RuleCatalog {
                 .number("min_tokens", default: 300_000, doc: "tokens in the window below which it never fires"),
                 .number("max_yield_ratio", default: 0.1, doc: "fires below this share of the team's median outcomes per token", range: 0...1),
                 .number("min_team_size", default: 3, doc: "smaller teams are compared with everyone instead", range: 1...1_000_000),
+                .number("min_ratio", default: 5, doc: "and tokens reach this multiple of the reference median (a low yield at ordinary volume is a way of working)"),
+                .number("team_ratio", default: 3, doc: "a team whose median reaches this multiple of the median team's ...", range: 1...1_000_000),
+                .number("team_yield_ratio", default: 0.5, doc: "... at a median yield below this share of everyone's is compared with everyone", range: 0...1),
             ]),
         RuleDefinition(
             name: "machine_cadence",
@@ -57,19 +62,26 @@ public enum RuleCatalog {
                 .number("tolerance", default: 0.15, doc: "an interval within this share of the period continues the run", range: 0...0.9),
                 .duration("min_interval", defaultMs: 1_000, doc: "shorter intervals never start a run"),
                 .number("active_hours", default: 22, doc: "also fires when active in this many of the last 24 hours (0: off)", range: 0...24),
+                .duration("stretch", defaultMs: 18_000_000, doc: "also fires on an unbroken stretch this long (0: off) ..."),
+                .duration("break", defaultMs: 1_800_000, doc: "... with no gap longer than this between requests ..."),
+                .number("stretch_min_requests", default: 60, doc: "... and at least this many requests ...", range: 3...1_000_000),
+                .number("max_burstiness", default: 0.2, doc: "... whose gaps have at most this Goh–Barabási burstiness (0 memoryless, -1 a clock) ...", range: -1...1),
+                .number("stretch_yield_ratio", default: 0.65, doc: "... at outcomes per request below this share of the user's own rate", range: 0...1),
             ]),
         RuleDefinition(
             name: "duplicate_prompts",
-            summary: "a large share of requests repeat a recent prompt_hash",
+            summary: "a large share of requests repeat a recent prompt_hash or, paraphrased, the same context",
             thresholds: [
-                .number("min_share", default: 0.5, doc: "share of the last 64 hashed requests that repeat one of the 16 recent prompts", range: 0...1),
+                .number("min_share", default: 0.3, doc: "share of the last 64 hashed requests that repeat one of the 16 recent prompts or the context of one of the last 4", range: 0...1),
                 .number("min_requests", default: 32, doc: "hashed requests seen before it can fire", range: 1...64),
+                .number("size_tolerance", default: 0.005, doc: "input tokens within this share of a recent request's are the same context again (0: off)", range: 0...1),
+                .number("min_size", default: 500, doc: "requests with fewer input tokens are never the same context"),
             ]),
         RuleDefinition(
             name: "leaderboard_sprint",
             summary: "a large share of the week's tokens just before the leaderboard cutoff",
             thresholds: [
-                .duration("window", defaultMs: 86_400_000, doc: "how long before leaderboard.weekly_cutoff counts as the sprint"),
+                .duration("window", defaultMs: 172_800_000, doc: "how long before leaderboard.weekly_cutoff counts as the sprint"),
                 .number("min_share", default: 0.5, doc: "share of the week's tokens in that window", range: 0...1),
                 .number("min_tokens", default: 300_000, doc: "tokens in that window below which it never fires"),
                 .number("yield_ratio", default: 0.5, doc: "with outcomes per token below this share of the rest of the week's", range: 0...1),
@@ -81,6 +93,21 @@ public enum RuleCatalog {
             thresholds: [
                 .number("max_requests", default: 3, doc: "at most this many requests in the week"),
                 .number("max_tokens", default: 3_000, doc: "and at most this many tokens"),
+                .number("relative_share", default: 0.05, doc: "or both requests and tokens within this share of the week's medians (0: off)", range: 0...1),
+                .number("min_users", default: 20, doc: "active users in the week needed before the medians count"),
+            ]),
+        RuleDefinition(
+            name: "hollow_outcomes",
+            summary: "outcomes that are hollow against the user's own rate: accepted steps without code, or repeated heavy hours with nothing to show",
+            thresholds: [
+                .number("min_tokens", default: 200_000, doc: "tokens in the hour below which the hour is ordinary"),
+                .number("min_accepted", default: 15, doc: "accepted requests in a heavy hour needed to judge their substance", range: 1...1_000_000),
+                .number("max_lines_per_accept", default: 2, doc: "fires when they average at most this many lines, with no commit or PR"),
+                .number("yield_ratio", default: 0.2, doc: "a heavy hour is hollow below this share of the outcomes the user's own rate predicts", range: 0...1),
+                .number("min_hours", default: 3, doc: "fires on this many hollow hours within span_hours", range: 1...64),
+                .number("span_hours", default: 48, doc: "how far back hollow hours count", range: 1...64),
+                .number("min_history_hours", default: 4, doc: "ordinary hours with reported outcomes needed before the user's own rate counts"),
+                .number("baseline_hours", default: 40, doc: "span of the own rate's moving average, in hours", range: 1...10_000),
             ]),
     ]
 

@@ -166,6 +166,25 @@ extension SlidingWindow {
         }
     }
 
+    /// A window that may never have had a user (the unreported counts): a flag, then only its end
+    /// when it has none, so a restored empty window is written back the same.
+    func writeSparse(to w: inout BinaryWriter) {
+        w.u8(hot.isEmpty ? 0 : 1)
+        if hot.isEmpty { w.i64(end) } else { write(to: &w) }
+    }
+
+    /// Reads what `writeSparse` wrote.
+    init(spec: WindowSpec, readingSparse r: inout BinaryReader, users: Int, teams: Int) throws {
+        switch try r.u8() {
+        case 0:
+            let end = try r.i64()
+            guard end == Int64.min / 4 || end.magnitude <= UInt64(BinaryReader.timeLimit) else { throw BinaryReader.Corrupt() }
+            self.init(spec: spec, end: end)
+        case 1: try self.init(spec: spec, reading: &r, users: users, teams: teams)
+        default: throw BinaryReader.Corrupt()
+        }
+    }
+
     @inline(__always) private static func write(_ e: Entry, to w: inout BinaryWriter) {
         w.i64(e.bucket); w.i64(e.tokens); w.u32(e.team); w.i32(e.teamOffset); w.u32(e.events); w.u32(e.outcomes)
     }
@@ -216,7 +235,9 @@ extension Engine {
     /// 3: a header with the body's length and XXH64 checksum; the state-shaping settings field by
     ///    field; every count, id and time validated on restore.
     /// 4: forwarded late events (engine shards) and the known-users window sliding by `knownStepMs` (was a day).
-    static let checkpointVersion: UInt32 = 4
+    /// 5: pending events say whether their outcome was reported; per window, the counts of unreported
+    ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
+    static let checkpointVersion: UInt32 = 5
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -253,6 +274,7 @@ extension Engine {
         Self.write(forwardedPending[...], to: &w)
         for window in windows { window.write(to: &w) }
         known.write(to: &w)
+        for window in unreported { window.writeSparse(to: &w) }
         w.i64(lastSnapshotAt ?? Int64.min); w.i64(watermark); w.i64(newestAccepted)
         w.int(counters.counted); w.int(counters.service); w.int(counters.duplicates); w.int(counters.snapshots)
         w.int(counters.deadLetters.count)
@@ -323,16 +345,22 @@ extension Engine {
     /// Late events waiting for their release (a partition's, or those forwarded from other shards).
     static func write(_ pending: ArraySlice<PendingEvent>, to w: inout BinaryWriter) {
         w.int(pending.count)
-        for e in pending { w.u32(e.user); w.u32(e.team); w.i64(e.ts); w.i64(e.tokens); w.u32(e.outcomes); w.i64(e.releaseAt) }
+        for e in pending {
+            w.u32(e.user); w.u32(e.team); w.i64(e.ts); w.i64(e.tokens); w.u32(e.outcomes); w.i64(e.releaseAt); w.u8(e.reported ? 1 : 0)
+        }
     }
 
     static func readPending(_ r: inout BinaryReader, users: Int, teams: Int) throws -> [PendingEvent] {
-        let count = try r.count(each: 36)
+        let count = try r.count(each: 37)
         var pending: [PendingEvent] = []
         pending.reserveCapacity(count)
         for _ in 0..<count {
-            pending.append(PendingEvent(user: try r.id(below: users), team: try r.id(below: teams), ts: try r.time(),
-                                        tokens: try r.i64(), outcomes: try r.u32(), releaseAt: try r.time()))
+            var e = PendingEvent(user: try r.id(below: users), team: try r.id(below: teams), ts: try r.time(),
+                                 tokens: try r.i64(), outcomes: try r.u32(), releaseAt: try r.time())
+            let reported = try r.u8()
+            guard reported <= 1 else { throw BinaryReader.Corrupt() }
+            e.reported = reported == 1
+            pending.append(e)
         }
         return pending
     }
@@ -411,6 +439,7 @@ extension Engine {
         forwardedPending = try Self.readPending(&r, users: userCount, teams: teamCount)
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
+        unreported = try configuration.windows.map { try SlidingWindow(spec: $0, readingSparse: &r, users: userCount, teams: teamCount) }
         let last = try r.time()
         lastSnapshotAt = last == Int64.min ? nil : last
         watermark = try r.time(); newestAccepted = try r.time()
@@ -438,6 +467,11 @@ extension Detector {
             w.f64(s.runMean); w.f64(s.runM2)
             w.u64(s.repeats)
             w.i64(s.queuedSpike); w.i64(s.queuedCadence); w.i64(s.queuedDuplicates)
+            for i in 0..<4 { w.u32(s.sizes[i]) }
+            w.u32(s.hourAccepted); w.u32(s.hourLines); w.u32(s.hourEvents); w.u32(s.hourReported); w.u64(s.hollowHours)
+            w.u32(s.ordinaryHours); w.f64(s.ordinaryTokens); w.f64(s.ordinaryOutcomes); w.f64(s.ordinaryEvents)
+            w.i64(s.stretchStart); w.u32(s.stretchEvents); w.u32(s.stretchReported); w.u32(s.stretchOutcomes); w.i64(s.stretchTokens)
+            w.f64(s.gapMean); w.f64(s.gapM2); w.i64(s.queuedHollow)
         }
         w.int(prompts.count)
         for p in prompts { w.u8(UInt8(p & 0xFF)); w.u8(UInt8(p >> 8)) }
@@ -469,9 +503,23 @@ extension Detector {
 
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
+        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
     static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 48
     static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48
     static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
+
+    /// Reads the signals added in version 4 (hollow_outcomes, the unbroken stretch, the last sizes).
+    private static func readExtended(_ s: inout UserSignals, _ r: inout BinaryReader) throws {
+        for i in 0..<4 { s.sizes[i] = try r.u32() }
+        s.hourAccepted = try r.u32(); s.hourLines = try r.u32(); s.hourEvents = try r.u32(); s.hourReported = try r.u32()
+        s.hollowHours = try r.u64()
+        s.ordinaryHours = try r.u32(); s.ordinaryTokens = try r.f64(); s.ordinaryOutcomes = try r.f64(); s.ordinaryEvents = try r.f64()
+        s.stretchStart = try r.time(); s.stretchEvents = try r.u32(); s.stretchReported = try r.u32(); s.stretchOutcomes = try r.u32()
+        s.stretchTokens = try r.i64(); s.gapMean = try r.f64(); s.gapM2 = try r.f64(); s.queuedHollow = try r.time()
+        // Counts within the hour and the stretch are parts of their totals.
+        guard s.hourReported <= s.hourEvents, s.hourAccepted <= s.hourEvents, s.stretchReported <= s.stretchEvents,
+              s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0 else { throw BinaryReader.Corrupt() }
+    }
 
     /// Reads the detection state of at most `users` users, naming teams below `teams`.
     mutating func read(from r: inout BinaryReader, users: Int, teams: Int) throws {
@@ -490,6 +538,7 @@ extension Detector {
             s.runMean = try r.f64(); s.runM2 = try r.f64()
             s.repeats = try r.u64()
             s.queuedSpike = try r.time(); s.queuedCadence = try r.time(); s.queuedDuplicates = try r.time()
+            try Self.readExtended(&s, &r)
             // Open bits name rules; the beat's times are set together (its arithmetic assumes so).
             guard s.open & ~ruleBits == 0, s.hashed <= 64, (s.lastTs == .min) == (s.beatTs == .min),
                   s.runBeats == 0 || s.runStart != .min else { throw Corrupt() }

@@ -24,6 +24,7 @@ public enum RuleKind: String, Sendable, CaseIterable, Comparable {
     case duplicatePrompts = "duplicate_prompts"
     case leaderboardSprint = "leaderboard_sprint"
     case mandateMinimum = "mandate_minimum"
+    case hollowOutcomes = "hollow_outcomes"
 
     /// Position in `allCases`; also the rule's bit in a user's set of open alerts.
     public var index: Int {
@@ -35,6 +36,7 @@ public enum RuleKind: String, Sendable, CaseIterable, Comparable {
         case .duplicatePrompts: 4
         case .leaderboardSprint: 5
         case .mandateMinimum: 6
+        case .hollowOutcomes: 7  // the last bit of a user's open set (UInt8)
         }
     }
 
@@ -56,6 +58,7 @@ public enum RuleKind: String, Sendable, CaseIterable, Comparable {
         case .duplicatePrompts: DuplicatePromptsRule.defaults
         case .leaderboardSprint: LeaderboardSprintRule.defaults
         case .mandateMinimum: MandateMinimumRule.defaults
+        case .hollowOutcomes: HollowOutcomesRule.defaults
         }
     }
 }

@@ -28,10 +28,11 @@ struct OpenAlert: Sendable, Equatable {
 
 /// The tokenmaxxing rules and the per-user state they need; owned by `Engine`.
 ///
-/// Determinism: per-event rules (`volume_spike`, `machine_cadence`, `duplicate_prompts`) update
+/// Determinism: per-event rules (`volume_spike`, `machine_cadence`, `duplicate_prompts`, `hollow_outcomes`) update
 /// per-user state in the user's per-partition order and queue findings; the rules that compare users
 /// (`peer_outlier`, `low_yield`) or weeks (`leaderboard_sprint`, `mandate_minimum`) run at snapshot
-/// boundaries from event-time state. Alerts, flags and suspicion change only at snapshot boundaries
+/// boundaries from event-time state, comparing this engine's users with `PeerReference`s built from
+/// every shard's `PeerSample` (per window, and the closing week under `PeerSample.week`). Alerts, flags and suspicion change only at snapshot boundaries
 /// (`step`), in a fixed order, so the outputs do not depend on how partitions interleave.
 public struct Detector: Sendable {
     public private(set) var configuration: DetectionConfiguration
@@ -43,6 +44,7 @@ public struct Detector: Sendable {
     var lowYield: LowYieldRule
     var sprint: LeaderboardSprintRule
     var mandate: MandateMinimumRule
+    var hollow: HollowOutcomesRule
     /// Parameters by `RuleKind.index`.
     var parameters: [RuleParameters]
     /// Whether any per-event rule runs (else `observe` returns at once).
@@ -74,8 +76,9 @@ public struct Detector: Sendable {
         lowYield = LowYieldRule(configuration.parameters(.lowYield))
         sprint = LeaderboardSprintRule(configuration.parameters(.leaderboardSprint))
         mandate = MandateMinimumRule(configuration.parameters(.mandateMinimum))
+        hollow = HollowOutcomesRule(configuration.parameters(.hollowOutcomes))
         parameters = RuleKind.byIndex.map { configuration.parameters($0) }
-        perEvent = volume.enabled || cadence.enabled || duplicates.enabled
+        perEvent = volume.enabled || cadence.enabled || duplicates.enabled || hollow.enabled
         weekly = sprint.enabled || mandate.enabled
     }
 
@@ -104,51 +107,94 @@ public struct Detector: Sendable {
 
     // MARK: - Per event
 
+    /// What the per-event rules read of one event besides its user, time and tokens.
+    struct Observed {
+        /// Outcome units (accepted + commits + PRs).
+        var outcomes: UInt32 = 0
+        /// Prompt-hash fingerprint (0 when the event has none).
+        var prompt: UInt16 = 0
+        var inputTokens: UInt32 = 0
+        var accepted = false
+        /// Lines added and removed.
+        var lines: UInt32 = 0
+        /// Whether the tool reported an outcome at all (else the outcome is unknown, not zero).
+        var reported = true
+    }
+
     /// Updates the per-event rules with one counted event, in the user's per-partition order.
-    /// `prompt` is the prompt-hash fingerprint (0 when the event has none); `releaseAt` is
-    /// `max(ts, partition watermark)`.
+    /// `releaseAt` is `max(ts, partition watermark)`.
     @inline(__always)
-    mutating func observe(user: UInt32, team: UInt32, ts: Int64, tokens: Int64, outcomes: UInt32, prompt: UInt16, releaseAt: Int64) {
+    mutating func observe(user: UInt32, team: UInt32, ts: Int64, tokens: Int64, _ o: Observed, releaseAt: Int64) {
         guard perEvent else { return }
         let u = Int(user)
         signals[u].team = team
-        let h = floorDiv(ts, 3_600_000)
-        var newHour = false
-        let current = signals[u].hour
-        if h > current {
-            if current != .min { volume.closeHour(&signals[u]) }
-            let shift = current == .min ? 32 : h - current
-            signals[u].activeHours = shift >= 32 ? 1 : (signals[u].activeHours << UInt32(shift)) | 1
-            signals[u].hour = h
-            signals[u].hourTokens = 0
-            signals[u].hourOutcomes = 0
-            newHour = true
-        } else if h < current {
-            let back = current - h
-            if back < 32 { signals[u].activeHours |= 1 << UInt32(back) }
-        }
-        if h == signals[u].hour {
+        let newHour = advanceHour(u, to: floorDiv(ts, 3_600_000))
+        if floorDiv(ts, 3_600_000) == signals[u].hour {
             signals[u].hourTokens &+= tokens
-            signals[u].hourOutcomes &+= outcomes
+            signals[u].hourOutcomes &+= o.outcomes
+            signals[u].hourEvents &+= 1
+            signals[u].hourReported &+= o.reported ? 1 : 0
+            if o.accepted && o.lines > 0 {  // lines not reported are unknown: nothing to judge
+                signals[u].hourAccepted &+= 1
+                signals[u].hourLines &+= o.lines
+            }
             if volume.enabled, let (score, evidence) = volume.evaluate(signals[u]) {
                 enqueue(.volumeSpike, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
             }
+            if hollow.enabled, let (score, evidence) = hollow.evaluate(signals[u]) {
+                enqueue(.hollowOutcomes, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
+            }
         }
         if cadence.enabled {
+            if let (score, evidence) = cadence.stretch(&signals[u], ts: ts, tokens: tokens, outcomes: o.outcomes, reported: o.reported,
+                                                        ownRate: ownRate(u)) {
+                enqueue(.machineCadence, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
+            }
             if let (score, evidence) = cadence.observe(&signals[u], ts: ts) {
                 enqueue(.machineCadence, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
             } else if newHour, let (score, evidence) = cadence.evaluateHours(signals[u]) {
                 enqueue(.machineCadence, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
             }
         }
-        if duplicates.enabled && prompt != 0 {
+        if duplicates.enabled && o.prompt != 0 {
             let found = prompts.withUnsafeMutableBufferPointer { p in
-                duplicates.observe(&signals[u], ring: p.baseAddress! + u * DuplicatePromptsRule.recent, fp: prompt)
+                duplicates.observe(&signals[u], ring: p.baseAddress! + u * DuplicatePromptsRule.recent, fp: o.prompt, size: o.inputTokens)
             }
             if let (score, evidence) = found {
                 enqueue(.duplicatePrompts, user: user, team: team, ts: ts, releaseAt: releaseAt, score: score, evidence: evidence)
             }
         }
+    }
+
+    /// Moves the user's current hour to `h` when it is later, closing the previous one; true when it moved.
+    @inline(__always) private mutating func advanceHour(_ u: Int, to h: Int64) -> Bool {
+        let current = signals[u].hour
+        if h > current {
+            if current != .min {
+                volume.closeHour(&signals[u])
+                hollow.closeHour(&signals[u], shift: h - current, stretchLimitMs: cadence.stretchMs / 2)
+            }
+            let shift = current == .min ? 32 : h - current
+            signals[u].activeHours = shift >= 32 ? 1 : (signals[u].activeHours << UInt32(shift)) | 1
+            signals[u].hour = h
+            signals[u].hourTokens = 0
+            signals[u].hourOutcomes = 0
+            signals[u].hourEvents = 0
+            signals[u].hourReported = 0
+            signals[u].hourAccepted = 0
+            signals[u].hourLines = 0
+            return true
+        } else if h < current {
+            let back = current - h
+            if back < 32 { signals[u].activeHours |= 1 << UInt32(back) }
+        }
+        return false
+    }
+
+    /// The user's outcomes per request in their ordinary hours, once there are enough of them.
+    @inline(__always) func ownRate(_ u: Int) -> Double? {
+        guard signals[u].ordinaryHours >= hollow.minHistoryHours, signals[u].ordinaryEvents > 0 else { return nil }
+        return signals[u].ordinaryOutcomes / signals[u].ordinaryEvents
     }
 
     @inline(__always)
@@ -162,6 +208,9 @@ public struct Detector: Sendable {
         case .machineCadence:
             guard bucket > signals[u].queuedCadence else { return }
             signals[u].queuedCadence = bucket
+        case .hollowOutcomes:
+            guard bucket > signals[u].queuedHollow else { return }
+            signals[u].queuedHollow = bucket
         default:
             guard bucket > signals[u].queuedDuplicates else { return }
             signals[u].queuedDuplicates = bucket
@@ -195,7 +244,7 @@ public struct Detector: Sendable {
     /// resolve, and suspicion follows. Alerts go to `outbox` in a fixed order.
     ///
     /// `peerReferences` holds, for each window `peerWindowsDue` named, the figures of every shard's users.
-    mutating func step(asOf: Int64, previous: Int64, windows: [SlidingWindow], users: Interner, teams: Interner,
+    mutating func step(asOf: Int64, previous: Int64, windows: [SlidingWindow], unreported: [SlidingWindow], users: Interner, teams: Interner,
                        unassigned: UInt32, peerReferences: [Int: PeerReference],
                        suspicion: inout [Double], outbox: inout [OutputRecord]) {
         var touched: [UInt32] = []
@@ -227,7 +276,7 @@ public struct Detector: Sendable {
 
         // 2. Rules that compare a user with the team, over a window's exact totals and every shard's figures.
         func groups(_ i: Int) -> PeerGroups? {
-            peerReferences[i].map { PeerGroups(window: windows[i], reference: $0, teams: teams, unassigned: unassigned) }
+            peerReferences[i].map { PeerGroups(window: windows[i], unreported: unreported[i], reference: $0, teams: teams, unassigned: unassigned) }
         }
         if peer.enabled && Self.due(peer.everyMs, asOf, previous), let i = Self.window(length: peer.windowMs, in: windows),
            let g = groups(i) {
@@ -250,7 +299,7 @@ public struct Detector: Sendable {
                 for u in order {
                     let result = rule == .leaderboardSprint
                         ? (sprint.enabled ? sprint.evaluate(book, user: Int(u)) : nil)
-                        : (mandate.enabled ? mandate.evaluate(book, user: Int(u)) : nil)
+                        : (mandate.enabled ? mandate.evaluate(book, user: Int(u), reference: peerReferences[PeerSample.week]) : nil)
                     if let (score, evidence) = result {
                         found.append(PeerFinding(user: u, team: signals[Int(u)].team, score: score, evidence: evidence))
                     }
@@ -310,7 +359,16 @@ public struct Detector: Sendable {
            !due.contains(i) {
             due.append(i)
         }
+        // The weekly rules compare a user with everyone's week: every shard's sample of it is needed.
+        if mandate.enabled && configuration.cutoff(after: previous) <= asOf { due.append(PeerSample.week) }
         return due
+    }
+
+    /// This engine's users of the week whose cutoff is the first after `previous` (empty when none).
+    func weekSample(previous: Int64) -> PeerSample {
+        let cutoff = configuration.cutoff(after: previous)
+        guard let book = weeks.first(where: { $0.cutoff == cutoff }) else { return PeerSample() }
+        return PeerSample(week: book)
     }
 
     /// Whether a rule evaluated every `every` runs at `asOf`: a multiple of it lies in `(previous, asOf]`.
@@ -418,7 +476,8 @@ public struct Detector: Sendable {
         case .machineCadence: MachineCadenceRule.describe(a.evidence, user: user, into: &w)
         case .duplicatePrompts: DuplicatePromptsRule.describe(a.evidence, user: user, into: &w)
         case .leaderboardSprint: sprint.describe(a.evidence, user: user, into: &w)
-        case .mandateMinimum: MandateMinimumRule.describe(a.evidence, user: user, into: &w)
+        case .mandateMinimum: mandate.describe(a.evidence, user: user, into: &w)
+        case .hollowOutcomes: hollow.describe(a.evidence, user: user, into: &w)
         }
     }
 }

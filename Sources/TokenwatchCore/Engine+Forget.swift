@@ -9,6 +9,7 @@ extension Engine {
         var name = userId
         guard let u = name.withUTF8({ users.lookup(UnsafeRawBufferPointer($0)) }) else { return false }
         for i in windows.indices { windows[i].forget(user: u) }
+        for i in unreported.indices { unreported[i].forget(user: u) }
         known.forget(user: u)
         knownPerTeam = [:]
         for v in known.active { knownPerTeam[known.team(of: v) ?? unassignedTeam, default: 0] += 1 }

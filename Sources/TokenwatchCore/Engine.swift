@@ -70,6 +70,8 @@ public struct Engine: Sendable {
         var tokens: Int64
         var outcomes: UInt32
         var releaseAt: Int64
+        /// Whether the tool reported an outcome (see `unreported`).
+        var reported = true
     }
 
     /// Per-partition progress and de-duplication memory.
@@ -104,6 +106,9 @@ public struct Engine: Sendable {
     var partitions = PartitionTable()
     public internal(set) var windows: [SlidingWindow]
     var known: SlidingWindow
+    /// Per window, the same counts of only the events whose tool reported no outcome (rare), so the rules
+    /// that compare outcomes per token compare reported usage only (a missing outcome is unknown, not zero).
+    var unreported: [SlidingWindow]
     /// The last snapshot time emitted; nil until the first watermark is known.
     public internal(set) var lastSnapshotAt: Int64?
     public internal(set) var watermark = Int64.min
@@ -142,6 +147,7 @@ public struct Engine: Sendable {
         self.inputTopic = inputTopic
         decoder = EventDecoder(maxMessageBytes: configuration.maxMessageBytes)
         windows = configuration.windows.map { SlidingWindow(spec: $0) }
+        unreported = configuration.windows.map { SlidingWindow(spec: $0) }
         let longest = configuration.windows.map(\.lengthMs).max() ?? 0
         let day: Int64 = 86_400_000
         let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
@@ -322,8 +328,10 @@ public struct Engine: Sendable {
         }
         let team = event.team.isPresent ? decoder.withBytes(event.team) { teams.intern($0).id } : unassignedTeam
         let outcomeUnits = (event.accepted == true ? 1 : 0) + event.commits + event.prs
+        // An event that reports none of accepted, lines, commits or PRs has unknown outcomes, not zero.
+        let reported = event.accepted != nil || event.linesAdded > 0 || event.linesRemoved > 0 || event.commits > 0 || event.prs > 0
         let pending = PendingEvent(user: user.id, team: team, ts: ts, tokens: event.tokens,
-                                   outcomes: UInt32(clamping: outcomeUnits), releaseAt: releaseAt)
+                                   outcomes: UInt32(clamping: outcomeUnits), releaseAt: releaseAt, reported: reported)
         // Late events wait for the snapshot after their partition's watermark, even before the first
         // snapshot, so they count identically however partitions interleave.
         if isLate, lastSnapshotAt.map({ releaseAt >= $0 }) ?? true {
@@ -333,9 +341,11 @@ public struct Engine: Sendable {
             apply(pending)
         }
         if detector.perEvent {
-            let prompt = event.promptHash.count > 0 ? decoder.withBytes(event.promptHash) { DuplicatePromptsRule.fingerprint($0) } : 0
-            detector.observe(user: user.id, team: team, ts: ts, tokens: event.tokens, outcomes: pending.outcomes,
-                             prompt: prompt, releaseAt: max(ts, releaseAt))
+            var o = Detector.Observed(outcomes: pending.outcomes, inputTokens: UInt32(clamping: event.inputTokens),
+                                      accepted: event.accepted == true,
+                                      lines: UInt32(clamping: event.linesAdded + event.linesRemoved), reported: pending.reported)
+            if event.promptHash.count > 0 { o.prompt = decoder.withBytes(event.promptHash) { DuplicatePromptsRule.fingerprint($0) } }
+            detector.observe(user: user.id, team: team, ts: ts, tokens: event.tokens, o, releaseAt: max(ts, releaseAt))
         }
         counters.counted += 1
         return .counted
@@ -399,6 +409,11 @@ public struct Engine: Sendable {
             windows[i].add(user: e.user, team: e.team, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
         }
         known.add(user: e.user, team: e.team, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
+        if !e.reported {
+            for i in unreported.indices {
+                unreported[i].add(user: e.user, team: e.team, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
+            }
+        }
         detector.tally(user: e.user, ts: e.ts, tokens: e.tokens, outcomes: e.outcomes)
     }
 
@@ -519,6 +534,7 @@ public struct Engine: Sendable {
         unkeyedIds.expire(newestTs: asOf)
         for i in windows.indices {
             windows[i].advance(toEnd: windows[i].bucket(of: windows[i].spec.end(asOf: asOf)))
+            unreported[i].advance(toEnd: unreported[i].bucket(of: unreported[i].spec.end(asOf: asOf)))
         }
         known.advance(toEnd: known.bucket(of: known.spec.end(asOf: asOf)))
         if known.changed { recountKnown() }
@@ -529,15 +545,17 @@ public struct Engine: Sendable {
         detector.peerWindowsDue(asOf: asOf, previous: previous, windows: windows)
     }
 
-    /// This engine's users of window `i` by team, for the peer rules' reference figures.
+    /// This engine's users of window `i` by team, for the peer rules' reference figures; with
+    /// `PeerSample.week`, the users of the week whose cutoff this snapshot passes (the weekly rules').
     func peerSample(window i: Int) -> PeerSample {
-        PeerSample(window: windows[i], teams: teams, unassigned: unassignedTeam)
+        if i == PeerSample.week { return detector.weekSample(previous: lastSnapshotAt ?? .min) }
+        return PeerSample(window: windows[i], unreported: unreported[i], teams: teams, unassigned: unassignedTeam)
     }
 
     /// A snapshot's second step: the rules run (with the peer figures of every shard), alerts go to the outbox.
     mutating func finishSnapshot(asOf: Int64, previous: Int64, peerReferences: [Int: PeerReference]) {
         let firstAlert = outbox.count
-        detector.step(asOf: asOf, previous: previous, windows: windows, users: users, teams: teams,
+        detector.step(asOf: asOf, previous: previous, windows: windows, unreported: unreported, users: users, teams: teams,
                       unassigned: unassignedTeam, peerReferences: peerReferences, suspicion: &suspicion, outbox: &outbox)
         // Alerts belong to this snapshot time, like the boards (replay ranges select on it).
         for i in firstAlert..<outbox.count { outbox[i].eventTime = asOf }

@@ -17,6 +17,22 @@ extension Engine {
             + "\(AlertText.percent(v.yieldRatio)) of the usual rate)")
     }
 
+    func hollowMeasures(_ s: UserSignals) -> ([RuleMeasure], String) {
+        let h = detector.hollow
+        let perAccept = s.hourAccepted > 0 ? Double(s.hourLines) / Double(s.hourAccepted) : 0
+        let hollowHours = Double((s.hollowHours & h.spanMask).nonzeroBitCount)
+        let measures = [
+            RuleMeasure(name: "tokens_this_hour", value: Double(s.hourTokens), threshold: Double(h.minTokens), firesWhen: .atLeast),
+            RuleMeasure(name: "accepted_this_hour", value: Double(s.hourAccepted), threshold: Double(h.minAccepted), firesWhen: .atLeast),
+            RuleMeasure(name: "lines_per_accepted", value: perAccept, threshold: h.maxLinesPerAccept, firesWhen: .atMost),
+            RuleMeasure(name: "hollow_hours_in_span", value: hollowHours + (h.isHollow(s) ? 1 : 0), threshold: Double(h.minHours), firesWhen: .atLeast),
+            RuleMeasure(name: "ordinary_hours_of_history", value: Double(s.ordinaryHours), threshold: Double(h.minHistoryHours),
+                        firesWhen: .atLeast),
+        ]
+        return (measures, "fires on many accepted requests with almost no code in a heavy hour, or on "
+            + "\(h.minHours) heavy hours whose outcomes fall below \(AlertText.percent(h.yieldRatio)) of the user's own rate")
+    }
+
     func cadenceMeasures(_ s: UserSignals) -> ([RuleMeasure], String) {
         let c = detector.cadence
         let requests = s.runBeats + 1

@@ -162,6 +162,7 @@ extension Engine {
         case .volumeSpike: return volumeMeasures(s)
         case .machineCadence: return cadenceMeasures(s)
         case .duplicatePrompts: return duplicateMeasures(s)
+        case .hollowOutcomes: return hollowMeasures(s)
         case .peerOutlier: return peerMeasures(u, peerFigures)
         case .lowYield: return lowYieldMeasures(u, peerFigures)
         case .leaderboardSprint, .mandateMinimum: return weeklyMeasures(rule, user: u)

@@ -1,5 +1,5 @@
 /// Per-user detection state that the per-event rules update in the user's (per-partition) order.
-/// Fixed size (about 150 bytes, plus 32 bytes of prompt fingerprints kept beside it in `Detector`),
+/// Fixed size (about 250 bytes, plus 32 bytes of prompt fingerprints kept beside it in `Detector`),
 /// so a user costs the same however much they send.
 struct UserSignals: Sendable, Equatable {
     /// The team of the user's newest event (for alerts of the per-event rules).
@@ -33,10 +33,38 @@ struct UserSignals: Sendable, Equatable {
 
     /// Bit k: the k-th most recent hashed request repeated a recent prompt (duplicate_prompts).
     var repeats: UInt64 = 0
+    /// Input tokens of the four most recent requests, newest in lane 0 (duplicate_prompts' paraphrases).
+    var sizes = SIMD4<UInt32>(repeating: 0)
+
+    // The current hour's outcomes in detail (hollow_outcomes).
+    /// Accepted requests that reported lines, and their lines added and removed.
+    var hourAccepted: UInt32 = 0
+    var hourLines: UInt32 = 0
+    var hourEvents: UInt32 = 0
+    /// The hour's events whose tool reported an outcome (a missing outcome is unknown, not zero).
+    var hourReported: UInt32 = 0
+    /// Bit k: hour `hour - k` was hollow (heavy, reported, outcomes far below the user's own rate).
+    var hollowHours: UInt64 = 0
+    /// The user's own rate: moving averages of tokens and outcomes per ordinary (not heavy) reported hour.
+    var ordinaryHours: UInt32 = 0
+    var ordinaryTokens = 0.0
+    var ordinaryOutcomes = 0.0
+    var ordinaryEvents = 0.0
+
+    // The current unbroken stretch of activity (machine_cadence): no gap longer than a break.
+    var stretchStart: Int64 = .min
+    var stretchEvents: UInt32 = 0
+    var stretchReported: UInt32 = 0
+    var stretchOutcomes: UInt32 = 0
+    var stretchTokens: Int64 = 0
+    /// Running mean and sum of squared deviations of the gaps in the stretch (burstiness).
+    var gapMean = 0.0
+    var gapM2 = 0.0
 
     /// Snapshot-interval bucket of the last queued finding of each per-event rule: at most one
     /// finding per (user, rule) per interval is queued, which bounds the queue.
     var queuedSpike: Int64 = .min
     var queuedCadence: Int64 = .min
     var queuedDuplicates: Int64 = .min
+    var queuedHollow: Int64 = .min
 }

@@ -20,6 +20,10 @@ public struct SimEvent: Sendable {
     var commits: UInt8 = 0
     var prs: UInt8 = 0
     var accepted = false
+    /// The tool reports no outcome (the event has no `outcome` object).
+    var noOutcome = false
+    /// Part of the user's gaming (ground truth for time to detect; never encoded).
+    var gaming = false
 }
 
 /// A deterministic synthetic population driven by event time: teams in time zones, people with
@@ -28,7 +32,7 @@ public struct SimEvent: Sendable {
 /// rules cannot be tuned to one fixed shape. Events come out one UTC day at a time, in event-time order.
 public struct SyntheticPopulation: Sendable {
     /// Scenarios: `mixed` (a realistic population) or one persona for everyone.
-    public static var scenarios: [String] { ["mixed"] + Persona.allCases.map(\.rawValue) }
+    public static var scenarios: [String] { ["mixed", "extended"] + Persona.allCases.map(\.rawValue) }
 
     public struct Member: Sendable {
         public var id: String
@@ -44,6 +48,11 @@ public struct SyntheticPopulation: Sendable {
         var sessions: UInt32 = 0
         /// Event time of the next beat of a schedule that runs across days (service, metronome); < 0: none yet.
         var cursor = -1.0
+        /// Event time of the member's first gaming event in the simulated span (`Int64.max`: none).
+        public var gamingFrom = Int64.max
+        /// Input size of the last request and re-asks still to come (paraphraser).
+        var lastInput: Int32 = 0
+        var reask = 0
     }
 
     /// Everything drawn per user.
@@ -116,7 +125,8 @@ public struct SyntheticPopulation: Sendable {
             personas = Array(repeating: single, count: count)
         } else {
             for p in Persona.allCases where p != .regular {
-                personas += Array(repeating: p, count: Int((Double(count) * p.mixedShare).rounded()))
+                let share = scenario == "extended" ? p.extendedShare : p.mixedShare
+                personas += Array(repeating: p, count: Int((Double(count) * share).rounded()))
             }
             personas = Array(personas.prefix(count))
             personas += Array(repeating: .regular, count: count - personas.count)
@@ -129,6 +139,7 @@ public struct SyntheticPopulation: Sendable {
                      "billing", "identity", "checkout", "ads", "maps", "media", "devex", "sre", "api", "store"]
         let zones: [Double] = [-8, -7, -5, -4, -3, 0, 1, 2, 3, 5.5, 8, 9, 10]
         var teams: [(name: String, tz: Double, left: Int)] = []
+        var gamerTeam = -1  // the team team gamers fill (a whole small team games together)
         var humans = 0
         var serviceIndex = 0
         for (i, persona) in personas.enumerated() {
@@ -136,8 +147,18 @@ public struct SyntheticPopulation: Sendable {
             let team: String
             if persona == .service {
                 team = ["platform", "infra", "devex", "sre"][Int(rng.next() % 4)]
+            } else if persona == .teamGamer {
+                if gamerTeam < 0 || teams[gamerTeam].left == 0 {
+                    let n = teams.count
+                    let name = names[n % names.count] + (n >= names.count ? "-\(n / names.count + 1)" : "")
+                    teams.append((name, zones[Int(rng.next() % UInt64(zones.count))], 5 + Int(rng.next() % 3)))
+                    gamerTeam = teams.count - 1
+                }
+                teams[gamerTeam].left -= 1
+                team = teams[gamerTeam].name
+                p.tzHours = teams[gamerTeam].tz
             } else {
-                if teams.isEmpty || teams[teams.count - 1].left == 0 {
+                if teams.isEmpty || teams[teams.count - 1].left == 0 || teams.count - 1 == gamerTeam {
                     let n = teams.count
                     let name = names[n % names.count] + (n >= names.count ? "-\(n / names.count + 1)" : "")
                     teams.append((name, zones[Int(rng.next() % UInt64(zones.count))], 4 + Int(rng.next() % 27)))
@@ -224,7 +245,10 @@ public struct SyntheticPopulation: Sendable {
             p.interval = 20 + r.unit() * 40
             p.blockHours = 3 + r.unit() * 11
             p.jitter = 6 + r.unit() * 14  // hours before the cutoff the sprint starts
+        default:
+            break
         }
+        if m.persona.isExtended { drawExtended(&p, persona: m.persona, rng: &r, weekdays: weekdays, days: days) }
         if m.persona == .padder {
             p.count = 1 + Int(r.next() % 3)
         }
@@ -235,6 +259,52 @@ public struct SyntheticPopulation: Sendable {
         }
         m.rng = r
         m.profile = p
+    }
+
+    /// The parameters of the extended personas (their own draws, after the common ones).
+    static func drawExtended(_ p: inout Profile, persona: Persona, rng r: inout SplitMix, weekdays: [Int], days: Int) {
+        switch persona {
+        case .randomScript:
+            p.interval = 40_000 + r.unit() * 200_000  // mean gap (ms), exponential
+            p.blockHours = 6 + r.unit() * 4
+            p.intensity = 0.5 + r.unit() * 2  // request size, times the person's own
+        case .paraphraser:
+            p.share = 0.35 + r.unit() * 0.35  // chance a question is re-asked
+            p.count = 2 + Int(r.next() % 5)  // re-asks per question, at most
+            p.intensity = 1.3 + r.unit() * 1.2
+        case .partialInflater:
+            p.count = 1 + Int(r.next() % 2)  // needless agent sessions a workday
+            p.blockHours = 0.75 + r.unit() * 1.5
+        case .teamGamer:
+            p.intensity = 800_000 + r.unit() * 2_700_000  // padding tokens a workday
+        case .fakeAccepter:
+            p.count = 1 + Int(r.next() % 3)  // loops a workday
+            p.blockHours = 1 + r.unit() * 2.5
+            p.share = 0.6 + r.unit() * 0.35  // steps marked accepted
+        case .slowSprinter:
+            p.ratePerHour *= 0.4 + r.unit() * 0.6
+            p.share = 0.55 + r.unit() * 0.3
+            p.interval = 10 + r.unit() * 30
+            p.jitter = 20 + r.unit() * 18  // hours before the cutoff the sprint starts
+            p.blockHours = p.jitter
+        case .hugger:
+            p.count = 4 + Int(r.next() % 9)  // requests in the week
+        case .incidentNight:
+            let nights = weekdays + [days - 1]
+            p.flag = r.unit() < 0.35  // the night just before the cutoff
+            p.specialDay = nights.isEmpty ? 0 : nights[Int(r.next() % UInt64(nights.count))]
+            p.blockHours = 2.5 + r.unit() * 2
+            p.intensity = 2.5 + r.unit() * 3  // rate, times the person's own
+        case .newHire:
+            p.intensity = 1.2 + r.unit() * 1.3  // rate at the end of the week, times a regular's
+            p.specialDay = Int(r.next() % 2)  // start day
+        case .reader:
+            p.ratePerHour *= 1.6 + r.unit() * 0.8
+            p.acceptRate *= 0.05 + r.unit() * 0.15
+            p.flag = r.unit() < 0.6  // their tool reports no outcome
+        default:
+            break
+        }
     }
 
     // MARK: - Events
@@ -257,6 +327,7 @@ public struct SyntheticPopulation: Sendable {
                 let end = start + Int64(days) * Self.dayMs
                 for e in fresh where e.ts >= start && e.ts < end {
                     m.tokensSoFar += Int64(e.input) + Int64(e.output)
+                    if e.gaming { m.gamingFrom = min(m.gamingFrom, e.ts) }
                     if e.ts < dayEnd { out.append(e) } else { m.carry.append(e) }
                 }
             }
@@ -295,15 +366,16 @@ public struct SyntheticPopulation: Sendable {
                 t += p.interval * (1 + 0.002 * (m.rng.unit() - 0.5))
             }
             return
-        case .padder:
+        case .padder, .hugger:
             // A handful of tiny requests somewhere in the working week.
             if d == 0 {
                 let weekdays = (0..<days).filter { ($0 + originWeekday) % 7 < 5 }
                 for _ in 0..<p.count where !weekdays.isEmpty {
                     let day = weekdays[Int(m.rng.next() % UInt64(min(weekdays.count, 5)))]
                     var e = SimEvent(ts: localStart(m, day) + Int64((p.dayStart + m.rng.unit() * p.dayLength) * Double(Self.hour)), user: index)
-                    e.input = Int32(20 + m.rng.next() % 380)
-                    e.output = Int32(20 + m.rng.next() % 180)
+                    e.input = Int32(m.persona == .hugger ? 250 + m.rng.next() % 650 : 20 + m.rng.next() % 380)
+                    e.output = Int32(m.persona == .hugger ? 60 + m.rng.next() % 240 : 20 + m.rng.next() % 180)
+                    e.gaming = true
                     e.prompt = m.rng.next() | 1
                     e.accepted = m.rng.unit() < 0.3
                     e.tool = UInt8(m.rng.next() % 3)
@@ -327,7 +399,12 @@ public struct SyntheticPopulation: Sendable {
             sessions = 6 + Int(m.rng.next() % 3)
         }
         if m.persona == .spiker && d == p.specialDay { works = true }
-        if m.persona == .replayer { rate *= p.intensity }
+        if m.persona == .replayer || m.persona == .paraphraser { rate *= p.intensity }
+        if m.persona == .newHire {
+            // Nothing before the start day, then from almost nothing to heavy within the week.
+            works = works && d >= p.specialDay
+            rate *= p.intensity * min(1, max(0.04, Double(d - p.specialDay) / 4))
+        }
         let dayStart = p.dayStart + (m.rng.unit() - 0.5)
         if works {
             for _ in 0..<sessions {
@@ -383,6 +460,7 @@ public struct SyntheticPopulation: Sendable {
                 e.kind = 2
                 e.tool = 2
                 e.session = m.sessions
+                e.gaming = true
                 out.append(e)
                 t += exponential(&m.rng, mean: 1 / p.interval)
             }
@@ -398,6 +476,7 @@ public struct SyntheticPopulation: Sendable {
                 e.prompt = m.rng.next() | 1
                 e.kind = 0
                 e.tool = 0
+                e.gaming = true
                 out.append(e)
             }
         case .loopAgent where weekday < 5:
@@ -417,6 +496,7 @@ public struct SyntheticPopulation: Sendable {
                     e.kind = 3
                     e.tool = 1
                     e.session = m.sessions
+                    e.gaming = true
                     out.append(e)
                     t += 5_000 + m.rng.unit() * 55_000
                 }
@@ -444,13 +524,43 @@ public struct SyntheticPopulation: Sendable {
                     e.kind = 4
                     e.tool = 2
                     e.source = 2
+                    e.gaming = true
                     out.append(e)
                 }
                 k += 1
                 t += p.interval * (1 + p.jitter * (2 * m.rng.unit() - 1))
             }
             if p.flag { m.cursor = t }
-        case .sprinter:
+        case .randomScript where works && weekday < 5:
+            scriptDay(&m, index: index, from: Double(atHour(dayStart)), into: &out)
+        case .partialInflater where works && weekday < 5:
+            for _ in 0..<p.count {
+                agentLoop(&m, index: index, from: Double(atHour(dayStart + m.rng.unit() * p.dayLength)),
+                          hours: p.blockHours * (0.7 + 0.6 * m.rng.unit()), accept: 0.01, oneLine: false, into: &out)
+            }
+        case .fakeAccepter where weekday < 5:
+            for _ in 0..<p.count {
+                agentLoop(&m, index: index, from: Double(atHour(dayStart + m.rng.unit() * p.dayLength)),
+                          hours: p.blockHours * (0.7 + 0.6 * m.rng.unit()), accept: p.share, oneLine: true, into: &out)
+            }
+        case .teamGamer where works && weekday < 5:
+            // Padding through the working day, mid-sized contexts, fresh prompts, nothing accepted.
+            var left = p.intensity * (0.7 + 0.6 * m.rng.unit())
+            while left > 0 {
+                var e = SimEvent(ts: atHour(dayStart + m.rng.unit() * length), user: index)
+                let size = min(left, 8_000 + m.rng.unit() * 40_000)
+                left -= size
+                e.input = Int32(size * 0.92)
+                e.output = Int32(size * 0.08)
+                e.prompt = m.rng.next() | 1
+                e.accepted = m.rng.unit() < 0.02
+                e.tool = UInt8(m.rng.next() % 3)
+                e.gaming = true
+                out.append(e)
+            }
+        case .incidentNight:
+            incident(&m, index: index, localDay: d, into: &out)
+        case .sprinter, .slowSprinter:
             // The hours before the cutoff: enough tokens to make `share` of the week.
             guard let cutoff else { break }
             let sprintStart = cutoff - Int64(p.jitter * Double(Self.hour))
@@ -472,6 +582,7 @@ public struct SyntheticPopulation: Sendable {
                 e.kind = 2
                 e.tool = 1
                 e.session = m.sessions
+                e.gaming = true
                 out.append(e)
                 t += exponential(&m.rng, mean: Double(Self.hour) / p.interval)
             }
@@ -482,6 +593,76 @@ public struct SyntheticPopulation: Sendable {
 
     private func crunchSession(_ m: Member, _ d: Int) -> Bool { m.persona == .crunch && d == m.profile.specialDay }
 
+    /// A script in working hours: memoryless gaps, sizes varied around the person's own, fresh prompts.
+    func scriptDay(_ m: inout Member, index: Int32, from: Double, into out: inout [SimEvent]) {
+        let p = m.profile
+        let end = from + p.blockHours * (0.85 + 0.3 * m.rng.unit()) * Double(Self.hour)
+        var t = from + exponential(&m.rng, mean: p.interval)
+        while t < end {
+            var e = SimEvent(ts: Int64(t), user: index)
+            e.input = Int32(min(200_000, p.meanIn * p.intensity * logNormal(&m.rng)))
+            e.output = Int32(min(50_000, p.meanOut * logNormal(&m.rng)))
+            e.prompt = m.rng.next() | 1
+            e.accepted = m.rng.unit() < 0.02
+            e.kind = UInt8(m.rng.next() % 2)
+            e.tool = UInt8(m.rng.next() % 3)
+            e.gaming = true
+            out.append(e)
+            t += exponential(&m.rng, mean: p.interval)
+        }
+    }
+
+    /// A needless agent loop: steps 5–45 s apart, big contexts; `oneLine` marks accepted steps with one line.
+    func agentLoop(_ m: inout Member, index: Int32, from: Double, hours: Double, accept: Double, oneLine: Bool,
+                   into out: inout [SimEvent]) {
+        m.sessions += 1
+        var t = from
+        let end = from + hours * Double(Self.hour)
+        while t < end {
+            var e = SimEvent(ts: Int64(t), user: index)
+            e.input = Int32(3_000 + m.rng.unit() * 8_000)
+            e.output = Int32(150 + m.rng.unit() * 600)
+            e.cacheRead = Int32(m.rng.unit() * 6_000)
+            e.accepted = m.rng.unit() < accept
+            if e.accepted { e.linesAdded = oneLine ? 1 : UInt16(1 + m.rng.next() % 40) }
+            e.prompt = m.rng.next() | 1
+            e.kind = 3
+            e.tool = 1
+            e.session = m.sessions
+            e.gaming = true
+            out.append(e)
+            t += 5_000 + m.rng.unit() * 40_000
+        }
+    }
+
+    /// An incident night: hours of heavy, accepted work from about 1 am local, or ending just before the cutoff.
+    func incident(_ m: inout Member, index: Int32, localDay d: Int, into out: inout [SimEvent]) {
+        let p = m.profile
+        var from: Double
+        if p.flag, let cutoff {
+            from = Double(cutoff) - (p.blockHours + m.rng.unit()) * Double(Self.hour)
+            guard Int64(from) >= localStart(m, d) && Int64(from) < localStart(m, d + 1) else { return }
+        } else {
+            guard d == p.specialDay + 1 else { return }  // the night after the drawn day
+            from = Double(localStart(m, d)) + (1 + m.rng.unit() * 0.5) * Double(Self.hour)
+        }
+        let end = from + p.blockHours * Double(Self.hour)
+        let rate = p.ratePerHour * p.intensity
+        m.sessions += 1
+        var t = from
+        while t < end {
+            var e = human(&m, index: index, ts: Int64(t))
+            e.input = Int32(min(200_000, Double(e.input) * 2))
+            if !e.accepted && m.rng.unit() < 0.3 {
+                e.accepted = true
+                e.linesAdded = UInt16(1 + m.rng.next() % 60)
+                e.commits = m.rng.unit() < 0.2 ? 1 : 0
+            }
+            out.append(e)
+            t += exponential(&m.rng, mean: Double(Self.hour) / rate)
+        }
+    }
+
     /// One interactive request of a person.
     func human(_ m: inout Member, index: Int32, ts: Int64) -> SimEvent {
         let p = m.profile
@@ -490,15 +671,19 @@ public struct SyntheticPopulation: Sendable {
         e.output = Int32(min(50_000, p.meanOut * logNormal(&m.rng)))
         e.cacheRead = Int32(m.rng.unit() * 800)
         let replay = m.persona == .replayer && m.rng.unit() < p.share
-        if replay {
+        if m.persona == .paraphraser && paraphrase(&m, &e) {
+            // a re-ask: done
+        } else if replay {
             e.prompt = p.pool[Int(m.rng.next() % UInt64(p.pool.count))]
             e.accepted = m.rng.unit() < p.acceptRate * 0.2
+            e.gaming = true
         } else {
             e.prompt = m.lastPrompt != 0 && m.rng.unit() < p.retryRate ? m.lastPrompt : m.rng.next() | 1
             e.accepted = m.rng.unit() < p.acceptRate
         }
         m.lastPrompt = e.prompt
-        if e.accepted {
+        if m.persona == .reader && p.flag { e.noOutcome = true }
+        if e.accepted && !e.noOutcome {
             e.linesAdded = UInt16(1 + m.rng.next() % 60)
             e.linesRemoved = UInt16(m.rng.next() % 15)
             e.commits = m.rng.unit() < p.commitRate ? 1 : 0
@@ -508,6 +693,22 @@ public struct SyntheticPopulation: Sendable {
         e.tool = UInt8(m.rng.next() % 3)
         e.session = m.sessions
         return e
+    }
+
+    /// The paraphraser's request: the same question again (same context, a new prompt hash, rarely
+    /// accepted), or a new question that may be re-asked. True when it is a re-ask.
+    func paraphrase(_ m: inout Member, _ e: inout SimEvent) -> Bool {
+        if m.reask > 0 && m.lastInput > 0 {
+            m.reask -= 1
+            e.input = Int32(Double(m.lastInput) * (0.995 + 0.01 * m.rng.unit()))
+            e.prompt = m.rng.next() | 1
+            e.accepted = m.rng.unit() < m.profile.acceptRate * 0.1
+            e.gaming = true
+            return true
+        }
+        m.lastInput = e.input
+        m.reask = m.rng.unit() < m.profile.share ? 1 + Int(m.rng.next() % UInt64(m.profile.count)) : 0
+        return false
     }
 
     // MARK: - Encoding
@@ -536,6 +737,10 @@ public struct SyntheticPopulation: Sendable {
         w.key("input_tokens"); w.int(Int64(e.input))
         w.key("output_tokens"); w.int(Int64(e.output))
         w.key("cache_read_tokens"); w.int(Int64(e.cacheRead))
+        if e.noOutcome {
+            w.endObject()
+            return (m.id, w.bytes)
+        }
         w.key("outcome")
         w.beginObject()
         w.key("accepted"); w.bool(e.accepted)
@@ -580,6 +785,7 @@ public struct SyntheticPopulation: Sendable {
             w.beginObject()
             w.key("persona"); w.string(m.persona.rawValue)
             w.key("team"); w.string(m.team)
+            if m.gamingFrom != .max { w.key("gaming_from"); w.int(m.gamingFrom) }
             w.endObject()
         }
         w.endObject()

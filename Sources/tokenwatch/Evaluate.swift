@@ -44,6 +44,25 @@ struct Evaluate: ParsableCommand {
         var byDesign = 0
         var anySeverity = 0
         var rules: [String: Int] = [:]
+        /// Time to detect per caught gaming user with a known first gaming event (ms, at least 0).
+        var detectMs: [Int64] = []
+        /// Legitimate users alerted: user, rule and summary of their first alert at the severity.
+        var falsePositives: [(user: String, rule: String, summary: String)] = []
+    }
+
+    /// One firing alert as `evaluate` reads it.
+    struct Fired {
+        var rule: String
+        var severity: Int
+        var ts: Int64
+        var summary: String
+    }
+
+    /// The q-quantile (nearest rank) of sorted values, in hours.
+    static func hours(_ sorted: [Int64], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let i = min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
+        return Double(sorted[i]) / 3_600_000
     }
 
     func run() throws {
@@ -53,11 +72,11 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("\(labels) is not a labels file (no \"users\" object)")
         }
         let personaInfo = root["personas"] as? [String: [String: Any]] ?? [:]
-        let legitimate: Set<String> = ["regular", "power_user", "crunch", "service"]
+        let legitimate: Set<String> = ["regular", "power_user", "crunch", "service", "incident_night", "new_hire", "reader"]
         let threshold = Self.order[minSeverity]!
 
         // user -> [(rule, severity rank)] of firing alerts
-        var fired: [String: [(rule: String, severity: Int)]] = [:]
+        var fired: [String: [Fired]] = [:]
         var unlabelled = Set<String>()
         var messages = 0
         let text = String(decoding: try Self.read(alerts, "--alerts"), as: UTF8.self)
@@ -69,7 +88,8 @@ struct Evaluate: ParsableCommand {
             messages += 1
             guard o["state"] as? String == "firing", let user = o["user_id"] as? String, let rule = o["rule"] as? String else { continue }
             let severity = Self.order[o["severity"] as? String ?? "info"] ?? 0
-            fired[user, default: []].append((rule, severity))
+            let ts = (o["ts"] as? NSNumber)?.int64Value ?? 0
+            fired[user, default: []].append(Fired(rule: rule, severity: severity, ts: ts, summary: o["summary"] as? String ?? ""))
             if users[user] == nil { unlabelled.insert(user) }
         }
 
@@ -87,6 +107,13 @@ struct Evaluate: ParsableCommand {
             let own = row.rule.map { r in mine.contains { $0.rule == r } } ?? false
             if own { row.ownRule += 1 }
             if caught || (gaming && own) { row.byDesign += 1 }
+            let counting = mine.filter { $0.severity >= threshold || (gaming && $0.rule == row.rule) }.sorted { $0.ts < $1.ts }
+            if gaming, let first = counting.first, let from = (info["gaming_from"] as? NSNumber)?.int64Value {
+                row.detectMs.append(max(0, first.ts - from))
+            }
+            if !gaming, let first = mine.filter({ $0.severity >= threshold }).min(by: { $0.ts < $1.ts }) {
+                row.falsePositives.append((user, first.rule, first.summary))
+            }
             for r in Set(mine.filter { $0.severity >= threshold }.map(\.rule)) { row.rules[r, default: 0] += 1 }
             rows[persona] = row
         }
@@ -115,6 +142,11 @@ struct Evaluate: ParsableCommand {
                                         "rate": ratio(r.caught, r.users), "own_rule": r.ownRule, "any_severity": r.anySeverity,
                                         "rules": r.rules]
                 if let rule = r.rule { o["target_rule"] = rule; o["by_design"] = r.byDesign }
+                let ttd = r.detectMs.sorted()
+                if !ttd.isEmpty { o["time_to_detect_hours"] = ["median": Self.hours(ttd, 0.5), "p90": Self.hours(ttd, 0.9), "max": Self.hours(ttd, 1)] }
+                if !r.falsePositives.isEmpty {
+                    o["false_positives"] = r.falsePositives.sorted { $0.user < $1.user }.map { ["user": $0.user, "rule": $0.rule, "summary": $0.summary] }
+                }
                 return o
             }
             let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
@@ -140,5 +172,21 @@ struct Evaluate: ParsableCommand {
         print(String(format: "by design (a gaming user also counts when its own rule fired at its configured severity): recall %.4f, precision %.4f",
                      recallDesign, precisionDesign))
         if !unlabelled.isEmpty { print("alerted users missing from the labels: \(unlabelled.count)") }
+        printDetails(ordered)
+    }
+
+    /// Time to detect per gaming persona, and the false positives per legitimate persona with their summaries.
+    func printDetails(_ ordered: [Row]) {
+        print("time to detect (event time from the first gaming event to the first counting alert), hours:")
+        print("persona            caught  median     p90     max")
+        for r in ordered where r.gaming && !r.detectMs.isEmpty {
+            let ttd = r.detectMs.sorted()
+            print(String(format: "%@ %6d %7.1f %7.1f %7.1f", r.persona.padding(toLength: 17, withPad: " ", startingAt: 0), ttd.count,
+                         Self.hours(ttd, 0.5), Self.hours(ttd, 0.9), Self.hours(ttd, 1)))
+        }
+        for r in ordered where !r.gaming && !r.falsePositives.isEmpty {
+            print("false positives, \(r.persona) (\(r.falsePositives.count)):")
+            for f in r.falsePositives.sorted(by: { $0.user < $1.user }).prefix(8) { print("  [\(f.rule)] \(f.summary)") }
+        }
     }
 }

@@ -77,7 +77,6 @@ struct Simulate: ParsableCommand {
         var population = try SyntheticPopulation(
             scenario: scenario, users: users, seed: seed, start: startMs, days: days,
             weeklyCutoffOffsetMs: configuration.leaderboard.weeklyCutoff.offsetInWeekMs)
-        try Data(population.labelsJSON()).write(to: URL(fileURLWithPath: out + "/labels.json"))
 
         var engine = Engine(configuration: configuration.engine)
         let ids = (0..<Int32(partitions)).map { $0 }
@@ -132,6 +131,8 @@ struct Simulate: ParsableCommand {
         drainOutputs()
         alerts.close()
         events?.close()
+        // After the events: the labels say when each gamer's gaming began.
+        try Data(population.labelsJSON()).write(to: URL(fileURLWithPath: out + "/labels.json"))
         boards?.close()
 
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9

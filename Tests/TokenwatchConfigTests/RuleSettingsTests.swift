@@ -74,7 +74,7 @@ struct RuleSettingsTests {
         let names = RuleCatalog.rules.map(\.name)
         #expect(names == [
             "volume_spike", "peer_outlier", "low_yield", "machine_cadence", "duplicate_prompts",
-            "leaderboard_sprint", "mandate_minimum",
+            "leaderboard_sprint", "mandate_minimum", "hollow_outcomes",
         ])
         for rule in RuleCatalog.rules {
             let keys = rule.thresholds.map(\.key)

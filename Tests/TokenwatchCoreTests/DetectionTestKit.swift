@@ -14,13 +14,19 @@ struct UsageEvent {
     var commits: Int64 = 0
     var prompt: String? = nil
     var source: String? = nil
+    /// Lines added (in the outcome).
+    var lines: Int64 = 0
+    /// False: the event carries no `outcome` at all (a tool that reports none).
+    var reportsOutcome = true
 
     var json: String {
         var s = #"{"event_id":"\#(id)","ts":\#(ts),"user_id":"\#(user)","team":"\#(team)","input_tokens":\#(input),"output_tokens":\#(output)"#
         if let source { s += #","source":"\#(source)""# }
         if let prompt { s += #","prompt_hash":"\#(prompt)""# }
-        s += #","outcome":{"accepted":\#(accepted),"commits":\#(commits)}}"#
-        return s
+        if !reportsOutcome { return s + "}" }
+        s += #","outcome":{"accepted":\#(accepted),"commits":\#(commits)"#
+        if lines > 0 { s += #","lines_added":\#(lines)"# }
+        return s + "}}"
     }
 }
 

@@ -23,7 +23,7 @@ struct DuplicatePromptsRuleTests {
         #expect(try #require(a.evidence["share"]) >= 0.5)
         #expect(try #require(a.evidence["requests"]) >= 32)
         #expect(try #require(a.evidence["repeated_requests"]) >= 16)
-        #expect(a.summary.hasPrefix("hal re-sent a recent prompt in "))
+        #expect(a.summary.hasPrefix("hal re-sent a recent prompt or context in "))
     }
 
     @Test func occasionalRetriesDoNotFire() throws {
@@ -35,7 +35,7 @@ struct DuplicatePromptsRuleTests {
             // One request in eight retries the previous prompt, some twice.
             let prompt = rng.unit() < 0.125 ? last : "fresh-\(i)"
             last = prompt
-            h.schedule(UsageEvent(id: h.id(), ts: t, user: "ida", prompt: prompt))
+            h.schedule(UsageEvent(id: h.id(), ts: t, user: "ida", input: 800 + Int64(i * 97 % 1_600), prompt: prompt))
             t += 10_000 + Int64(rng.unit() * 100_000)
         }
         h.play()

@@ -1,9 +1,10 @@
 /// `leaderboard_sprint`: a large share of the week's tokens falls in the hours just before the weekly
 /// cutoff (`leaderboard.weekly_cutoff`), at a yield well below the user's own for the rest of the week
-/// (a deadline met with accepted work is not a sprint for rank). Evaluated once per cutoff.
+/// (a deadline met with accepted work is not a sprint for rank). Evaluated once per cutoff. The default
+/// window is the last two days, so a sprint spread over the last day or so is still one sprint.
 struct LeaderboardSprintRule: Sendable {
     static let defaults: [String: Double] = [
-        "window": 86_400_000,
+        "window": 172_800_000,
         "min_share": 0.5,
         "min_tokens": 300_000,
         "yield_ratio": 0.5,

@@ -1,6 +1,8 @@
 /// `low_yield`: a large token volume in the window with almost no outcomes (accepted suggestions,
 /// commits, PRs) compared with the team's median yield — or everyone's when the team is too small.
 /// Evaluated at snapshot boundaries every `evaluate_every`, over the engine window of length `window`.
+/// A team whose own median is an outlier (`PeerReference.isInflated`) is compared with everyone too,
+/// and users whose tools mostly report no outcome are not compared (unknown is not zero).
 struct LowYieldRule: Sendable {
     static let defaults: [String: Double] = [
         "window": 86_400_000,
@@ -8,6 +10,9 @@ struct LowYieldRule: Sendable {
         "min_tokens": 300_000,
         "max_yield_ratio": 0.1,
         "min_team_size": 3,
+        "min_ratio": 5,
+        "team_ratio": 3,
+        "team_yield_ratio": 0.5,
     ]
 
     var enabled: Bool
@@ -19,6 +24,13 @@ struct LowYieldRule: Sendable {
     var maxYieldRatio: Double
     /// Teams with fewer active users are compared with everyone instead.
     var minTeamSize: Int
+    /// Tokens must reach this multiple of the reference median: a low yield at an ordinary volume is a
+    /// way of working (reading, reviewing), not inflation.
+    var minRatio: Double
+    /// A team whose median tokens reach this multiple of the median team's ...
+    var teamRatio: Double
+    /// ... at a median yield below this share of everyone's is compared with everyone.
+    var teamYieldRatio: Double
 
     init(_ p: RuleParameters) {
         let d = Self.defaults
@@ -28,6 +40,9 @@ struct LowYieldRule: Sendable {
         minTokens = p.value("min_tokens", d)
         maxYieldRatio = p.value("max_yield_ratio", d)
         minTeamSize = Int(max(1, p.value("min_team_size", d)))
+        minRatio = p.value("min_ratio", d)
+        teamRatio = p.value("team_ratio", d)
+        teamYieldRatio = p.value("team_yield_ratio", d)
     }
 
     func evaluate(_ peers: PeerGroups, window w: SlidingWindow) -> [PeerFinding] {
@@ -35,14 +50,15 @@ struct LowYieldRule: Sendable {
         for (team, local) in peers.groups {
             let g = local.reference
             let teamSized = g.members >= minTeamSize
+                && !peers.reference.isInflated(g, ratio: teamRatio, yieldRatio: teamYieldRatio)
             let reference = teamSized ? g.medianYield : peers.globalMedianYield
+            let medianTokens = teamSized ? g.medianTokens : peers.reference.orgMedianTokens
             guard reference > 0 else { continue }
             for u in local.members {
                 let tokens = Double(w.tokens[Int(u)])
-                guard tokens >= minTokens else { continue }
+                guard tokens >= minTokens, tokens >= minRatio * medianTokens else { continue }
                 let outcomes = Double(w.outcomes[Int(u)])
-                let yield = outcomes / tokens
-                guard yield < maxYieldRatio * reference else { continue }
+                guard let yield = peers.yield(of: u, in: w), yield < maxYieldRatio * reference else { continue }
                 let evidence = Evidence(a: tokens, b: outcomes, c: yield * 100_000, d: reference * 100_000,
                                         e: teamSized ? Double(g.members) : 0, f: 0)
                 out.append(PeerFinding(user: u, team: team, score: belowScore(yield, under: maxYieldRatio * reference),

@@ -6,6 +6,13 @@
 /// an extra (a person working alongside the script) and is skipped, a later one breaks the run. People's
 /// requests that happen to continue a run still spread over the whole tolerance band (their coefficient
 /// of variation converges to about `tolerance`), so `max_cv` well below it separates them from a script.
+///
+/// A script with random (memoryless) gaps has no beat; what gives it away is an unbroken stretch: hours of
+/// activity without the breaks people take (no gap over `break`), whose gaps are not bursty (Goh–Barabási
+/// burstiness B = (σ − μ)/(σ + μ) at most `max_burstiness`: 0 for memoryless gaps, −1 for a clock, towards
+/// 1 for people's bursts and pauses), at outcomes per request below the user's own rate (a script adds
+/// requests that produce nothing; a person's long day brings their usual outcomes). Stretches whose tool reports no
+/// outcome, and users without enough ordinary hours to know their own rate, are not judged.
 struct MachineCadenceRule: Sendable {
     static let defaults: [String: Double] = [
         "min_requests": 40,
@@ -14,6 +21,11 @@ struct MachineCadenceRule: Sendable {
         "tolerance": 0.15,
         "min_interval": 1_000,
         "active_hours": 22,
+        "stretch": 18_000_000,
+        "break": 1_800_000,
+        "stretch_min_requests": 60,
+        "max_burstiness": 0.2,
+        "stretch_yield_ratio": 0.65,
     ]
 
     var enabled: Bool
@@ -29,6 +41,16 @@ struct MachineCadenceRule: Sendable {
     var minIntervalMs: Double
     /// Fires when the user was active in at least this many of the last 24 hours (0 turns this off).
     var activeHours: Int
+    /// An unbroken stretch must last this long (ms; 0 turns the stretch check off) ...
+    var stretchMs: Int64
+    /// ... with no gap longer than this (ms) ...
+    var breakMs: Int64
+    /// ... and at least this many requests ...
+    var stretchMinRequests: UInt32
+    /// ... whose gaps have at most this burstiness ...
+    var maxBurstiness: Double
+    /// ... at outcomes per request below this share of the user's own rate.
+    var stretchYieldRatio: Double
 
     init(_ p: RuleParameters) {
         let d = Self.defaults
@@ -39,6 +61,58 @@ struct MachineCadenceRule: Sendable {
         tolerance = min(0.9, p.value("tolerance", d))
         minIntervalMs = max(1, p.value("min_interval", d))
         activeHours = Int(min(24, p.value("active_hours", d)))
+        stretchMs = Int64(p.value("stretch", d))
+        breakMs = max(1_000, Int64(p.value("break", d)))
+        stretchMinRequests = UInt32(clamping: Int64(max(3, p.value("stretch_min_requests", d))))
+        maxBurstiness = p.value("max_burstiness", d)
+        stretchYieldRatio = p.value("stretch_yield_ratio", d)
+    }
+
+    /// The Goh–Barabási burstiness of gaps with this mean and standard deviation.
+    @inline(__always) static func burstiness(mean: Double, std: Double) -> Double {
+        mean + std > 0 ? (std - mean) / (std + mean) : 0
+    }
+
+    /// Extends the user's unbroken stretch with an event at `ts` (before `observe` moves `lastTs`) and
+    /// evaluates it. `ownRate` is the user's outcomes per request in ordinary hours, nil while unknown.
+    @inline(__always) func stretch(_ s: inout UserSignals, ts: Int64, tokens: Int64, outcomes: UInt32, reported: Bool,
+                                   ownRate: Double?) -> (score: Double, evidence: Evidence)? {
+        let last = s.lastTs
+        if last != .min && ts < last { return nil }  // out of order: gaps are about order
+        if last == .min || ts - last > breakMs || s.stretchStart == .min {
+            s.stretchStart = ts
+            s.stretchEvents = 1
+            s.stretchReported = reported ? 1 : 0
+            s.stretchOutcomes = outcomes
+            s.stretchTokens = tokens
+            s.gapMean = 0
+            s.gapM2 = 0
+            return nil
+        }
+        s.stretchEvents &+= 1
+        s.stretchReported &+= reported ? 1 : 0
+        s.stretchOutcomes &+= outcomes
+        s.stretchTokens &+= tokens
+        let gap = Double(ts - last), n = Double(s.stretchEvents - 1)
+        let delta = gap - s.gapMean
+        s.gapMean += delta / n
+        s.gapM2 += delta * (gap - s.gapMean)
+        return evaluateStretch(s, ts: ts, ownRate: ownRate)
+    }
+
+    @inline(__always) func evaluateStretch(_ s: UserSignals, ts: Int64, ownRate: Double?) -> (score: Double, evidence: Evidence)? {
+        let duration = ts - s.stretchStart
+        guard stretchMs > 0, duration >= stretchMs, s.stretchEvents >= stretchMinRequests,
+              2 * s.stretchReported >= s.stretchEvents, let rate = ownRate, s.stretchTokens > 0 else { return nil }
+        let std = (s.gapM2 / Double(s.stretchEvents - 2)).squareRoot()
+        let b = Self.burstiness(mean: s.gapMean, std: std)
+        guard b <= maxBurstiness else { return nil }
+        let expected = rate * Double(s.stretchEvents)
+        guard Double(s.stretchOutcomes) < stretchYieldRatio * expected else { return nil }
+        let evidence = Evidence(a: Double(s.stretchEvents), b: Double(duration), c: b, d: Double(s.stretchOutcomes),
+                                e: expected, f: 2)
+        // Longer stretches score higher.
+        return (min(1, 0.5 + 0.5 * Double(duration - stretchMs) / Double(stretchMs)), evidence)
     }
 
     /// Updates the beat with an event at `ts` (in the user's per-partition order) and evaluates it.
@@ -114,6 +188,17 @@ struct MachineCadenceRule: Sendable {
 
     static func describe(_ e: Evidence, user: String, into w: inout JSONWriter) -> String {
         w.beginObject()
+        if e.f == 2 {
+            w.key("pattern"); w.string("unbroken_stretch")
+            w.key("requests"); w.int(Int64(e.a))
+            w.key("duration_ms"); w.int(Int64(e.b))
+            w.key("burstiness"); w.decimal(e.c, decimals: 3)
+            w.key("outcomes"); w.int(Int64(e.d))
+            w.key("expected_outcomes_at_own_rate"); w.decimal(e.e, decimals: 1)
+            w.endObject()
+            return "\(user) sent \(Int64(e.a)) requests for \(AlertText.duration(ms: Int64(e.b))) without a break, at burstiness "
+                + "\(AlertText.fixed(e.c, 2)) (people are bursty), with \(AlertText.count(e.d, "outcome", "outcomes")) where their own rate predicts \(AlertText.fixed(e.e, 0))"
+        }
         if e.f == 1 {
             w.key("pattern"); w.string("round_the_clock")
             w.key("active_hours"); w.int(Int64(e.a))

@@ -8,18 +8,46 @@ public struct PeerSample: Sendable, Equatable {
     public struct Member: Sendable, Equatable {
         public var tokens: Int64
         public var outcomes: Int64
+        /// Tokens of events whose tool reported no outcome (their outcomes are unknown, not zero).
+        public var unreported: Int64 = 0
+
+        /// Outcomes per reported token, or nil when most of the member's usage reports no outcome.
+        public var yield: Double? {
+            let reported = tokens - unreported
+            guard reported > 0, 2 * reported >= tokens else { return nil }
+            return Double(outcomes) / Double(reported)
+        }
     }
 
     /// Team name → members.
     public var teams: [String: [Member]] = [:]
+    /// For the week closing at a cutoff (`PeerSample.week`): each active user's requests and tokens.
+    public var week: [WeekMember] = []
+
+    /// One active user's totals in a leaderboard week.
+    public struct WeekMember: Sendable, Equatable {
+        public var events: Int64
+        public var tokens: Int64
+    }
+
+    /// The key of the week sample among the windows' samples (windows are numbered from 0).
+    public static let week = -1
 
     public init() {}
 
-    /// The active users of `w`, grouped by the team the window gives them.
-    init(window w: SlidingWindow, teams names: Interner, unassigned: UInt32) {
+    /// The users of one week book.
+    init(week book: WeekBook) {
+        week = book.active.map { WeekMember(events: Int64(book.events[Int($0)]), tokens: book.tokens[Int($0)]) }
+    }
+
+    /// The active users of `w`, grouped by the team the window gives them; `unreported` counts the same
+    /// window's events without an outcome.
+    init(window w: SlidingWindow, unreported: SlidingWindow, teams names: Interner, unassigned: UInt32) {
         var byTeam: [UInt32: [Member]] = [:]
         for u in w.active {
-            byTeam[w.team(of: u) ?? unassigned, default: []].append(Member(tokens: w.tokens[Int(u)], outcomes: w.outcomes[Int(u)]))
+            let i = Int(u)
+            let missing = i < unreported.tokens.count ? unreported.tokens[i] : 0
+            byTeam[w.team(of: u) ?? unassigned, default: []].append(Member(tokens: w.tokens[i], outcomes: w.outcomes[i], unreported: missing))
         }
         for (team, members) in byTeam { teams[names.string(team)] = members }
     }
@@ -43,26 +71,57 @@ public struct PeerReference: Sendable, Equatable {
     public var groups: [String: Group] = [:]
     public var globalMedianYield = 0.0
     public var activeUsers = 0
+    /// The organisation's figures, for teams whose own median is itself an outlier: every member's
+    /// median tokens and its median absolute deviation, and the median of the team medians (teams of
+    /// at least `teamFloor` members).
+    public var orgMedianTokens = 0.0
+    public var orgMAD = 0.0
+    public var medianTeamMedian = 0.0
+    /// The week closing at a cutoff: active users, and their median requests and tokens.
+    public var weekUsers = 0
+    public var weekMedianEvents = 0.0
+    public var weekMedianTokens = 0.0
+    /// Teams smaller than this do not enter `medianTeamMedian`.
+    public static let teamFloor = 3
 
     public init(samples: [PeerSample]) {
         var merged: [String: [PeerSample.Member]] = [:]
         for sample in samples {
             for (team, members) in sample.teams { merged[team, default: []].append(contentsOf: members) }
         }
-        var allYields: [Double] = []
+        var allYields: [Double] = [], allTokens: [Double] = [], teamMedians: [Double] = []
         for (team, members) in merged {
             var g = Group(members: members.count)
             var tokens = members.map { Double($0.tokens) }
+            allTokens.append(contentsOf: tokens)
             g.medianTokens = Self.median(&tokens)
             var deviations = tokens.map { abs($0 - g.medianTokens) }
             g.mad = Self.median(&deviations)
-            var yields = members.compactMap { m -> Double? in m.tokens > 0 ? Double(m.outcomes) / Double(m.tokens) : nil }
+            var yields = members.compactMap(\.yield)
             allYields.append(contentsOf: yields)
             g.medianYield = Self.median(&yields)
             groups[team] = g
+            if members.count >= Self.teamFloor { teamMedians.append(g.medianTokens) }
             activeUsers += members.count
         }
         globalMedianYield = Self.median(&allYields)
+        orgMedianTokens = Self.median(&allTokens)
+        var deviations = allTokens.map { abs($0 - orgMedianTokens) }
+        orgMAD = Self.median(&deviations)
+        medianTeamMedian = Self.median(&teamMedians)
+        let week = samples.flatMap(\.week)
+        weekUsers = week.count
+        var events = week.map { Double($0.events) }, weekTokens = week.map { Double($0.tokens) }
+        weekMedianEvents = Self.median(&events)
+        weekMedianTokens = Self.median(&weekTokens)
+    }
+
+    /// Whether a team's own median is an outlier against the organisation: its median tokens at least
+    /// `ratio` × the median team's, at a median yield below `yieldRatio` × everyone's. Its members are
+    /// then compared with the organisation, not with each other (a team gaming together).
+    public func isInflated(_ g: Group, ratio: Double, yieldRatio: Double) -> Bool {
+        g.members >= Self.teamFloor && medianTeamMedian > 0 && g.medianTokens >= ratio * medianTeamMedian
+            && g.medianYield < yieldRatio * globalMedianYield
     }
 
     /// The median (mean of the middle two for an even count); sorts `values`. 0 when empty.
@@ -83,15 +142,30 @@ struct PeerGroups {
 
     var groups: [UInt32: Group] = [:]
     var globalMedianYield: Double
+    /// The merged figures (organisation-wide ones included).
+    var reference: PeerReference
+    /// This engine's reported tokens per user (window tokens minus unreported), read through `yield(of:)`.
+    var unreported: SlidingWindow
 
-    init(window w: SlidingWindow, reference: PeerReference, teams names: Interner, unassigned: UInt32) {
+    init(window w: SlidingWindow, unreported: SlidingWindow, reference: PeerReference, teams names: Interner, unassigned: UInt32) {
         globalMedianYield = reference.globalMedianYield
+        self.reference = reference
+        self.unreported = unreported
         var byTeam: [UInt32: [UInt32]] = [:]
         for u in w.active { byTeam[w.team(of: u) ?? unassigned, default: []].append(u) }
         for (team, members) in byTeam {
             let figures = reference.groups[names.string(team)] ?? PeerReference.Group(members: members.count)
             groups[team] = Group(members: members, reference: figures)
         }
+    }
+}
+
+extension PeerGroups {
+    /// Outcomes per reported token of `u` in window `w`, or nil when most of its usage reports no outcome.
+    func yield(of u: UInt32, in w: SlidingWindow) -> Double? {
+        let i = Int(u)
+        let missing = i < unreported.tokens.count ? unreported.tokens[i] : 0
+        return PeerSample.Member(tokens: w.tokens[i], outcomes: w.outcomes[i], unreported: missing).yield
     }
 }
 
