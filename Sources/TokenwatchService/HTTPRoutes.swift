@@ -145,34 +145,6 @@ public final class HTTPRoutes: Sendable {
         case .some(.some(let e)): return .json(200, e.json(alerts: pipeline.events.recentAlerts(of: e.summary.userId)))
         }
     }
-
-    static func json(_ s: UserSummary) -> [UInt8] {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("schema"); w.string("tokenwatch.user.v1")
-        w.key("user_id"); w.string(s.userId)
-        w.key("team")
-        if let team = s.team { w.string(team) } else { w.null() }
-        w.key("service_account"); w.bool(s.isServiceAccount)
-        w.key("suspicion"); w.decimal(s.suspicion)
-        w.key("known_events"); w.int(s.knownEvents)
-        w.key("windows")
-        w.beginArray()
-        for f in s.windows {
-            w.beginObject()
-            w.key("window"); w.string(f.window)
-            w.key("window_start"); w.int(f.windowStart)
-            w.key("window_end"); w.int(f.windowEnd)
-            w.key("tokens"); w.int(f.tokens)
-            w.key("events"); w.int(f.events)
-            w.key("outcomes"); w.int(f.outcomes)
-            w.key("effective_tokens"); w.int(f.effectiveTokens)
-            w.endObject()
-        }
-        w.endArray()
-        w.endObject()
-        return w.bytes
-    }
 }
 
 /// The HTTP server as one service of the daemon's group: serves from start until graceful shutdown.
