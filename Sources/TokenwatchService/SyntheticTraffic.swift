@@ -83,8 +83,11 @@ public struct SyntheticTraffic: Sendable {
     /// People work a 10-hour shift a day, starting at an hour of their own (spread over the day, like
     /// offices in several time zones): someone picked outside their shift hands the request to the next
     /// user who is on shift. Without shifts every user of a long run was active in nearly every hour of
-    /// the day, which is what `machine_cadence` rightly flags as a script.
+    /// the day, which is what `machine_cadence` rightly flags as a script. A shift has two hours off
+    /// (its 4th and 8th): requests picked at random are memoryless, and hours of them without a break
+    /// are what `machine_cadence`'s unbroken-stretch signal flags as a script too.
     static let shiftHours: Int64 = 10
+    static let breakHours: Set<Int64> = [3, 7]
 
     func shiftStart(_ i: Int) -> Int64 { Int64((i &* 7 &+ Int(seed % 24)) % 24) }
 
@@ -92,7 +95,8 @@ public struct SyntheticTraffic: Sendable {
         let hour = ((ts / 3_600_000) % 24 + 24) % 24
         for k in 0..<users.count {
             let i = (picked + k) % users.count
-            if (hour - shiftStart(i) + 24) % 24 < Self.shiftHours { return i }
+            let offset = (hour - shiftStart(i) + 24) % 24
+            if offset < Self.shiftHours && !Self.breakHours.contains(offset) { return i }
         }
         return picked
     }

@@ -32,13 +32,17 @@ struct HTTPServerTests {
         #expect(r.body == "GET /users/a b ?scope=team:pay ments&window=24h auth=-\n")
     }
 
-    @Test("methods other than GET get 405 with Allow")
+    @Test("methods other than GET (and DELETE of /users/<id>) get 405 with Allow")
     func methods() throws {
         let server = try Self.echoServer()
         defer { server.stop() }
         let r = try #require(rawHTTP(port: server.port, Array("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n".utf8)))
         #expect(r.status == 405)
-        #expect(r.headers["allow"] == "GET")
+        #expect(r.headers["allow"] == "GET, DELETE")
+        let delete = try #require(rawHTTP(port: server.port, Array("DELETE /metrics HTTP/1.1\r\n\r\n".utf8)))
+        #expect(delete.status == 405)
+        let forget = try #require(rawHTTP(port: server.port, Array("DELETE /users/a HTTP/1.1\r\n\r\n".utf8)))
+        #expect(forget.status == 200)  // handed to the routes (here the echo handler)
     }
 
     @Test("malformed request lines get 400")
