@@ -69,7 +69,9 @@ final class Chromium {
 
     /// Opens a page at `url` and attaches to it; later commands go to that page.
     func open(_ url: String) throws {
-        let target = try call("Target.createTarget", ["url": "about:blank"], browserLevel: true)
+        // The first command waits for Chromium's start, which on a cold machine (fresh profile, font cache
+        // being built, other builds running) took over 30 s once.
+        let target = try call("Target.createTarget", ["url": "about:blank"], browserLevel: true, timeout: .seconds(180))
         guard let targetId = target["targetId"] as? String else { throw HarnessError("no targetId: \(target)") }
         let attached = try call("Target.attachToTarget", ["targetId": targetId, "flatten": true], browserLevel: true)
         session = attached["sessionId"] as? String
