@@ -101,7 +101,8 @@ struct DashboardBrowserTests {
         h.expect(reply["status"] as? Int == 200, "/users/\(reply["u"] ?? "?") answered \(reply["status"] ?? "?")")
         h.expect(body["schema"] as? String == "tokenwatch.user.v1", "schema: \(body["schema"] ?? "nil")")
         let rules = body["rules"] as? [[String: Any]] ?? []
-        h.expect(rules.count == 7 && rules.allSatisfy { ($0["measures"] as? [Any])?.isEmpty == false },
+        // Every rule of the catalog (eight with hollow_outcomes), each with its measures.
+        h.expect(rules.count == 8 && rules.allSatisfy { ($0["measures"] as? [Any])?.isEmpty == false },
                  "every rule with its readings: \(rules.map { $0["rule"] ?? "?" })")
         h.expect((body["alerts"] as? [Any])?.isEmpty == false, "the person's alerts are in /users/<id>")
     }
