@@ -37,9 +37,11 @@ public final class KafkaAdmin: @unchecked Sendable {
     }
 
     /// Creates the topics, waiting up to `timeout` for the controller's answer. Topics that already exist
-    /// are not an error; any other per-topic failure throws, naming the topic.
+    /// are not an error; any other per-topic failure throws, naming the topic. `configs` are topic settings
+    /// given to every topic created (e.g. `cleanup.policy=compact`).
     public func createTopics(
         _ topics: [(name: String, partitions: Int32, replicationFactor: Int32)],
+        configs: [String: String] = [:],
         timeout: Duration
     ) throws(KafkaError) {
         guard !topics.isEmpty else { return }
@@ -58,6 +60,9 @@ public final class KafkaAdmin: @unchecked Sendable {
                 throw KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, message: "topic \(topic.name): \(text)")
             }
             newTopics.append(newTopic)
+            for (name, value) in configs.sorted(by: { $0.key < $1.key }) {
+                try KafkaError.check(rd_kafka_NewTopic_set_config(newTopic, name, value), "topic \(topic.name) config \(name)")
+            }
         }
 
         guard let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS) else {

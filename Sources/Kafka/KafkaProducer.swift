@@ -194,3 +194,34 @@ struct UncheckedHandle: @unchecked Sendable {
     let pointer: OpaquePointer
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }
+
+extension KafkaProducer {
+    /// Enqueues one message for a stream of them (tools, replays, the changelog): while the local queue
+    /// is full, serves deliveries and tries again. Returns how many deliveries failed meanwhile (and every
+    /// 1,000th token, the failures waiting); throws any error that waiting cannot cure (unknown topic,
+    /// message too large, not authorised).
+    public func produceWaiting(topic: String, key: [UInt8]?, value: [UInt8], token: UInt64) throws(KafkaError) -> Int {
+        var failed = 0
+        while true {
+            do {
+                try produce(topic: topic, key: key, value: value, token: token)
+                break
+            } catch {
+                guard error.isRetriable else { throw error }
+                failed += failures(in: pollDeliveries(timeout: .milliseconds(20)))
+            }
+        }
+        if token % 1_000 == 0 { failed += failures(in: pollDeliveries(timeout: .zero)) }
+        return failed
+    }
+
+    /// Waits until every enqueued message is acknowledged or failed (librdkafka fails each one after
+    /// `message.timeout.ms`, so this ends) and returns how many deliveries failed.
+    public func drainDeliveries() -> Int {
+        var failed = 0
+        while outstanding > 0 { failed += failures(in: pollDeliveries(timeout: .milliseconds(100))) }
+        return failed + failures(in: pollDeliveries(timeout: .zero))
+    }
+
+    private func failures(in reports: [DeliveryReport]) -> Int { reports.filter { $0.error != nil }.count }
+}

@@ -134,6 +134,11 @@ enum ConfigurationKeys {
                     config.state.dir = text.trimmingBlanks()
                 }),
             duration("state.checkpoint_interval", \.state.checkpointIntervalMs, allowZero: false),
+            ConfigurationKey(
+                path: "state.changelog", expected: "true or false",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    config.state.changelog = try ValueParser.boolean(text)
+                }),
 
             ConfigurationKey(
                 path: "replay.topic_prefix", expected: "the start of a topic name such as replay.",

@@ -4,6 +4,9 @@ public struct StateSettings: Sendable, Equatable {
     public var dir: String = ""
     /// How often state is checkpointed, wall clock (key `checkpoint_interval`, default 30s).
     public var checkpointIntervalMs: Int64 = 30_000
+    /// Whether the active instance publishes each checkpoint to the changelog topic
+    /// (`<internal_topic_prefix>changelog`) for the instance that takes over (key `changelog`, default true).
+    public var changelog = true
 
     /// The defaults.
     public init() {}

@@ -92,6 +92,7 @@ extension TokenwatchConfiguration {
         out.line("state:")
         out.line("  dir: \(state.dir.quoted)")
         out.line("  checkpoint_interval: \(duration(state.checkpointIntervalMs))")
+        out.line("  changelog: \(state.changelog)")
 
         out.line("replay:")
         out.line("  topic_prefix: \(replay.topicPrefix.quoted)")

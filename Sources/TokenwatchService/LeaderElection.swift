@@ -46,12 +46,12 @@ enum InternalTopic {
     /// The topic's partition count, creating it with `partitions` when it does not exist. Brokers that
     /// create topics on a metadata request (the dev broker) answer the first look-up; nil (logged) when
     /// the topic is missing and could not be created.
-    static func ensure(_ topic: String, partitions: Int, consumer: KafkaConsumer, configuration: [String: String],
-                       logger: Logger) -> Int? {
+    static func ensure(_ topic: String, partitions: Int, configs: [String: String] = [:], consumer: KafkaConsumer,
+                       configuration: [String: String], logger: Logger) -> Int? {
         if let count = try? consumer.partitionCount(topic: topic, timeout: .seconds(10)), count > 0 { return count }
         do {
             let admin = try KafkaAdmin(configuration: configuration, logger: logger)
-            try admin.createTopics([(name: topic, partitions: Int32(partitions), replicationFactor: -1)], timeout: .seconds(15))
+            try admin.createTopics([(name: topic, partitions: Int32(partitions), replicationFactor: -1)], configs: configs, timeout: .seconds(15))
             logger.info("created an internal topic", metadata: ["topic": "\(topic)", "partitions": "\(partitions)"])
             return try consumer.partitionCount(topic: topic, timeout: .seconds(10))
         } catch {

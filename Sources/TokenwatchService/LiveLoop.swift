@@ -21,18 +21,18 @@ final class LiveLoop {
     let settings: PipelineSettings
     let logger: Logger
     private let lock: StateDirectoryLock
-    private let store: CheckpointStore
-    private let consumer: KafkaConsumer
+    let store: CheckpointStore
+    let consumer: KafkaConsumer
     private var outputs: OutputSender
-    private let identity: StateIdentity
-    private var engine: ShardedEngine
+    let identity: StateIdentity
+    var engine: ShardedEngine
     /// With several shards, each poll's messages are copied per shard and counted in parallel.
     private var batches: ShardBatches
     /// The threads the shards run on (the pipeline thread runs shard 0).
-    private let workers: ShardWorkers
+    let workers: ShardWorkers
     /// Input topics ↔ engine partition ids, and each message to the engine in its input's format.
     private var router: InputRouter
-    private var inputs: InputTopics { identity.inputs }
+    var inputs: InputTopics { identity.inputs }
     /// The engine's positions as of the last batch, for the rebalance callback (which runs inside `poll`).
     private let positions = PositionBoard()
 
@@ -57,6 +57,12 @@ final class LiveLoop {
     private var checkpointInFlight: BackgroundCheckpoint?
     /// How long the loop itself stopped for each checkpoint (waiting for acknowledgements, copying the state).
     private var checkpointPause = LatencyHistogram()
+    /// Publishes the active instance's checkpoints to the changelog topic (nil: `state.changelog: false`).
+    private let changelogWriter: ChangelogWriter?
+    /// Follows the changelog while this instance stands by, so it takes over from the active one's state.
+    var changelogReader: ChangelogReader?
+    /// Whether this instance is the active one (it consumes and publishes).
+    private var active = false
 
     /// Locks the state directory, connects, and restores or rebuilds the state; nil when a stop came first.
     static func start(pipeline: Pipeline) throws -> LiveLoop? {
@@ -83,6 +89,16 @@ final class LiveLoop {
         let producer = try KafkaProducer(configuration: pipeline.kafkaConfiguration(), logger: logger)
         outputs = OutputSender(producer: producer, logger: logger)
         identity = try Self.identify(consumer: consumer, settings: settings, pipeline: pipeline)
+        if let topic = settings.changelogTopic {
+            // Compacted: only each chunk key's latest value is needed (see `ChangelogRecord`).
+            _ = InternalTopic.ensure(topic, partitions: 1, configs: ["cleanup.policy": "compact"], consumer: consumer,
+                                     configuration: pipeline.kafkaConfiguration(), logger: logger)
+            changelogWriter = try ChangelogWriter(topic: topic, configuration: pipeline.kafkaConfiguration(), logger: logger)
+            changelogReader = try ChangelogReader(topic: topic, configuration: pipeline.kafkaConfiguration(), logger: logger)
+        } else {
+            changelogWriter = nil
+            changelogReader = nil
+        }
         var restored = try Self.restore(store: store, identity: identity, settings: settings, logger: logger)
         if restored.rebuildReason == nil,
            let reason = Self.inconsistentPositions(restored.engine, consumer: consumer, inputs: identity.inputs, logger: logger) {
@@ -188,7 +204,7 @@ final class LiveLoop {
     /// means the topic is not the one the state was built from (recreated, or truncated): the reason to
     /// rebuild. A position before the log start means retention deleted events before they were read:
     /// nothing can bring them back, so it is reported (log and `tokenwatch_input_gap_messages`) and kept.
-    private static func inconsistentPositions(_ engine: ShardedEngine, consumer: KafkaConsumer, inputs: InputTopics,
+    static func inconsistentPositions(_ engine: ShardedEngine, consumer: KafkaConsumer, inputs: InputTopics,
                                               logger: Logger) -> String? {
         for (partition, next) in engine.positions.sorted(by: { $0.key < $1.key }) where next >= 0 {
             guard let source = inputs.source(of: partition),
@@ -225,6 +241,7 @@ final class LiveLoop {
         while !pipeline.stopRequested {
             pipeline.beatNow()
             if let active = election.poll() { try changeRole(active: active) }
+            if !active { changelogReader?.poll() }
             if election.settled { pipeline.updateStatus { $0.roleKnown = true } }
             if let reload = pipeline.control.serve(&engine, logger: logger) {
                 pipeline.updateStatus {
@@ -258,17 +275,23 @@ final class LiveLoop {
     /// partition to another instance) flushes, checkpoints and leaves the input group.
     private func changeRole(active: Bool) throws {
         if active {
+            adoptChangelogState()
+            changelogReader = nil
             logger.info("active: this instance consumes the input and publishes")
             try consumer.subscribe(topics: inputs.topics)
         } else {
             logger.warning("standby: another instance is active; leaving the input group")
             try commitCycle(final: true)
             try consumer.unsubscribe()
+            changelogReader = settings.changelogTopic.flatMap {
+                try? ChangelogReader(topic: $0, configuration: pipeline.kafkaConfiguration(), logger: logger)
+            }
         }
+        self.active = active
         pipeline.updateStatus { $0.active = active }
     }
 
-    private func publishPositions() {
+    func publishPositions() {
         positions.set(engine.positions)
     }
 
@@ -473,29 +496,34 @@ final class LiveLoop {
             if !final && (pipeline.stopRequested || outputs.blockage != nil) { return }
         }
         if !final {
-            checkpointInFlight = BackgroundCheckpoint(engine: engine, identity: identity, store: store)
+            checkpointInFlight = BackgroundCheckpoint(engine: engine, identity: identity, store: store, changelog: changelog)
             checkpointPause.observe(milliseconds: WallClock.monotonicMs() - began)
             return
         }
         if let running = checkpointInFlight {
             checkpointInFlight = nil
-            try commit(running.offsets, written: running.wait())
+            try commit(running, written: running.wait())
         }
-        let now = BackgroundCheckpoint(engine: engine, identity: identity, store: store)
-        try commit(now.offsets, written: now.wait())
+        let now = BackgroundCheckpoint(engine: engine, identity: identity, store: store, changelog: changelog)
+        try commit(now, written: now.wait())
     }
+
+    /// Only the active instance writes the changelog: a standby's state is older than what is there.
+    private var changelog: ChangelogWriter? { active ? changelogWriter : nil }
 
     /// Commits the offsets of a background checkpoint once its file is durable.
     private func commitFinishedCheckpoint() throws {
         guard let running = checkpointInFlight, let written = running.finished else { return }
         checkpointInFlight = nil
-        try commit(running.offsets, written: written)
+        try commit(running, written: written)
     }
 
-    /// After a checkpoint holding `offsets` was written (or failed to be: rethrown), commits them for the
-    /// partitions this instance still holds.
-    private func commit(_ offsets: [Int32: Int64], written: Result<Int64, any Error>) throws {
+    /// After a checkpoint was written (or failed to be: rethrown), commits its offsets for the partitions
+    /// this instance still holds.
+    private func commit(_ checkpoint: BackgroundCheckpoint, written: Result<Int64, any Error>) throws {
         let writeMs = try written.get()
+        let offsets = checkpoint.offsets
+        recordChangelog(checkpoint.changelogResult)
         let commits = offsets.compactMap { (id, next) -> TopicPartitionOffset? in
             next >= 0 && assigned.contains(id) ? inputs.offset(of: id, next: next) : nil
         }
@@ -513,6 +541,84 @@ final class LiveLoop {
             $0.lastCheckpointAtMs = now
             $0.lastCheckpointWriteMs = writeMs
             $0.checkpointPause = pause
+        }
+    }
+}
+
+extension LiveLoop {
+    // MARK: - The changelog
+
+    /// Taking over: when the changelog holds a state further along than this instance's own (a standby
+    /// that never ran, or one whose checkpoint is older than the last active instance's), restores it,
+    /// so reading resumes where the last active instance's checkpoint ends instead of re-reading the input.
+    /// A state that does not fit (another deployment, other inputs or thread count, damaged, positions past
+    /// the brokers' ends) is passed over with the reason logged; the own state is used then.
+    func adoptChangelogState() {
+        guard let reader = changelogReader else { return }
+        let began = WallClock.monotonicMs()
+        let (newest, complete) = reader.catchUp(timeout: .seconds(20))
+        if !complete { logger.warning("the changelog could not be read to its end; using the newest state read", metadata: ["topic": "\(reader.topic)"]) }
+        let ownProgress = engine.positions.values.reduce(0) { $0 + max(0, $1) }
+        guard let newest, newest.stamp.progress > ownProgress else {
+            logger.info("own state is as far along as the changelog's; keeping it",
+                        metadata: ["changelog_progress": "\(newest?.stamp.progress ?? -1)", "own_progress": "\(ownProgress)"])
+            return
+        }
+        do {
+            let restored = try decodeChangelogState(newest.file, from: reader.topic)
+            install(restored)
+            try? store.save(newest.file)  // a crash right after the takeover restores it from the file
+            let tookMs = WallClock.monotonicMs() - began
+            logger.info("state restored from the changelog", metadata: [
+                "topic": "\(reader.topic)", "bytes": "\(newest.file.count)", "users": "\(engine.trackedUsers)", "ms": "\(tookMs)",
+                "positions": "\(engine.positions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))",
+            ])
+            pipeline.updateStatus {
+                $0.changelogRestores += 1
+                $0.lastChangelogRestoreMs = tookMs
+            }
+        } catch {
+            logger.error("the changelog's state is not usable; keeping this instance's own", metadata: ["topic": "\(reader.topic)", "reason": "\(error)"])
+        }
+    }
+
+    /// The engine in a changelog checkpoint, when it is this deployment's, fits this daemon's inputs and
+    /// threads, and its positions are within the brokers' offsets.
+    private func decodeChangelogState(_ file: [UInt8], from topic: String) throws -> ShardedEngine {
+        let stamped = try CheckpointFile.decode(file)
+        if let reason = try identity.rebuildReason(restoring: stamped.identity, path: "changelog \(topic)") {
+            throw PipelineRefusal(reason)
+        }
+        let restored = try ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic, shards: engine.shards.count,
+                                         keyedPartitions: engine.keyedPartitions, keyedBase: engine.keyedBase,
+                                         restoring: stamped.engineBytes)
+        if let reason = Self.inconsistentPositions(restored, consumer: consumer, inputs: inputs, logger: logger) {
+            throw PipelineRefusal(reason)
+        }
+        return restored
+    }
+
+    /// Replaces the engine by a restored one, on the same threads and partitions.
+    private func install(_ restored: ShardedEngine) {
+        engine = restored
+        engine.parallel = workers.runner
+        engine.partitionSources = identity.inputs.sources
+        engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
+        publishPositions()
+    }
+
+    /// Counts a checkpoint's trip to the changelog; a failure is logged (the file still holds the state).
+    func recordChangelog(_ result: Result<Int, KafkaError>?) {
+        switch result {
+        case .none: return
+        case .success(let bytes):
+            pipeline.updateStatus {
+                $0.changelogWrites += 1
+                $0.changelogBytes = bytes
+            }
+        case .failure(let error):
+            logger.error("a checkpoint did not reach the changelog; a takeover re-reads more of the input", metadata: ["error": "\(error)"])
+            pipeline.updateStatus { $0.changelogFailures += 1 }
         }
     }
 }

@@ -152,6 +152,20 @@ public enum PrometheusText {
         out.histogram("tokenwatch_checkpoint_pause_seconds",
                       "How long consumption stopped for each periodic checkpoint (waiting for acknowledgements, copying the state).",
                       s.checkpointPause)
+        out.metric("tokenwatch_changelog_writes_total", .counter, "Checkpoints published to the changelog topic, by outcome.", [
+            ([("result", "acknowledged")], Double(s.changelogWrites)), ([("result", "failed")], Double(s.changelogFailures)),
+        ])
+        if let bytes = s.changelogBytes {
+            out.metric("tokenwatch_changelog_checkpoint_bytes", .gauge, "Size of the last checkpoint published to the changelog.",
+                       [([], Double(bytes))])
+        }
+        out.metric("tokenwatch_changelog_restores_total", .counter,
+                   "Times this instance took over with the state read from the changelog instead of re-reading the input.",
+                   [([], Double(s.changelogRestores))])
+        if let ms = s.lastChangelogRestoreMs {
+            out.metric("tokenwatch_changelog_restore_seconds", .gauge, "How long the last restore from the changelog took (read and decode).",
+                       [([], Double(ms) / 1000)])
+        }
         out.metric("tokenwatch_outputs_in_flight", .gauge, "Outputs produced but not yet acknowledged by the broker.",
                    [([], Double(s.inFlight))])
         out.metric("tokenwatch_consumption_paused", .gauge, "1 while consumption is paused for output back-pressure.",

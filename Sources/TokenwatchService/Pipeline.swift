@@ -17,6 +17,9 @@ public struct PipelineSettings: Sendable {
     public var deadletterTopic: String
     /// The election topic: the instance that holds its partition 0 (in group `<groupId>.leader`) is active.
     public var leaderTopic = "tokenwatch.internal.leader"
+    /// The changelog topic (`<internal_topic_prefix>changelog`): every checkpoint of the active instance,
+    /// from which an instance that takes over restores. Nil: none (`state.changelog: false`).
+    public var changelogTopic: String? = "tokenwatch.internal.changelog"
     /// Passed to librdkafka as they are (SASL/SSL and tuning).
     public var librdkafka: [String: String]
     public var engine: EngineConfiguration
@@ -68,6 +71,14 @@ public struct PipelineStatus: Sendable {
     public var lastCheckpointWriteMs: Int64?
     /// How long the loop stopped consuming for each periodic checkpoint (acknowledgements, the state copy).
     public var checkpointPause = LatencyHistogram()
+    /// Checkpoints published to the changelog topic, and those the brokers did not acknowledge.
+    public var changelogWrites = 0
+    public var changelogFailures = 0
+    /// The size of the last checkpoint published to the changelog.
+    public var changelogBytes: Int?
+    /// Times this instance took over with the state read from the changelog, and how long the last took.
+    public var changelogRestores = 0
+    public var lastChangelogRestoreMs: Int64?
     public var ready = false
     public var paused = false
 

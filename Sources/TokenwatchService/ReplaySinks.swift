@@ -56,26 +56,13 @@ public struct TopicSink: ReplaySink {
 
     public mutating func write(_ record: OutputRecord) throws {
         token += 1
-        while true {
-            do {
-                try producer.produce(topic: topics[record.kind]!, key: record.key, value: record.value, token: token)
-                break
-            } catch {
-                // Only a full local queue is worth waiting for; anything else (unknown topic, too
-                // large, not authorised) ends the replay with the broker's reason.
-                guard error.isRetriable else { throw error }
-                failed += producer.pollDeliveries(timeout: .milliseconds(50)).filter { $0.error != nil }.count
-            }
-        }
-        if token % 1000 == 0 { failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count }
+        // Only a full local queue is worth waiting for; anything else (unknown topic, too large, not
+        // authorised) ends the replay with the broker's reason.
+        failed += try producer.produceWaiting(topic: topics[record.kind]!, key: record.key, value: record.value, token: token)
     }
 
     public mutating func finish() throws {
-        // librdkafka fails every message after message.timeout.ms, so this loop ends.
-        while producer.outstanding > 0 {
-            failed += producer.pollDeliveries(timeout: .milliseconds(100)).filter { $0.error != nil }.count
-        }
-        failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count
+        failed += producer.drainDeliveries()
         if failed > 0 { throw KafkaError(code: -1, message: "\(failed) replayed outputs were not delivered") }
     }
 }

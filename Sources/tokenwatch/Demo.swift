@@ -43,7 +43,7 @@ struct Demo: AsyncParsableCommand {
         let k = config.kafka
         let broker = try TokenwatchService.DevBroker(port: port, partitions: 8,
                                                      topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
-                                                              k.internalTopicPrefix + "leader"],
+                                                              k.internalTopicPrefix + "leader", k.internalTopicPrefix + "changelog"],
                                                      logger: quiet)
         config.kafka.brokers = broker.bootstrap
         var settings = pipelineSettings(config, stateDirectory: stateDir)

@@ -142,15 +142,7 @@ final class GeneratedEventOutput {
         }
         guard let producer else { return }
         token += 1
-        while true {
-            do {
-                try producer.produce(topic: topic, key: Array(key.utf8), value: value, token: token)
-                break
-            } catch {
-                failed += producer.pollDeliveries(timeout: .milliseconds(20)).filter { $0.error != nil }.count
-            }
-        }
-        if token % 10_000 == 0 { failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count }
+        failed += try producer.produceWaiting(topic: topic, key: Array(key.utf8), value: value, token: token)
     }
 
     /// Flushes everything; returns how many events the broker did not take.
@@ -161,10 +153,7 @@ final class GeneratedEventOutput {
             return 0
         }
         guard let producer else { return 0 }
-        while producer.outstanding > 0 {
-            failed += producer.pollDeliveries(timeout: .milliseconds(100)).filter { $0.error != nil }.count
-        }
-        failed += producer.pollDeliveries(timeout: .zero).filter { $0.error != nil }.count
+        failed += producer.drainDeliveries()
         return failed
     }
 }

@@ -89,6 +89,7 @@ func pipelineSettings(_ config: TokenwatchConfiguration, stateDirectory: String?
     s.threads = config.engineSettings.threads
     s.inputs = config.effectiveInputs
     s.leaderTopic = config.kafka.internalTopicPrefix + "leader"
+    s.changelogTopic = config.state.changelog ? config.kafka.internalTopicPrefix + "changelog" : nil
     return s
 }
 
@@ -160,7 +161,7 @@ struct DevBroker: AsyncParsableCommand {
         do {
             broker = try TokenwatchService.DevBroker(port: port, partitions: partitions,
                                                      topics: inputTopics + [k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
-                                                              k.internalTopicPrefix + "leader"],
+                                                              k.internalTopicPrefix + "leader", k.internalTopicPrefix + "changelog"],
                                                      brokers: brokers, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("tokenwatch dev-broker: \(error)\n".utf8))

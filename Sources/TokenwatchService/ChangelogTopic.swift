@@ -1,0 +1,84 @@
+import Kafka
+import Logging
+import Synchronization
+import TokenwatchCore
+
+/// Publishes each durable checkpoint to the changelog topic (`<internal_topic_prefix>changelog`), on the
+/// checkpoint's own thread, and waits for the brokers' acknowledgement of every chunk.
+final class ChangelogWriter: Sendable {
+    let topic: String
+    private let producer: KafkaProducer
+    private let writes = Atomic<Int>(0)
+    private let tokens = Atomic<UInt64>(0)
+
+    init(topic: String, configuration: [String: String], logger: Logger) throws {
+        self.topic = topic
+        var config = configuration
+        // Chunks are up to 512 KiB; a checkpoint is written as a burst of them.
+        config["message.max.bytes"] = config["message.max.bytes"] ?? "1000000"
+        producer = try KafkaProducer(configuration: config, logger: logger)
+    }
+
+    /// Produces `file` (a stamped checkpoint) as chunks in the next slot; returns once every chunk is
+    /// acknowledged, throws when one was not. `progress` orders it against other instances' writes.
+    func publish(_ file: [UInt8], progress: Int64) throws(KafkaError) {
+        let slot = writes.add(1, ordering: .relaxed).oldValue % 2
+        let stamp = ChangelogRecord.Stamp(id: UInt64.random(in: 1 ... .max), progress: progress, writtenAtMs: WallClock.nowMs(),
+                                          totalBytes: UInt64(file.count), hash: ChangelogRecord.hash(file))
+        var failed = 0
+        for record in ChangelogRecord.records(of: file, slot: slot, stamp: stamp) {
+            failed += try producer.produceWaiting(topic: topic, key: record.key, value: record.value,
+                                                  token: tokens.add(1, ordering: .relaxed).newValue)
+        }
+        failed += producer.drainDeliveries()
+        if failed > 0 { throw KafkaError(code: -1, message: "\(failed) changelog chunks were not acknowledged") }
+    }
+}
+
+/// Reads the changelog topic from its beginning and keeps the newest complete checkpoint in it
+/// (a standby keeps reading, so it holds the active instance's latest state when it takes over).
+final class ChangelogReader {
+    let topic: String
+    private let consumer: KafkaConsumer
+    private var assembler = ChangelogAssembler()
+    private let partitions: Int32
+    /// The next offset to read per partition: the reader has caught up when each reaches its high watermark.
+    private var next: [Int32: Int64] = [:]
+
+    init(topic: String, configuration: [String: String], logger: Logger) throws {
+        self.topic = topic
+        var config = configuration
+        config["group.id"] = nil  // manual assignment; nothing is committed
+        consumer = try KafkaConsumer(configuration: config, logger: logger)
+        // tokenwatch creates it with one partition; one made by hand (or the dev broker) may have more.
+        partitions = Int32(max(1, (try? consumer.partitionCount(topic: topic, timeout: .seconds(10))) ?? 1))
+        try consumer.assign((0..<partitions).map { TopicPartitionOffset(topic: topic, partition: $0, offset: TopicPartitionOffset.beginning) })
+    }
+
+    deinit { consumer.close() }
+
+    /// Reads what is there without waiting.
+    func poll() { read(timeout: .zero) }
+
+    /// Reads until the end of the topic as the brokers see it now, for at most `timeout`; returns the
+    /// newest complete checkpoint read and its stamp, and whether the end was reached.
+    func catchUp(timeout: Duration) -> (newest: (stamp: ChangelogRecord.Stamp, file: [UInt8])?, complete: Bool) {
+        let deadline = WallClock.monotonicMs() + Int64(timeout.components.seconds * 1_000)
+        var ends: [Int32: Int64] = [:]
+        for p in 0..<partitions {
+            guard let w = try? consumer.watermarks(topic: topic, partition: p, timeout: timeout) else { return (assembler.newest, false) }
+            if w.high > w.low { ends[p] = w.high }
+        }
+        func behind() -> Bool { ends.contains { (p, end) in (next[p] ?? 0) < end } }
+        while behind(), WallClock.monotonicMs() < deadline { read(timeout: .milliseconds(100)) }
+        return (assembler.newest, !behind())
+    }
+
+    private func read(timeout: Duration) {
+        _ = consumer.poll(maxMessages: 256, timeout: timeout) { message in
+            guard message.error == nil else { return }
+            assembler.add(message.payload)
+            next[message.partition] = message.offset + 1
+        }
+    }
+}
