@@ -388,7 +388,7 @@ final class LiveLoop {
         let behind = lag.values.reduce(0, +)
         if catchingUp && known && !assigned.isEmpty && behind == 0 {
             catchingUp = false
-            logger.info("state rebuilt from the input: caught up", metadata: ["consumed": "\(consumed)"])
+            logger.info("caught up with the input", metadata: ["consumed": "\(consumed)"])
         }
         if behind > 0 && consumed == consumedAtLastLag && !paused {
             stalledSince = stalledSince ?? monotonic
@@ -557,6 +557,7 @@ extension LiveLoop {
         guard let reader = changelogReader else { return }
         let began = WallClock.monotonicMs()
         let (newest, complete) = reader.catchUp(timeout: .seconds(20))
+        let readMs = WallClock.monotonicMs() - began
         if !complete { logger.warning("the changelog could not be read to its end; using the newest state read", metadata: ["topic": "\(reader.topic)"]) }
         let ownProgress = engine.positions.values.reduce(0) { $0 + max(0, $1) }
         guard let newest, newest.stamp.progress > ownProgress else {
@@ -571,9 +572,11 @@ extension LiveLoop {
             let tookMs = WallClock.monotonicMs() - began
             logger.info("state restored from the changelog", metadata: [
                 "topic": "\(reader.topic)", "bytes": "\(newest.file.count)", "users": "\(engine.trackedUsers)", "ms": "\(tookMs)",
+                "read_ms": "\(readMs)",
                 "positions": "\(engine.positions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))",
             ])
             pipeline.updateStatus {
+                $0.rebuildReason = nil  // not rebuilt: restored, and reading on from the changelog state's positions
                 $0.changelogRestores += 1
                 $0.lastChangelogRestoreMs = tookMs
             }

@@ -18,6 +18,10 @@ struct Bench: ParsableCommand {
     @Option(help: "With --brokers: the topic to consume.") var topic = "ai-usage"
     @Option(help: "With --brokers: engine threads (engine.threads; 0 = one per processor).") var threads = 0
     @Flag(help: "After the last round, time writing and restoring a checkpoint of the engine state.") var checkpoint = false
+    @Option(help: "With --brokers: instances of the same group standing by (following the changelog) while the first one consumes.") var standbys = 0
+    @Option(help: "With --brokers: checkpoint interval, which is also how often the changelog is written.") var checkpointInterval = "1h"
+    @Option(help: "With --brokers: the changelog topic (on) or none (off).") var changelog = "on"
+    @Flag(help: "With --brokers: afterwards, time a takeover by a fresh instance restoring from the changelog, and one rebuilding from the input.") var takeover = false
     @Option(help: "Tokenmaxxing rules: on (every rule at its defaults) or off (none run).") var rules = "on"
     @Option(help: "Traffic: regular (uniform stream of regular users) or a simulate scenario such as mixed (users' own timelines over --span).")
     var scenario = "regular"
@@ -127,38 +131,87 @@ struct Bench: ParsableCommand {
     /// Runs the live pipeline (fresh group, fresh state) over a topic that already holds `--events`
     /// messages and reports the time from start until all of them were consumed and processed.
     func endToEnd(brokers: String) throws {
-        let logger = makeLogger("tokenwatch.bench")
+        let group = "tokenwatch-bench-\(getpid())"
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-bench-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let first = BenchInstance(settings: try benchSettings(brokers: brokers, group: group, state: scratch + "/0"))
+        var others: [BenchInstance] = []
+        if standbys > 0 {
+            while !first.pipeline.status.active { usleep(20_000) }
+            for i in 1...standbys {
+                others.append(BenchInstance(settings: try benchSettings(brokers: brokers, group: group, state: scratch + "/\(i)")))
+            }
+        }
+        var firstAt: UInt64 = 0
+        while first.pipeline.status.consumed < events {
+            usleep(20_000)
+            if firstAt == 0 && first.pipeline.status.consumed > 0 { firstAt = DispatchTime.now().uptimeNanoseconds }
+        }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        let status = first.pipeline.status
+        first.stop()
+        for standby in others { standby.stop() }
+        let total = Double(t1 - t0) / 1e9
+        let afterFirst = Double(t1 - max(firstAt, t0)) / 1e9
+        print(String(format: "end to end: %d events in %.2f s from start (%.0f events/s), %.2f s from the first message (%.0f events/s); %d counted, %d dead letters; %d standbys, changelog %@, %d changelog writes of %.1f MB",
+                     status.consumed, total, Double(status.consumed) / total, afterFirst, Double(status.consumed) / afterFirst,
+                     status.counters.counted, status.counters.deadLetterTotal, standbys, changelog, status.changelogWrites,
+                     Double(status.changelogBytes ?? 0) / 1e6))
+        if takeover { try timeTakeovers(brokers: brokers, group: group, scratch: scratch) }
+    }
+
+    /// A fresh instance of the group takes over from the changelog the stopped one left; then a fresh
+    /// instance of another group, without a changelog, rebuilds the same state by re-reading the input.
+    func timeTakeovers(brokers: String, group: String, scratch: String) throws {
+        for (label, group, changelogOn) in [("from the changelog", group, true), ("re-reading the input", group + "-rebuild", false)] {
+            var settings = try benchSettings(brokers: brokers, group: group, state: scratch + "/" + label.filter(\.isLetter))
+            if !changelogOn { settings.changelogTopic = nil }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let instance = BenchInstance(settings: settings)
+            while !instance.pipeline.status.ready || instance.pipeline.status.catchingUp { usleep(10_000) }
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let status = instance.pipeline.status
+            instance.stop()
+            print(String(format: "takeover %@: ready in %.2f s (restore %.2f s), %d messages read, %d users",
+                         label, Double(t1 - t0) / 1e9, Double(status.lastChangelogRestoreMs ?? 0) / 1e3, status.consumed, status.trackedUsers))
+        }
+    }
+
+    func benchSettings(brokers: String, group: String, state: String) throws -> PipelineSettings {
         var config = TokenwatchConfiguration()
         config.kafka.brokers = brokers
         config.kafka.inputTopic = topic
-        config.kafka.groupId = "tokenwatch-bench-\(getpid())"
-        let state = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-bench-\(getpid())").path
+        config.kafka.groupId = group
+        config.kafka.librdkafka["session.timeout.ms"] = "6000"  // a restarted group re-forms quickly on the mock cluster
+        config.state.changelog = changelog == "on"
         var settings = pipelineSettings(config, stateDirectory: state)
-        settings.checkpointIntervalMs = 3_600_000
+        guard let interval = DurationText.parse(checkpointInterval) else { throw ValidationError("--checkpoint-interval is not a duration") }
+        settings.checkpointIntervalMs = interval
         settings.threads = threads
-        let pipeline = Pipeline(settings: settings, logger: { var l = logger; l.logLevel = .warning; return l }())
-        let done = DispatchSemaphore(value: 0)
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        Thread {
+        return settings
+    }
+}
+
+/// One live pipeline of the end-to-end bench, on its own thread, logging warnings only.
+final class BenchInstance: Sendable {
+    let pipeline: Pipeline
+    private let done = DispatchSemaphore(value: 0)
+
+    init(settings: PipelineSettings) {
+        var logger = makeLogger("tokenwatch.bench")
+        logger.logLevel = .warning
+        pipeline = Pipeline(settings: settings, logger: logger)
+        Thread { [pipeline, done] in
             let s = DispatchSemaphore(value: 0)
             Task { try? await pipeline.run(); s.signal() }
             s.wait()
             done.signal()
         }.start()
-        var firstAt: UInt64 = 0
-        while pipeline.status.consumed < events {
-            usleep(20_000)
-            if firstAt == 0 && pipeline.status.consumed > 0 { firstAt = DispatchTime.now().uptimeNanoseconds }
-        }
-        let t1 = DispatchTime.now().uptimeNanoseconds
+    }
+
+    func stop() {
         pipeline.requestStop()
         done.wait()
-        let total = Double(t1 - t0) / 1e9
-        let afterFirst = Double(t1 - max(firstAt, t0)) / 1e9
-        let status = pipeline.status
-        print(String(format: "end to end: %d events in %.2f s from start (%.0f events/s), %.2f s from the first message (%.0f events/s); %d counted, %d dead letters",
-                     status.consumed, total, Double(status.consumed) / total, afterFirst, Double(status.consumed) / afterFirst,
-                     status.counters.counted, status.counters.deadLetterTotal))
-        try? FileManager.default.removeItem(atPath: state)
     }
 }

@@ -84,6 +84,41 @@ struct OperationsTests {
         }
     }
 
+    @Test("a standby takes over from the changelog: it restores the killed active instance's state instead of re-reading the input")
+    func takeoverFromTheChangelog() async throws {
+        try await Harness.run("changelog-takeover") { h in
+            let (_, brokers) = try await h.startBroker(partitions: Self.partitions)
+            let events = generateStream(seed: 33, start: 1_752_480_000_000, count: 2000)
+            let settings = E2E.settings(topK: 8, extra: ["TOKENWATCH_STATE_CHECKPOINT_INTERVAL": "1s"])
+            let first = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state-0"), settings: settings)
+            let parts = Self.chunks(events, 2)
+            try await Self.feed(h, brokers: brokers, events[parts[0]], sent: Array(events[..<parts[0].upperBound]), watching: [first])
+            let second = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state-1"), settings: settings)
+            // Two more acknowledged changelog writes: the later one began after the first part was consumed.
+            let written = try await Self.changelogWrites(h, first)
+            try await h.waitUntil("two more checkpoints in the changelog", timeout: .seconds(60), alive: [first, second]) {
+                try await Self.changelogWrites(h, first) >= written + 2
+            }
+            first.signal(SIGKILL)
+            let last = try await Self.feed(h, brokers: brokers, events[parts[1]], sent: events, watching: [second])
+            let status = try await h.stop(second)
+            h.expect(status == 0, "exit \(status) after SIGTERM")
+            h.expect(second.stderr.contains("state restored from the changelog"), "the standby did not restore the changelog:\n\(second.stderr.suffix(2000))")
+            // It read only what came after the first instance's last checkpoint: the second part.
+            let consumed = second.stderr.firstMatch(of: /consumed=(\d+) \[TokenwatchService\] stopped/).flatMap { Int($0.output.1) }
+            h.expect(consumed == parts[1].count, "the standby consumed \(consumed ?? -1) messages, expected the second part's \(parts[1].count)")
+            try await Self.verify(h, brokers: brokers, events: events, lastAsOf: last, allowRepeats: true, "boards after a takeover from the changelog")
+        }
+    }
+
+    /// The daemon's acknowledged changelog writes, from `/metrics`.
+    static func changelogWrites(_ h: Harness, _ daemon: Child) async throws -> Int {
+        guard let address = daemon.stderr.firstMatch(of: /address=(127\.0\.0\.1:\d+)/)?.output.1 else { return 0 }
+        let run = try await h.runTool("curl-metrics", URL(fileURLWithPath: "/usr/bin/curl"), ["-sf", "http://\(address)/metrics"])
+        let line = run.stdout.split(separator: "\n").first { $0.hasPrefix("tokenwatch_changelog_writes_total{result=\"acknowledged\"} ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? 0
+    }
+
     // MARK: - (b) a long pause
 
     @Test("SIGSTOP longer than the session timeout, then SIGCONT: nothing counted twice")
