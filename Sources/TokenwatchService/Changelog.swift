@@ -3,7 +3,7 @@ import TokenwatchCore
 /// The changelog topic's record format: a stamped checkpoint file cut into chunks, so a standby (or any
 /// instance that becomes active) restores the last active instance's state instead of re-reading the input.
 ///
-/// Each chunk's key is `state/<slot>/<index>`. Writes alternate between two slots, so while one checkpoint
+/// Each chunk's key is `<group_id>/state/<slot>/<index>`, so deployments that share the topic never mix. Writes alternate between two slots, so while one checkpoint
 /// is being written (or was cut short by a crash) the previous complete one stays readable, and on a
 /// compacted topic the latest value per key is all that is kept. A chunk's value is a fixed header (magic,
 /// the checkpoint's id, its progress, its chunk index and count, its total length and hash) and the bytes.
@@ -33,8 +33,8 @@ enum ChangelogRecord {
         }
     }
 
-    /// The chunks of `file` as (key, value) records, in slot `slot`.
-    static func records(of file: [UInt8], slot: Int, stamp: Stamp) -> [(key: [UInt8], value: [UInt8])] {
+    /// The chunks of `file` as (key, value) records, in slot `slot` of `group`'s.
+    static func records(of file: [UInt8], group: String, slot: Int, stamp: Stamp) -> [(key: [UInt8], value: [UInt8])] {
         let count = max(1, (file.count + chunkBytes - 1) / chunkBytes)
         return (0..<count).map { index in
             let range = (index * chunkBytes)..<min(file.count, (index + 1) * chunkBytes)
@@ -46,7 +46,7 @@ enum ChangelogRecord {
             value.appendBigEndian(stamp.hash)
             value.appendBigEndian(value.withUnsafeBytes { KeyPartitioner.crc32($0) })
             value += file[range]
-            return (Array("state/\(slot)/\(index)".utf8), value)
+            return (Array("\(group)/state/\(slot)/\(index)".utf8), value)
         }
     }
 
@@ -72,6 +72,9 @@ enum ChangelogRecord {
         guard count > 0, index < count, stamp.totalBytes <= UInt64(count) * UInt64(chunkBytes) else { return nil }
         return Chunk(slot: Int(value[5]), stamp: stamp, index: index, count: count, bytes: ArraySlice(value[headerSize...]))
     }
+
+    /// The key prefix of `group`'s chunks.
+    static func keyPrefix(group: String) -> [UInt8] { Array("\(group)/state/".utf8) }
 
     /// The hash every chunk carries, over the whole file.
     static func hash(_ file: [UInt8]) -> UInt64 {

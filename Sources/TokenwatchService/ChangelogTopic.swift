@@ -7,12 +7,14 @@ import TokenwatchCore
 /// checkpoint's own thread, and waits for the brokers' acknowledgement of every chunk.
 final class ChangelogWriter: Sendable {
     let topic: String
+    let group: String
     private let producer: KafkaProducer
     private let writes = Atomic<Int>(0)
     private let tokens = Atomic<UInt64>(0)
 
-    init(topic: String, configuration: [String: String], logger: Logger) throws {
+    init(topic: String, group: String, configuration: [String: String], logger: Logger) throws {
         self.topic = topic
+        self.group = group
         var config = configuration
         // Chunks are up to 512 KiB; a checkpoint is written as a burst of them.
         config["message.max.bytes"] = config["message.max.bytes"] ?? "1000000"
@@ -26,7 +28,7 @@ final class ChangelogWriter: Sendable {
         let stamp = ChangelogRecord.Stamp(id: UInt64.random(in: 1 ... .max), progress: progress, writtenAtMs: WallClock.nowMs(),
                                           totalBytes: UInt64(file.count), hash: ChangelogRecord.hash(file))
         var failed = 0
-        for record in ChangelogRecord.records(of: file, slot: slot, stamp: stamp) {
+        for record in ChangelogRecord.records(of: file, group: group, slot: slot, stamp: stamp) {
             failed += try producer.produceWaiting(topic: topic, key: record.key, value: record.value,
                                                   token: tokens.add(1, ordering: .relaxed).newValue)
         }
@@ -41,14 +43,18 @@ final class ChangelogReader {
     let topic: String
     private let consumer: KafkaConsumer
     private var assembler = ChangelogAssembler()
+    /// Only this group's chunks are read (see `ChangelogRecord`).
+    private let keyPrefix: [UInt8]
     private let partitions: Int32
     /// The next offset to read per partition: the reader has caught up when each reaches its high watermark.
     private var next: [Int32: Int64] = [:]
 
-    init(topic: String, configuration: [String: String], logger: Logger) throws {
+    init(topic: String, group: String, configuration: [String: String], logger: Logger) throws {
         self.topic = topic
+        keyPrefix = ChangelogRecord.keyPrefix(group: group)
         var config = configuration
         config["group.id"] = nil  // manual assignment; nothing is committed
+        config["fetch.wait.max.ms"] = "100"  // the fetches' high watermarks say where the end is (`catchUp`)
         consumer = try KafkaConsumer(configuration: config, logger: logger)
         // tokenwatch creates it with one partition; one made by hand (or the dev broker) may have more.
         partitions = Int32(max(1, (try? consumer.partitionCount(topic: topic, timeout: .seconds(10))) ?? 1))
@@ -60,25 +66,30 @@ final class ChangelogReader {
     /// Reads what is there without waiting.
     func poll() { read(timeout: .zero) }
 
-    /// Reads until the end of the topic as the brokers see it now, for at most `timeout`; returns the
-    /// newest complete checkpoint read and its stamp, and whether the end was reached.
+    /// Reads until the end of the topic, for at most `timeout`; returns the newest complete checkpoint read
+    /// and its stamp, and whether the end was reached. The end is each partition's high watermark as the
+    /// fetches report it (no per-partition broker query: those cost a round trip each, which on a topic
+    /// of many partitions adds up to seconds). Any complete checkpoint is a consistent state; reading to
+    /// the end only makes it the newest.
     func catchUp(timeout: Duration) -> (newest: (stamp: ChangelogRecord.Stamp, file: [UInt8])?, complete: Bool) {
         let deadline = WallClock.monotonicMs() + Int64(timeout.components.seconds * 1_000)
-        var ends: [Int32: Int64] = [:]
-        for p in 0..<partitions {
-            guard let w = try? consumer.watermarks(topic: topic, partition: p, timeout: timeout) else { return (assembler.newest, false) }
-            if w.high > w.low { ends[p] = w.high }
+        while true {
+            read(timeout: .milliseconds(50))
+            let ends = (0..<partitions).map { consumer.cachedWatermarks(topic: topic, partition: $0) }
+            let atEnd = ends.indices.allSatisfy { p in
+                guard let w = ends[p], w.high >= 0 else { return false }  // not fetched yet
+                return w.high == 0 || w.low >= w.high || (next[Int32(p)] ?? 0) >= w.high
+            }
+            if atEnd || WallClock.monotonicMs() >= deadline { return (assembler.newest, atEnd) }
         }
-        func behind() -> Bool { ends.contains { (p, end) in (next[p] ?? 0) < end } }
-        while behind(), WallClock.monotonicMs() < deadline { read(timeout: .milliseconds(100)) }
-        return (assembler.newest, !behind())
     }
 
     private func read(timeout: Duration) {
         _ = consumer.poll(maxMessages: 256, timeout: timeout) { message in
             guard message.error == nil else { return }
-            assembler.add(message.payload)
             next[message.partition] = message.offset + 1
+            guard message.key.starts(with: keyPrefix) else { return }
+            assembler.add(message.payload)
         }
     }
 }

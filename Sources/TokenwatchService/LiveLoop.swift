@@ -93,8 +93,8 @@ final class LiveLoop {
             // Compacted: only each chunk key's latest value is needed (see `ChangelogRecord`).
             _ = InternalTopic.ensure(topic, partitions: 1, configs: ["cleanup.policy": "compact"], consumer: consumer,
                                      configuration: pipeline.kafkaConfiguration(), logger: logger)
-            changelogWriter = try ChangelogWriter(topic: topic, configuration: pipeline.kafkaConfiguration(), logger: logger)
-            changelogReader = try ChangelogReader(topic: topic, configuration: pipeline.kafkaConfiguration(), logger: logger)
+            changelogWriter = try ChangelogWriter(topic: topic, group: settings.groupId, configuration: pipeline.kafkaConfiguration(), logger: logger)
+            changelogReader = try ChangelogReader(topic: topic, group: settings.groupId, configuration: pipeline.kafkaConfiguration(), logger: logger)
         } else {
             changelogWriter = nil
             changelogReader = nil
@@ -284,7 +284,7 @@ final class LiveLoop {
             try commitCycle(final: true)
             try consumer.unsubscribe()
             changelogReader = settings.changelogTopic.flatMap {
-                try? ChangelogReader(topic: $0, configuration: pipeline.kafkaConfiguration(), logger: logger)
+                try? ChangelogReader(topic: $0, group: settings.groupId, configuration: pipeline.kafkaConfiguration(), logger: logger)
             }
         }
         self.active = active
@@ -595,6 +595,8 @@ extension LiveLoop {
         let restored = try ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic, shards: engine.shards.count,
                                          keyedPartitions: engine.keyedPartitions, keyedBase: engine.keyedBase,
                                          restoring: stamped.engineBytes)
+        let decodedAt = WallClock.monotonicMs()
+        defer { logger.debug("changelog state checked against the brokers' offsets", metadata: ["ms": "\(WallClock.monotonicMs() - decodedAt)"]) }
         if let reason = Self.inconsistentPositions(restored, consumer: consumer, inputs: inputs, logger: logger) {
             throw PipelineRefusal(reason)
         }

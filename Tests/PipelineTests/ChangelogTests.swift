@@ -15,7 +15,7 @@ struct ChangelogTests {
     }
 
     static func records(_ file: [UInt8], slot: Int, progress: Int64, at: Int64 = 1_000, id: UInt64 = 7) -> [[UInt8]] {
-        ChangelogRecord.records(of: file, slot: slot, stamp: stamp(file, progress: progress, at: at, id: id)).map(\.value)
+        ChangelogRecord.records(of: file, group: "g", slot: slot, stamp: stamp(file, progress: progress, at: at, id: id)).map(\.value)
     }
 
     static func assemble(_ values: [[UInt8]]) -> ChangelogAssembler {
