@@ -7,12 +7,16 @@ public final class DevBroker: Sendable {
     /// Where clients bootstrap from (the fixed-port proxy when one was asked for).
     public let bootstrap: String
 
-    /// Starts the cluster, creates `topics` (input with `partitions` partitions, outputs likewise),
-    /// and listens on 127.0.0.1:`port` (0 = the mock's own ephemeral port only).
-    public init(port: UInt16, partitions: Int32, topics: [String], brokers: Int32 = 1, logger: Logger) throws {
+    /// Starts the cluster, creates `topics` (input with `partitions` partitions, outputs likewise; the
+    /// `singlePartition` ones with one), and listens on 127.0.0.1:`port` (0 = the mock's own ephemeral port only).
+    public init(port: UInt16, partitions: Int32, topics: [String], singlePartition: [String] = [], brokers: Int32 = 1,
+                logger: Logger) throws {
         cluster = try MockCluster(brokers: brokers, logger: logger)
         for topic in topics {
             try cluster.createTopic(topic, partitions: partitions)
+        }
+        for topic in singlePartition where !topics.contains(topic) {
+            try cluster.createTopic(topic, partitions: 1)
         }
         bootstrap = port == 0 ? cluster.bootstrapServers : try cluster.startBootstrapProxy(port: port)
     }

@@ -17,6 +17,10 @@ final class LeaderElection {
         config["group.id"] = settings.groupId + ".leader"
         // The election holds no data to read: never fetch from the start of a long topic.
         config["auto.offset.reset"] = "latest"
+        // Sticky and incremental: an instance joining or leaving the group never takes partition 0 away
+        // from the active one for the length of a rebalance (with the eager protocol every join revoked
+        // it, and the active instance stepped down and back up, pausing the pipeline for a group join).
+        config["partition.assignment.strategy"] = "cooperative-sticky"
         consumer = try KafkaConsumer(configuration: config, logger: logger)
         topic = settings.leaderTopic
         _ = InternalTopic.ensure(topic, partitions: 1, consumer: consumer, configuration: configuration, logger: logger)

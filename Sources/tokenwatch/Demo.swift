@@ -43,8 +43,8 @@ struct Demo: AsyncParsableCommand {
         let k = config.kafka
         let broker = try TokenwatchService.DevBroker(port: port, partitions: 8,
                                                      topics: [k.inputTopic, k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
-                                                              k.internalTopicPrefix + "leader", k.internalTopicPrefix + "changelog"],
-                                                     logger: quiet)
+                                                              k.internalTopicPrefix + "changelog"],
+                                                     singlePartition: [k.internalTopicPrefix + "leader"], logger: quiet)
         config.kafka.brokers = broker.bootstrap
         var settings = pipelineSettings(config, stateDirectory: stateDir)
         settings.checkpointIntervalMs = 5_000

@@ -161,7 +161,8 @@ struct DevBroker: AsyncParsableCommand {
         do {
             broker = try TokenwatchService.DevBroker(port: port, partitions: partitions,
                                                      topics: inputTopics + [k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
-                                                              k.internalTopicPrefix + "leader", k.internalTopicPrefix + "changelog"],
+                                                              k.internalTopicPrefix + "changelog"],
+                                                     singlePartition: [k.internalTopicPrefix + "leader"],  // the election's partition 0 only
                                                      brokers: brokers, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("tokenwatch dev-broker: \(error)\n".utf8))

@@ -75,8 +75,18 @@ struct OperationsTests {
                     continue
                 }
                 last = try await Self.feed(h, brokers: brokers, events[range], sent: Array(events[..<range.upperBound]), watching: daemons)
+                if i == 4 {
+                    // One more joins while an instance is active: the election is sticky, the active one stays.
+                    daemons.append(try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state-4"),
+                                                     settings: settings))
+                    try await h.waitUntil("the fifth instance in the election", alive: [daemons[4]]) {
+                        daemons[4].stderr.contains("partitions assigned") || daemons[4].stderr.contains("standby")
+                    }
+                }
             }
             let running = daemons.filter(\.isRunning)
+            h.expect(!running.contains { $0.stderr.contains("standby: another instance is active") },
+                     "an active instance stepped down when another joined the group")
             let actives = running.filter { $0.stderr.components(separatedBy: "active: this instance consumes").count > 1 }
             h.expect(!actives.isEmpty, "no surviving instance became active")
             for d in running { _ = try await h.stop(d) }
