@@ -17,10 +17,8 @@ final class LeaderElection {
         config["group.id"] = settings.groupId + ".leader"
         // The election holds no data to read: never fetch from the start of a long topic.
         config["auto.offset.reset"] = "latest"
-        // Sticky and incremental: an instance joining or leaving the group never takes partition 0 away
-        // from the active one for the length of a rebalance (with the eager protocol every join revoked
-        // it, and the active instance stepped down and back up, pausing the pipeline for a group join).
-        config["partition.assignment.strategy"] = "cooperative-sticky"
+        // Not cooperative-sticky, though it would keep partition 0 in place by itself: librdkafka 2.0.2
+        // aborts when such a consumer is destroyed before its first assignment (librdkafka #4312).
         consumer = try KafkaConsumer(configuration: config, logger: logger)
         topic = settings.leaderTopic
         _ = InternalTopic.ensure(topic, partitions: 1, consumer: consumer, configuration: configuration, logger: logger)
@@ -30,10 +28,17 @@ final class LeaderElection {
     deinit { consumer.close() }
 
     /// Serves the election group (heartbeats, rebalances); returns the new role when it changed.
+    ///
+    /// The role changes only once a rebalance is complete (its assignment arrived): with the eager
+    /// protocol every instance that joins the group revokes every partition first, and stepping down on
+    /// that revocation would make the active instance leave the input group and rejoin it for nothing.
+    /// Until the assignment arrives the role stays as it was; two instances that both believe they are
+    /// active meanwhile publish nothing wrong (each holds back the boards of partitions it does not hold).
     func poll() -> Bool? {
         _ = consumer.poll(maxMessages: 64, timeout: .zero) { _ in }
         let events = consumer.takeRebalanceEvents()
-        guard !events.isEmpty else { return nil }
+        guard let last = events.last else { return nil }
+        guard case .assigned = last else { return nil }
         settled = true
         let holds = ((try? consumer.assignment()) ?? []).contains { $0.topic == topic && $0.partition == 0 }
         guard holds != isLeader else { return nil }
