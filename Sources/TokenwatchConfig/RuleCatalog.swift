@@ -13,8 +13,26 @@ public enum RuleCatalog {
     /// Default per-(user, rule) cooldown: 6h.
     public static let defaultCooldownMs: Int64 = 6 * 3_600_000
 
-    /// Every rule, in the order they are documented and printed.
-    public static let rules: [RuleDefinition] = [
+    /// Every rule, in the order they are documented and printed, each with the escalation keys.
+    public static let rules: [RuleDefinition] = ownRules.map { rule in
+        var r = rule
+        r.thresholds += escalation(scoreDefault: r.name == "mandate_minimum" ? 0 : 0.95)
+        return r
+    }
+
+    /// How every rule's alerts rise above its severity, declared once for all rules: a step for a high
+    /// score, a step for persistence (the rule firing for the user on several days — weeks for the
+    /// weekly rules — of the last 7), never past `critical`. `mandate_minimum`'s score measures how tiny
+    /// a week was, not certainty, so only persistence raises it by default.
+    public static func escalation(scoreDefault: Double) -> [RuleThreshold] {
+        [
+            .number("escalate_score", default: scoreDefault, doc: "an alert whose score reaches this fires a severity higher (0: never)", range: 0...1),
+            .number("escalate_days", default: 3, doc: "an alert fires a severity higher when the rule fired for the user on this many of the last 7 days (weeks for weekly rules; 0: never)", range: 0...7),
+        ]
+    }
+
+    /// The rules with their own thresholds only.
+    static let ownRules: [RuleDefinition] = [
         RuleDefinition(
             name: "volume_spike",
             summary: "last hour's tokens far above the user's own baseline",

@@ -237,7 +237,9 @@ extension Engine {
     /// 4: forwarded late events (engine shards) and the known-users window sliding by `knownStepMs` (was a day).
     /// 5: pending events say whether their outcome was reported; per window, the counts of unreported
     ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
-    static let checkpointVersion: UInt32 = 5
+    /// 6: open alerts say the rule's severity when they fired and why they were raised; the persistence
+    ///    of each (user, rule) that fired in the last week (`Escalation`).
+    static let checkpointVersion: UInt32 = 6
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -485,6 +487,12 @@ extension Detector {
             guard let a = open[key] else { continue }
             w.u32(a.user); w.u8(UInt8(a.rule.index)); w.u32(a.team); w.i64(a.episodeStart); w.i64(a.lastSeen)
             w.u8(UInt8(a.severity.rank)); w.f64(a.score); w.f64(a.firedScore); Self.write(a.evidence, to: &w)
+            w.u8(UInt8(a.ruleSeverity.rank)); w.u8(a.escalation.rawValue); w.u8(a.periods)
+        }
+        w.int(persistence.count)
+        for key in persistence.keys.sorted() {
+            guard let p = persistence[key] else { continue }
+            w.u64(key); w.i64(p.period); w.u8(p.mask)
         }
         w.int(weeks.count)
         for b in weeks {
@@ -505,7 +513,8 @@ extension Detector {
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
         + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
     static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 48
-    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48
+    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48 + 3
+    static let persistenceBytes = 8 + 8 + 1
     static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
 
     /// Reads the signals added in version 4 (hollow_outcomes, the unbroken stretch, the last sizes).
@@ -567,12 +576,24 @@ extension Detector {
             let team = try r.id(below: teams), start = try r.time(), lastSeen = try r.time()
             let rank = Int(try r.u8())
             guard let severity = AlertSeverity.allCases.first(where: { $0.rank == rank }), lastSeen != .min else { throw Corrupt() }
+            let score = try r.f64(), firedScore = try r.f64(), evidence = try Self.readEvidence(&r)
+            let ruleRank = Int(try r.u8()), escalation = EscalationReasons(rawValue: try r.u8()), periods = try r.u8()
+            guard let ruleSeverity = AlertSeverity.allCases.first(where: { $0.rank == ruleRank }), ruleSeverity <= severity,
+                  escalation.rawValue & ~3 == 0, periods >= 1, Int(periods) <= Escalation.span else { throw Corrupt() }
             let a = OpenAlert(user: user, rule: rule, team: team, episodeStart: start, lastSeen: lastSeen, severity: severity,
-                              score: try r.f64(), firedScore: try r.f64(), evidence: try Self.readEvidence(&r))
+                              ruleSeverity: ruleSeverity, escalation: escalation, periods: periods,
+                              score: score, firedScore: firedScore, evidence: evidence)
             let key = Self.key(user, rule)
             guard open[key] == nil else { throw Corrupt() }
             open[key] = a
             nextDue = min(nextDue, a.lastSeen + hold(rule))
+        }
+        persistence = [:]
+        for _ in 0..<(try r.count(each: Self.persistenceBytes)) {
+            let key = try r.u64(), period = try r.i64(), mask = try r.u8()
+            guard key >> 8 < UInt64(users), Int(key & 0xFF) < RuleKind.byIndex.count, mask != 0, persistence[key] == nil
+            else { throw Corrupt() }
+            persistence[key] = Persistence(period: period, mask: mask)
         }
         weeks = []
         var previousCutoff = Int64.min

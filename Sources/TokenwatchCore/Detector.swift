@@ -19,6 +19,11 @@ struct OpenAlert: Sendable, Equatable {
     /// The behaviour was last seen going on until this event time.
     var lastSeen: Int64
     var severity: AlertSeverity
+    /// The rule's configured severity when it fired, and why `severity` is above it (`Escalation`).
+    var ruleSeverity: AlertSeverity
+    var escalation: EscalationReasons = []
+    /// Periods (days; weeks for the weekly rules) of the last `Escalation.span` the rule fired on, when it fired.
+    var periods: UInt8 = 1
     /// Score of the episode (drives suspicion); set when it fired.
     var score: Double
     /// Score and evidence when it fired (repeated in the resolved message).
@@ -47,6 +52,10 @@ public struct Detector: Sendable {
     var hollow: HollowOutcomesRule
     /// Parameters by `RuleKind.index`.
     var parameters: [RuleParameters]
+    /// Severity escalation settings by `RuleKind.index`.
+    var escalations: [Escalation]
+    /// On which recent periods each (user, rule) fired, keyed like `open`; pruned once a week is past.
+    var persistence: [UInt64: Persistence] = [:]
     /// Whether any per-event rule runs (else `observe` returns at once).
     var perEvent = false
     /// Whether any weekly rule runs (else `tally` returns at once).
@@ -78,6 +87,7 @@ public struct Detector: Sendable {
         mandate = MandateMinimumRule(configuration.parameters(.mandateMinimum))
         hollow = HollowOutcomesRule(configuration.parameters(.hollowOutcomes))
         parameters = RuleKind.byIndex.map { configuration.parameters($0) }
+        escalations = RuleKind.byIndex.map { Escalation(configuration.parameters($0), defaults: $0.escalationDefaults) }
         perEvent = volume.enabled || cadence.enabled || duplicates.enabled || hollow.enabled
         weekly = sprint.enabled || mandate.enabled
     }
@@ -89,6 +99,7 @@ public struct Detector: Sendable {
         fresh.prompts = prompts
         fresh.queue = queue
         fresh.open = open
+        fresh.persistence = persistence
         fresh.nextDue = .min  // cooldowns may have changed: look at every open alert at the next snapshot
         fresh.weeks = weeks
         fresh.lastCutoffEvaluated = lastCutoffEvaluated
@@ -332,6 +343,7 @@ public struct Detector: Sendable {
             }
         }
 
+        if floorDiv(asOf, 86_400_000) > floorDiv(previous, 86_400_000) { prunePersistence(asOf: asOf) }
         outbox.append(contentsOf: records)
         for u in touched {
             let s = suspicionOf(u)
@@ -407,17 +419,23 @@ public struct Detector: Sendable {
     private mutating func apply(_ f: Finding, order: AlertOrder, touched: inout [UInt32], records: inout [OutputRecord],
                                 users: Interner, teams: Interner) {
         let key = Self.key(f.user, f.rule)
+        let p = parameters[f.rule.index]
+        let periods = recordPersistence(key, rule: f.rule, ts: f.ts)
+        let reasons = escalations[f.rule.index].reasons(score: f.score, periods: periods)
         if var a = open[key] {
-            // The behaviour goes on: the episode lasts longer. Its score (and so suspicion and the
-            // boards) stays as it fired, so a long episode does not rebuild every board every minute.
             a.lastSeen = max(a.lastSeen, f.seenUntil)
             open[key] = a
-            return
+            // The behaviour goes on: the episode lasts longer. Its score (and so suspicion and the
+            // boards) stays as it fired, so a long episode does not rebuild every board every minute —
+            // unless it has now persisted long enough to be raised (see `supersede`).
+            guard p.enabled, reasons.contains(.persistence), !a.escalation.contains(.persistence),
+                  Escalation.raise(a.ruleSeverity, by: a.escalation.union(.persistence)) > a.severity else { return }
+            supersede(a, at: f.ts, periods: periods, order: order, records: &records, users: users, teams: teams)
         }
-        let p = parameters[f.rule.index]
         guard p.enabled else { return }
         let a = OpenAlert(user: f.user, rule: f.rule, team: f.team, episodeStart: f.ts, lastSeen: f.seenUntil,
-                          severity: p.severity, score: f.score, firedScore: f.score, evidence: f.evidence)
+                          severity: Escalation.raise(p.severity, by: reasons), ruleSeverity: p.severity, escalation: reasons,
+                          periods: UInt8(periods), score: f.score, firedScore: f.score, evidence: f.evidence)
         open[key] = a
         nextDue = min(nextDue, a.lastSeen + hold(f.rule))
         signals[Int(f.user)].open |= 1 << UInt8(f.rule.index)
@@ -426,6 +444,47 @@ public struct Detector: Sendable {
         var record = alertRecord(a, state: "firing", ts: f.ts, users: users, teams: teams)
         record.order = order
         records.append(record)
+    }
+
+    /// Closes open alert `a` because the behaviour has persisted past its severity: its id keeps one
+    /// severity, and the caller fires the raised episode at `ts` under a new id.
+    private mutating func supersede(_ a: OpenAlert, at ts: Int64, periods: Int, order: AlertOrder, records: inout [OutputRecord],
+                                    users: Interner, teams: Interner) {
+        open[Self.key(a.user, a.rule)] = nil
+        counters.resolved += 1
+        var record = alertRecord(a, state: "resolved", ts: ts, users: users, teams: teams, supersededAt: ts,
+                                 supersededPeriods: UInt8(periods))
+        record.order = order
+        records.append(record)
+    }
+
+    /// Counts a finding of `rule` at `ts` towards the persistence of `key`; the periods of the last
+    /// `Escalation.span` it fired on, this one included.
+    private mutating func recordPersistence(_ key: UInt64, rule: RuleKind, ts: Int64) -> Int {
+        let period = Self.period(of: rule, ts: ts, configuration: configuration)
+        persistence[key, default: Persistence(period: period, mask: 0)].record(period)
+        return persistence[key]?.count(asOf: period) ?? 1
+    }
+
+    /// The period a finding at `ts` counts in: its UTC day, or for the weekly rules its leaderboard week.
+    static func period(of rule: RuleKind, ts: Int64, configuration: DetectionConfiguration) -> Int64 {
+        let day: Int64 = 86_400_000
+        switch rule {
+        case .leaderboardSprint, .mandateMinimum: return floorDiv(configuration.cutoff(after: ts - 1), 7 * day)
+        default: return floorDiv(ts, day)
+        }
+    }
+
+    /// Drops the persistence of (user, rule) pairs that have not fired within the span (they count 0).
+    mutating func prunePersistence(asOf: Int64) {
+        let day: Int64 = 86_400_000
+        let oldestDay = floorDiv(asOf, day) - Int64(Escalation.span)
+        let oldestWeek = floorDiv(configuration.cutoff(after: asOf - 1), 7 * day) - Int64(Escalation.span)
+        persistence = persistence.filter { key, value in
+            let rule = RuleKind.byIndex[Int(key & 0xFF)]
+            let weekly = rule == .leaderboardSprint || rule == .mandateMinimum
+            return value.period > (weekly ? oldestWeek : oldestDay)
+        }
     }
 
     // MARK: - Suspicion and flags
