@@ -113,6 +113,9 @@ public enum RuleCatalog {
                 .number("max_tokens", default: 3_000, doc: "and at most this many tokens"),
                 .number("relative_share", default: 0.05, doc: "or both requests and tokens within this share of the week's medians (0: off)", range: 0...1),
                 .number("min_users", default: 20, doc: "active users in the week needed before the medians count"),
+                .number("bunching_band", default: 5, doc: "organisation check: up to this multiple of max_requests and max_tokens is just above the minimum, up to its square the next band (0: off)"),
+                .number("bunching_min_users", default: 5, doc: "users just above the minimum needed before bunching counts ...", range: 1...1_000_000),
+                .number("bunching_ratio", default: 2, doc: "... and this multiple of the next band's users; then every user just above is trivially active"),
             ]),
         RuleDefinition(
             name: "hollow_outcomes",

@@ -238,7 +238,7 @@ extension Engine {
     /// 5: pending events say whether their outcome was reported; per window, the counts of unreported
     ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
     /// 6: open alerts say the rule's severity when they fired and why they were raised; the persistence
-    ///    of each (user, rule) that fired in the last week (`Escalation`).
+    ///    of each (user, rule) that fired in the last week (`Escalation`); evidence holds eight numbers.
     static let checkpointVersion: UInt32 = 6
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
@@ -512,8 +512,8 @@ extension Detector {
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
         + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
-    static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 48
-    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48 + 3
+    static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 64
+    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 64 + 3
     static let persistenceBytes = 8 + 8 + 1
     static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
 
@@ -625,11 +625,12 @@ extension Detector {
     }
 
     static func write(_ e: Evidence, to w: inout BinaryWriter) {
-        w.f64(e.a); w.f64(e.b); w.f64(e.c); w.f64(e.d); w.f64(e.e); w.f64(e.f)
+        w.f64(e.a); w.f64(e.b); w.f64(e.c); w.f64(e.d); w.f64(e.e); w.f64(e.f); w.f64(e.g); w.f64(e.h)
     }
 
     static func readEvidence(_ r: inout BinaryReader) throws -> Evidence {
-        Evidence(a: try r.f64(), b: try r.f64(), c: try r.f64(), d: try r.f64(), e: try r.f64(), f: try r.f64())
+        Evidence(a: try r.f64(), b: try r.f64(), c: try r.f64(), d: try r.f64(), e: try r.f64(), f: try r.f64(),
+                 g: try r.f64(), h: try r.f64())
     }
 
     static func rule(_ index: UInt8) throws -> RuleKind {

@@ -305,12 +305,14 @@ public struct Detector: Sendable {
             weeks.removeFirst()
             lastCutoffEvaluated = max(lastCutoffEvaluated, book.cutoff)
             let order = book.active.sorted(by: users.less)
+            let bunching = mandate.enabled ? mandate.bunching(peerReferences[PeerSample.week]) : nil
             for rule in [RuleKind.leaderboardSprint, .mandateMinimum] {
                 var found: [PeerFinding] = []
                 for u in order {
                     let result = rule == .leaderboardSprint
                         ? (sprint.enabled ? sprint.evaluate(book, user: Int(u)) : nil)
-                        : (mandate.enabled ? mandate.evaluate(book, user: Int(u), reference: peerReferences[PeerSample.week]) : nil)
+                        : (mandate.enabled ? mandate.evaluate(book, user: Int(u), reference: peerReferences[PeerSample.week],
+                                                              bunching: bunching) : nil)
                     if let (score, evidence) = result {
                         found.append(PeerFinding(user: u, team: signals[Int(u)].team, score: score, evidence: evidence))
                     }

@@ -1,7 +1,7 @@
-/// Up to six numbers behind one finding; what each means is the rule's business (see its `describe`).
+/// Up to eight numbers behind one finding; what each means is the rule's business (see its `describe`).
 /// A fixed-size value, so queuing a finding on the per-event path does not allocate.
 struct Evidence: Sendable, Equatable {
-    var a = 0.0, b = 0.0, c = 0.0, d = 0.0, e = 0.0, f = 0.0
+    var a = 0.0, b = 0.0, c = 0.0, d = 0.0, e = 0.0, f = 0.0, g = 0.0, h = 0.0
 }
 
 /// One observation that a rule's condition held for a user at event time `ts`.

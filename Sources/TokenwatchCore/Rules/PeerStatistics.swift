@@ -81,6 +81,9 @@ public struct PeerReference: Sendable, Equatable {
     public var weekUsers = 0
     public var weekMedianEvents = 0.0
     public var weekMedianTokens = 0.0
+    /// Every active user's week (requests, tokens), sorted: `mandate_minimum` looks for bunching just
+    /// above the activity minimum in it.
+    public var week: [PeerSample.WeekMember] = []
     /// Teams smaller than this do not enter `medianTeamMedian`.
     public static let teamFloor = 3
 
@@ -109,7 +112,7 @@ public struct PeerReference: Sendable, Equatable {
         var deviations = allTokens.map { abs($0 - orgMedianTokens) }
         orgMAD = Self.median(&deviations)
         medianTeamMedian = Self.median(&teamMedians)
-        let week = samples.flatMap(\.week)
+        week = samples.flatMap(\.week).sorted { ($0.events, $0.tokens) < ($1.events, $1.tokens) }
         weekUsers = week.count
         var events = week.map { Double($0.events) }, weekTokens = week.map { Double($0.tokens) }
         weekMedianEvents = Self.median(&events)
