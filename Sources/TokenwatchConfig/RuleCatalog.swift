@@ -103,6 +103,10 @@ public enum RuleCatalog {
                 .number("min_share", default: 0.5, doc: "share of the week's tokens in that window", range: 0...1),
                 .number("min_tokens", default: 300_000, doc: "tokens in that window below which it never fires"),
                 .number("yield_ratio", default: 0.5, doc: "with outcomes per token below this share of the rest of the week's", range: 0...1),
+                .number("own_ratio", default: 3, doc: "and the share reaches this multiple of the usual one: the user's own earlier weeks', else the organisation's median"),
+                .number("min_history_weeks", default: 2, doc: "earlier active weeks (not sprints) needed before the user's own share is the usual one", range: 1...255),
+                .number("own_min_share", default: 0.3, doc: "against the user's own weeks, a share from this up can fire (instead of min_share)", range: 0...1),
+                .number("min_users", default: 20, doc: "active users in the week needed before the organisation's median counts"),
             ]),
         RuleDefinition(
             name: "mandate_minimum",

@@ -238,7 +238,8 @@ extension Engine {
     /// 5: pending events say whether their outcome was reported; per window, the counts of unreported
     ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
     /// 6: open alerts say the rule's severity when they fired and why they were raised; the persistence
-    ///    of each (user, rule) that fired in the last week (`Escalation`); evidence holds eight numbers.
+    ///    of each (user, rule) that fired in the last week (`Escalation`); evidence holds eight numbers;
+    ///    each user's usual share of a week in the sprint window (`leaderboard_sprint`).
     static let checkpointVersion: UInt32 = 6
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
@@ -474,6 +475,7 @@ extension Detector {
             w.u32(s.ordinaryHours); w.f64(s.ordinaryTokens); w.f64(s.ordinaryOutcomes); w.f64(s.ordinaryEvents)
             w.i64(s.stretchStart); w.u32(s.stretchEvents); w.u32(s.stretchReported); w.u32(s.stretchOutcomes); w.i64(s.stretchTokens)
             w.f64(s.gapMean); w.f64(s.gapM2); w.i64(s.queuedHollow)
+            w.u8(s.sprintWeeks); w.f64(s.sprintShare)
         }
         w.int(prompts.count)
         for p in prompts { w.u8(UInt8(p & 0xFF)); w.u8(UInt8(p >> 8)) }
@@ -511,7 +513,7 @@ extension Detector {
 
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
-        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
+        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8 + 1 + 8
     static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 64
     static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 64 + 3
     static let persistenceBytes = 8 + 8 + 1
@@ -525,9 +527,11 @@ extension Detector {
         s.ordinaryHours = try r.u32(); s.ordinaryTokens = try r.f64(); s.ordinaryOutcomes = try r.f64(); s.ordinaryEvents = try r.f64()
         s.stretchStart = try r.time(); s.stretchEvents = try r.u32(); s.stretchReported = try r.u32(); s.stretchOutcomes = try r.u32()
         s.stretchTokens = try r.i64(); s.gapMean = try r.f64(); s.gapM2 = try r.f64(); s.queuedHollow = try r.time()
+        s.sprintWeeks = try r.u8(); s.sprintShare = try r.f64()
         // Counts within the hour and the stretch are parts of their totals.
         guard s.hourReported <= s.hourEvents, s.hourAccepted <= s.hourEvents, s.stretchReported <= s.stretchEvents,
-              s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0 else { throw BinaryReader.Corrupt() }
+              s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0,
+              s.sprintShare >= 0 && s.sprintShare <= 1 else { throw BinaryReader.Corrupt() }
     }
 
     /// Reads the detection state of at most `users` users, naming teams below `teams`.

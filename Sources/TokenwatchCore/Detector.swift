@@ -310,7 +310,8 @@ public struct Detector: Sendable {
                 var found: [PeerFinding] = []
                 for u in order {
                     let result = rule == .leaderboardSprint
-                        ? (sprint.enabled ? sprint.evaluate(book, user: Int(u)) : nil)
+                        ? (sprint.enabled ? sprint.evaluate(book, user: Int(u), baseline: sprint.baseline(signals[Int(u)],
+                                                            organisation: peerReferences[PeerSample.week])) : nil)
                         : (mandate.enabled ? mandate.evaluate(book, user: Int(u), reference: peerReferences[PeerSample.week],
                                                               bunching: bunching) : nil)
                     if let (score, evidence) = result {
@@ -319,6 +320,7 @@ public struct Detector: Sendable {
                 }
                 applyBoundary(found, rule: rule, asOf: asOf, phase: 3, time: book.cutoff, touched: &touched, records: &records,
                               users: users, teams: teams, sorted: true)
+                if rule == .leaderboardSprint && sprint.enabled { foldSprintWeek(book, sprinted: found) }
             }
         }
         let nextCutoff = configuration.cutoff(after: previous)
@@ -357,6 +359,14 @@ public struct Detector: Sendable {
         if !touched.isEmpty { changed = true }
     }
 
+    /// Folds the closed week into each active user's own sprint baseline, except the users it found sprinting.
+    private mutating func foldSprintWeek(_ book: WeekBook, sprinted: [PeerFinding]) {
+        let skip = Set(sprinted.map(\.user))
+        for u in book.active where !skip.contains(u) {
+            LeaderboardSprintRule.fold(&signals[Int(u)], week: book.tokens[Int(u)], late: book.lateTokens[Int(u)])
+        }
+    }
+
     /// The engine window a boundary rule reads: the one of `length`, else the longest.
     static func window(length: Int64, in windows: [SlidingWindow]) -> Int? {
         if let i = windows.firstIndex(where: { $0.spec.lengthMs == length }) { return i }
@@ -374,7 +384,7 @@ public struct Detector: Sendable {
             due.append(i)
         }
         // The weekly rules compare a user with everyone's week: every shard's sample of it is needed.
-        if mandate.enabled && configuration.cutoff(after: previous) <= asOf { due.append(PeerSample.week) }
+        if (mandate.enabled || sprint.enabled) && configuration.cutoff(after: previous) <= asOf { due.append(PeerSample.week) }
         return due
     }
 

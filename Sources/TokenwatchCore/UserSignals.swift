@@ -61,6 +61,12 @@ struct UserSignals: Sendable, Equatable {
     var gapMean = 0.0
     var gapM2 = 0.0
 
+    // The user's own earlier weeks (leaderboard_sprint): how much of a week usually falls in the sprint window.
+    /// Earlier active weeks folded in (saturating); weeks the rule fired on are left out.
+    var sprintWeeks: UInt8 = 0
+    /// Moving average of the share of a week's tokens in the sprint window before its cutoff.
+    var sprintShare = 0.0
+
     /// Snapshot-interval bucket of the last queued finding of each per-event rule: at most one
     /// finding per (user, rule) per interval is queued, which bounds the queue.
     var queuedSpike: Int64 = .min
