@@ -16,18 +16,21 @@ public enum RuleCatalog {
     /// Every rule, in the order they are documented and printed, each with the escalation keys.
     public static let rules: [RuleDefinition] = ownRules.map { rule in
         var r = rule
-        r.thresholds += escalation(scoreDefault: r.name == "mandate_minimum" ? 0 : 0.95)
+        let padding = r.name == "mandate_minimum"  // a week's tininess is not certainty; a padder has no agent time
+        r.thresholds += escalation(scoreDefault: padding ? 0 : 0.95, unattendedDefault: padding ? 0 : 0.05)
         return r
     }
 
     /// How every rule's alerts rise above its severity, declared once for all rules: a step for a high
     /// score, a step for persistence (the rule firing for the user on several days — weeks for the
-    /// weekly rules — of the last 7), never past `critical`. `mandate_minimum`'s score measures how tiny
+    /// weekly rules — of the last 7), a step when the optional telemetry shows an hour or more of agent
+    /// time with almost no person at the keyboard; never past `critical`. `mandate_minimum`'s score measures how tiny
     /// a week was, not certainty, so only persistence raises it by default.
-    public static func escalation(scoreDefault: Double) -> [RuleThreshold] {
+    public static func escalation(scoreDefault: Double, unattendedDefault: Double) -> [RuleThreshold] {
         [
             .number("escalate_score", default: scoreDefault, doc: "an alert whose score reaches this fires a severity higher (0: never)", range: 0...1),
             .number("escalate_days", default: 3, doc: "an alert fires a severity higher when the rule fired for the user on this many of the last 7 days (weeks for weekly rules; 0: never)", range: 0...7),
+            .number("escalate_unattended", default: unattendedDefault, doc: "an alert of a per-event rule fires a severity higher when the user's events up to it report a person's active time at most this share of an hour or more of agent time (0: never)", range: 0...1),
         ]
     }
 

@@ -20,7 +20,7 @@ extension Detector {
     /// byte-identical. A live service that wants the wall clock there rewrites it with
     /// `OutputRecord.stampingEmittedAt(_:)` just before producing.
     func alertRecord(_ a: OpenAlert, state: String, ts: Int64, users: Interner, teams: Interner,
-                     supersededAt: Int64? = nil, supersededPeriods: UInt8 = 0) -> OutputRecord {
+                     supersededBy next: OpenAlert? = nil) -> OutputRecord {
         let user = users.string(a.user)
         let team = teams.string(a.team)
         var evidence = JSONWriter(capacity: 256)
@@ -40,18 +40,17 @@ extension Detector {
         w.key("summary")
         if state == "firing" {
             w.string(summary)
-        } else if let at = supersededAt {
-            let raised = Escalation.raise(a.ruleSeverity, by: a.escalation.union(.persistence))
-            w.string("\(user): \(a.rule.rawValue) resolved at \(a.severity.rawValue), raised to \(raised.rawValue) at "
-                     + "\(AlertText.utc(at)) as it kept firing (\(Self.periodsText(a.rule, periods: Int(supersededPeriods)))); it fired when " + summary)
+        } else if let next {
+            w.string("\(user): \(a.rule.rawValue) resolved at \(a.severity.rawValue) and raised at \(AlertText.utc(next.episodeStart))"
+                     + escalationText(next) + "; it fired when " + summary)
         } else {
             w.string("\(user): \(a.rule.rawValue) resolved, not seen since \(AlertText.utc(a.lastSeen)) (\(AlertText.duration(ms: ts - a.lastSeen)) quiet); it fired when " + summary)
         }
         w.key("evidence"); w.raw(evidence.bytes)
         w.key("episode_start"); w.int(a.episodeStart)
         if state != "firing" { w.key("last_seen"); w.int(a.lastSeen) }
-        if let at = supersededAt {
-            w.key("superseded_by"); w.string(Self.alertId(rule: a.rule.rawValue, user: user, episodeStart: at))
+        if let next {
+            w.key("superseded_by"); w.string(Self.alertId(rule: a.rule.rawValue, user: user, episodeStart: next.episodeStart))
         }
         w.key("emitted_at"); w.int(ts)
         w.endObject()
@@ -65,6 +64,9 @@ extension Detector {
         var why: [String] = []
         if a.escalation.contains(.score) { why.append("score \(AlertText.fixed(a.firedScore, 2))") }
         if a.escalation.contains(.persistence) { why.append(Self.periodsText(a.rule, periods: Int(a.periods))) }
+        if a.escalation.contains(.unattended) {
+            why.append("the agent ran \(AlertText.duration(ms: Int64(a.agentMs))) with \(AlertText.duration(ms: Int64(a.humanMs))) of a person at the keyboard")
+        }
         return " (\(AlertSeverity.arrow(a.ruleSeverity, a.severity)): \(why.joined(separator: " and ")))"
     }
 
@@ -87,6 +89,11 @@ extension Detector {
         e.key("by_persistence"); e.bool(a.escalation.contains(.persistence))
         e.key("periods_fired"); e.int(Int64(a.periods))
         e.key("periods_span"); e.int(Int64(Escalation.span))
+        e.key("by_unattended"); e.bool(a.escalation.contains(.unattended))
+        if a.agentMs > 0 || a.humanMs > 0 {
+            e.key("human_active_ms"); e.int(Int64(a.humanMs))
+            e.key("agent_active_ms"); e.int(Int64(a.agentMs))
+        }
         e.endObject()
         if evidence.bytes.last != UInt8(ascii: "{") { evidence.bytes.append(UInt8(ascii: ",")) }
         evidence.bytes.append(contentsOf: Array("\"escalation\":".utf8))

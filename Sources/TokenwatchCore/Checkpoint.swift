@@ -239,7 +239,8 @@ extension Engine {
     ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
     /// 6: open alerts say the rule's severity when they fired and why they were raised; the persistence
     ///    of each (user, rule) that fired in the last week (`Escalation`); evidence holds eight numbers;
-    ///    each user's usual share of a week in the sprint window (`leaderboard_sprint`).
+    ///    each user's usual share of a week in the sprint window (`leaderboard_sprint`); each user's human and
+    ///    agent time, halved each day (optional telemetry).
     static let checkpointVersion: UInt32 = 6
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
@@ -475,21 +476,22 @@ extension Detector {
             w.u32(s.ordinaryHours); w.f64(s.ordinaryTokens); w.f64(s.ordinaryOutcomes); w.f64(s.ordinaryEvents)
             w.i64(s.stretchStart); w.u32(s.stretchEvents); w.u32(s.stretchReported); w.u32(s.stretchOutcomes); w.i64(s.stretchTokens)
             w.f64(s.gapMean); w.f64(s.gapM2); w.i64(s.queuedHollow)
-            w.u8(s.sprintWeeks); w.f64(s.sprintShare)
+            w.u8(s.sprintWeeks); w.f64(Double(s.sprintShare))
+            w.i32(s.presenceDay); w.u32(s.humanMs); w.u32(s.agentMs)
         }
         w.int(prompts.count)
         for p in prompts { w.u8(UInt8(p & 0xFF)); w.u8(UInt8(p >> 8)) }
         w.int(queue.count)
         for f in queue {
             w.i64(f.ts); w.i64(f.releaseAt); w.i64(f.seenUntil); w.u32(f.user); w.u32(f.team)
-            w.u8(UInt8(f.rule.index)); w.f64(f.score); Self.write(f.evidence, to: &w)
+            w.u8(UInt8(f.rule.index)); w.f64(f.score); Self.write(f.evidence, to: &w); w.u32(f.humanMs); w.u32(f.agentMs)
         }
         w.int(open.count)
         for key in open.keys.sorted() {
             guard let a = open[key] else { continue }
             w.u32(a.user); w.u8(UInt8(a.rule.index)); w.u32(a.team); w.i64(a.episodeStart); w.i64(a.lastSeen)
             w.u8(UInt8(a.severity.rank)); w.f64(a.score); w.f64(a.firedScore); Self.write(a.evidence, to: &w)
-            w.u8(UInt8(a.ruleSeverity.rank)); w.u8(a.escalation.rawValue); w.u8(a.periods)
+            w.u8(UInt8(a.ruleSeverity.rank)); w.u8(a.escalation.rawValue); w.u8(a.periods); w.u32(a.humanMs); w.u32(a.agentMs)
         }
         w.int(persistence.count)
         for key in persistence.keys.sorted() {
@@ -513,9 +515,9 @@ extension Detector {
 
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
-        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8 + 1 + 8
-    static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 64
-    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 64 + 3
+        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8 + 1 + 8 + 4 + 4 * 2
+    static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 64 + 8
+    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 64 + 3 + 8
     static let persistenceBytes = 8 + 8 + 1
     static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
 
@@ -527,7 +529,8 @@ extension Detector {
         s.ordinaryHours = try r.u32(); s.ordinaryTokens = try r.f64(); s.ordinaryOutcomes = try r.f64(); s.ordinaryEvents = try r.f64()
         s.stretchStart = try r.time(); s.stretchEvents = try r.u32(); s.stretchReported = try r.u32(); s.stretchOutcomes = try r.u32()
         s.stretchTokens = try r.i64(); s.gapMean = try r.f64(); s.gapM2 = try r.f64(); s.queuedHollow = try r.time()
-        s.sprintWeeks = try r.u8(); s.sprintShare = try r.f64()
+        s.sprintWeeks = try r.u8(); s.sprintShare = Float(try r.f64())
+        s.presenceDay = try r.i32(); s.humanMs = try r.u32(); s.agentMs = try r.u32()
         // Counts within the hour and the stretch are parts of their totals.
         guard s.hourReported <= s.hourEvents, s.hourAccepted <= s.hourEvents, s.stretchReported <= s.stretchEvents,
               s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0,
@@ -569,7 +572,7 @@ extension Detector {
         for _ in 0..<queueCount {
             queue.append(Finding(ts: try r.time(), releaseAt: try r.time(), seenUntil: try r.time(), user: try r.id(below: users),
                                  team: try r.id(below: teams), rule: try Self.rule(try r.u8()), score: try r.f64(),
-                                 evidence: try Self.readEvidence(&r)))
+                                 evidence: try Self.readEvidence(&r), humanMs: try r.u32(), agentMs: try r.u32()))
         }
         open = [:]
         nextDue = .max
@@ -582,10 +585,11 @@ extension Detector {
             guard let severity = AlertSeverity.allCases.first(where: { $0.rank == rank }), lastSeen != .min else { throw Corrupt() }
             let score = try r.f64(), firedScore = try r.f64(), evidence = try Self.readEvidence(&r)
             let ruleRank = Int(try r.u8()), escalation = EscalationReasons(rawValue: try r.u8()), periods = try r.u8()
+            let humanMs = try r.u32(), agentMs = try r.u32()
             guard let ruleSeverity = AlertSeverity.allCases.first(where: { $0.rank == ruleRank }), ruleSeverity <= severity,
-                  escalation.rawValue & ~3 == 0, periods >= 1, Int(periods) <= Escalation.span else { throw Corrupt() }
+                  escalation.rawValue & ~7 == 0, periods >= 1, Int(periods) <= Escalation.span else { throw Corrupt() }
             let a = OpenAlert(user: user, rule: rule, team: team, episodeStart: start, lastSeen: lastSeen, severity: severity,
-                              ruleSeverity: ruleSeverity, escalation: escalation, periods: periods,
+                              ruleSeverity: ruleSeverity, escalation: escalation, periods: periods, humanMs: humanMs, agentMs: agentMs,
                               score: score, firedScore: firedScore, evidence: evidence)
             let key = Self.key(user, rule)
             guard open[key] == nil else { throw Corrupt() }

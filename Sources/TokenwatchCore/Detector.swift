@@ -24,6 +24,9 @@ struct OpenAlert: Sendable, Equatable {
     var escalation: EscalationReasons = []
     /// Periods (days; weeks for the weekly rules) of the last `Escalation.span` the rule fired on, when it fired.
     var periods: UInt8 = 1
+    /// A person's and the agent's active time (halved each day) when it fired.
+    var humanMs: UInt32 = 0
+    var agentMs: UInt32 = 0
     /// Score of the episode (drives suspicion); set when it fired.
     var score: Double
     /// Score and evidence when it fired (repeated in the resolved message).
@@ -130,6 +133,8 @@ public struct Detector: Sendable {
         var lines: UInt32 = 0
         /// Whether the tool reported an outcome at all (else the outcome is unknown, not zero).
         var reported = true
+        /// A person's and the agent's active time, when the event reports both (else unknown, never zero).
+        var presence: (human: Int64, agent: Int64)? = nil
     }
 
     /// Updates the per-event rules with one counted event, in the user's per-partition order.
@@ -139,6 +144,7 @@ public struct Detector: Sendable {
         guard perEvent else { return }
         let u = Int(user)
         signals[u].team = team
+        if let p = o.presence { signals[u].addPresence(human: p.human, agent: p.agent, ts: ts) }
         let newHour = advanceHour(u, to: floorDiv(ts, 3_600_000))
         if floorDiv(ts, 3_600_000) == signals[u].hour {
             signals[u].hourTokens &+= tokens
@@ -227,8 +233,10 @@ public struct Detector: Sendable {
             signals[u].queuedDuplicates = bucket
         }
         counters.findings += 1
+        let presence = signals[u].presence(asOf: ts)
         queue.append(Finding(ts: ts, releaseAt: releaseAt, seenUntil: (bucket + 1) * intervalMs, user: user, team: team,
-                             rule: rule, score: score, evidence: evidence))
+                             rule: rule, score: score, evidence: evidence,
+                             humanMs: presence?.human ?? 0, agentMs: presence?.agent ?? 0))
     }
 
     /// Adds one event to its leaderboard week, where the engine applies events to the windows.
@@ -433,21 +441,28 @@ public struct Detector: Sendable {
         let key = Self.key(f.user, f.rule)
         let p = parameters[f.rule.index]
         let periods = recordPersistence(key, rule: f.rule, ts: f.ts)
-        let reasons = escalations[f.rule.index].reasons(score: f.score, periods: periods)
+        let presence = f.humanMs > 0 || f.agentMs > 0 ? (human: f.humanMs, agent: f.agentMs) : nil
+        var reasons = escalations[f.rule.index].reasons(score: f.score, periods: periods, presence: presence)
+        var score = f.score
+        var superseded: OpenAlert? = nil
         if var a = open[key] {
             a.lastSeen = max(a.lastSeen, f.seenUntil)
             open[key] = a
             // The behaviour goes on: the episode lasts longer. Its score (and so suspicion and the
             // boards) stays as it fired, so a long episode does not rebuild every board every minute —
-            // unless it has now persisted long enough to be raised (see `supersede`).
-            guard p.enabled, reasons.contains(.persistence), !a.escalation.contains(.persistence),
-                  Escalation.raise(a.ruleSeverity, by: a.escalation.union(.persistence)) > a.severity else { return }
-            supersede(a, at: f.ts, periods: periods, order: order, records: &records, users: users, teams: teams)
+            // unless it has now persisted, or shown itself unattended, enough to be raised.
+            let raised = a.escalation.union(reasons.subtracting(.score))
+            guard p.enabled, raised != a.escalation, Escalation.raise(a.ruleSeverity, by: raised) > a.severity else { return }
+            reasons = raised
+            if a.escalation.contains(.score) { score = max(score, a.firedScore) }
+            superseded = a
         }
         guard p.enabled else { return }
         let a = OpenAlert(user: f.user, rule: f.rule, team: f.team, episodeStart: f.ts, lastSeen: f.seenUntil,
                           severity: Escalation.raise(p.severity, by: reasons), ruleSeverity: p.severity, escalation: reasons,
-                          periods: UInt8(periods), score: f.score, firedScore: f.score, evidence: f.evidence)
+                          periods: UInt8(periods), humanMs: presence?.human ?? 0, agentMs: presence?.agent ?? 0,
+                          score: score, firedScore: score, evidence: f.evidence)
+        if let old = superseded { supersede(old, by: a, order: order, records: &records, users: users, teams: teams) }
         open[key] = a
         nextDue = min(nextDue, a.lastSeen + hold(f.rule))
         signals[Int(f.user)].open |= 1 << UInt8(f.rule.index)
@@ -458,14 +473,13 @@ public struct Detector: Sendable {
         records.append(record)
     }
 
-    /// Closes open alert `a` because the behaviour has persisted past its severity: its id keeps one
-    /// severity, and the caller fires the raised episode at `ts` under a new id.
-    private mutating func supersede(_ a: OpenAlert, at ts: Int64, periods: Int, order: AlertOrder, records: inout [OutputRecord],
+    /// Closes open alert `a` because the behaviour has gone on past its severity: its id keeps one
+    /// severity, and the caller fires `next`, the raised episode, under a new id.
+    private mutating func supersede(_ a: OpenAlert, by next: OpenAlert, order: AlertOrder, records: inout [OutputRecord],
                                     users: Interner, teams: Interner) {
         open[Self.key(a.user, a.rule)] = nil
         counters.resolved += 1
-        var record = alertRecord(a, state: "resolved", ts: ts, users: users, teams: teams, supersededAt: ts,
-                                 supersededPeriods: UInt8(periods))
+        var record = alertRecord(a, state: "resolved", ts: next.episodeStart, users: users, teams: teams, supersededBy: next)
         record.order = order
         records.append(record)
     }

@@ -22,6 +22,11 @@ struct Finding: Sendable, Equatable {
     /// How strongly the condition held, in [0.5, 1] for a finding that fires.
     var score: Double
     var evidence: Evidence
+    /// The user's human and agent time (`UserSignals.presence`) when a per-event rule saw it, taken in the
+    /// user's own order so it does not depend on partition interleaving; both 0 when unknown (and for the
+    /// boundary rules, whose snapshot time the per-user sums cannot be read at).
+    var humanMs: UInt32 = 0
+    var agentMs: UInt32 = 0
 }
 
 /// Score of a finding whose measure `value` passed `threshold` (higher is worse): 0.5 at the

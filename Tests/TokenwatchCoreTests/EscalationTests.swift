@@ -113,7 +113,8 @@ struct EscalationTests {
         #expect(alerts.map(\.severity) == ["warning", "warning", "critical", "critical"])
         #expect(alerts[0].id == alerts[1].id && alerts[2].id == alerts[3].id && alerts[0].id != alerts[2].id)
         #expect(alerts[1].ts == alerts[2].ts)
-        #expect(alerts[1].summary.contains("raised to critical"))
+        #expect(alerts[1].summary.contains("resolved at warning and raised at"))
+        #expect(alerts[1].summary.contains("(warning → critical: fired on 3 days of the last 7); it fired when"))
         let o = try #require(try JSONSerialization.jsonObject(with: Data(h.outputs.filter { $0.kind == .alert }[1].value)) as? [String: Any])
         #expect(o["superseded_by"] as? String == alerts[2].id)
     }

@@ -61,7 +61,7 @@ struct LeaderboardSprintRule: Sendable {
 
     /// The user's own baseline once there are enough earlier weeks, else the organisation's median week.
     func baseline(_ s: UserSignals, organisation: PeerReference?) -> SprintBaseline {
-        if Int(s.sprintWeeks) >= minHistoryWeeks { return SprintBaseline(share: s.sprintShare, ownWeeks: Int(s.sprintWeeks)) }
+        if Int(s.sprintWeeks) >= minHistoryWeeks { return SprintBaseline(share: Double(s.sprintShare), ownWeeks: Int(s.sprintWeeks)) }
         guard let org = organisation, org.weekUsers >= minUsers else { return SprintBaseline() }
         return SprintBaseline(share: org.weekMedianLateShare, ownWeeks: 0)
     }
@@ -77,7 +77,7 @@ struct LeaderboardSprintRule: Sendable {
         guard week > 0 else { return }
         let share = Double(late) / Double(week)
         s.sprintWeeks = s.sprintWeeks == .max ? .max : s.sprintWeeks + 1
-        s.sprintShare += (share - s.sprintShare) / Double(min(Int(s.sprintWeeks), 4))
+        s.sprintShare += Float((share - Double(s.sprintShare)) / Double(min(Int(s.sprintWeeks), 4)))
     }
 
     func evaluate(_ book: WeekBook, user u: Int, baseline: SprintBaseline = SprintBaseline()) -> (score: Double, evidence: Evidence)? {
