@@ -88,6 +88,7 @@ public enum RuleCatalog {
                 .number("stretch_min_requests", default: 60, doc: "... and at least this many requests ...", range: 3...1_000_000),
                 .number("max_burstiness", default: 0.2, doc: "... whose gaps have at most this Goh–Barabási burstiness (0 memoryless, -1 a clock) ...", range: -1...1),
                 .number("stretch_yield_ratio", default: 0.65, doc: "... at outcomes per request below this share of the user's own rate", range: 0...1),
+                .number("stretch_days", default: 3, doc: "also fires, whatever the outcomes, when such stretches (long, busy, not bursty) came on this many of the last 7 days (0: off)", range: 0...7),
             ]),
         RuleDefinition(
             name: "duplicate_prompts",

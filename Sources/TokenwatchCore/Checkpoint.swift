@@ -240,7 +240,7 @@ extension Engine {
     /// 6: open alerts say the rule's severity when they fired and why they were raised; the persistence
     ///    of each (user, rule) that fired in the last week (`Escalation`); evidence holds eight numbers;
     ///    each user's usual share of a week in the sprint window (`leaderboard_sprint`); each user's human and
-    ///    agent time, halved each day (optional telemetry).
+    ///    agent time, halved each day (optional telemetry); the days with a long memoryless stretch.
     static let checkpointVersion: UInt32 = 6
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
@@ -477,7 +477,7 @@ extension Detector {
             w.i64(s.stretchStart); w.u32(s.stretchEvents); w.u32(s.stretchReported); w.u32(s.stretchOutcomes); w.i64(s.stretchTokens)
             w.f64(s.gapMean); w.f64(s.gapM2); w.i64(s.queuedHollow)
             w.u8(s.sprintWeeks); w.f64(Double(s.sprintShare))
-            w.i32(s.presenceDay); w.u32(s.humanMs); w.u32(s.agentMs)
+            w.i32(s.presenceDay); w.u32(s.humanMs); w.u32(s.agentMs); w.u8(s.stretchDays); w.i32(s.stretchDay)
         }
         w.int(prompts.count)
         for p in prompts { w.u8(UInt8(p & 0xFF)); w.u8(UInt8(p >> 8)) }
@@ -515,7 +515,7 @@ extension Detector {
 
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
-        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8 + 1 + 8 + 4 + 4 * 2
+        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8 + 1 + 8 + 4 + 4 * 2 + 1 + 4
     static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 64 + 8
     static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 64 + 3 + 8
     static let persistenceBytes = 8 + 8 + 1
@@ -531,6 +531,7 @@ extension Detector {
         s.stretchTokens = try r.i64(); s.gapMean = try r.f64(); s.gapM2 = try r.f64(); s.queuedHollow = try r.time()
         s.sprintWeeks = try r.u8(); s.sprintShare = Float(try r.f64())
         s.presenceDay = try r.i32(); s.humanMs = try r.u32(); s.agentMs = try r.u32()
+        s.stretchDays = try r.u8(); s.stretchDay = try r.i32()
         // Counts within the hour and the stretch are parts of their totals.
         guard s.hourReported <= s.hourEvents, s.hourAccepted <= s.hourEvents, s.stretchReported <= s.stretchEvents,
               s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0,

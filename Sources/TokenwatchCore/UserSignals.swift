@@ -12,6 +12,8 @@ struct UserSignals: Sendable, Equatable {
     /// The user's own earlier weeks (leaderboard_sprint): active weeks folded in (saturating), not the
     /// weeks the rule fired on ...
     var sprintWeeks: UInt8 = 0
+    /// Bit k: UTC day `stretchDay - k` had a long memoryless stretch (machine_cadence's repeated stretch).
+    var stretchDays: UInt8 = 0
 
     // The current UTC hour (volume_spike, machine_cadence's round-the-clock check).
     /// Hours since the epoch of the hour being tallied; `.min` before the first event.
@@ -71,6 +73,7 @@ struct UserSignals: Sendable, Equatable {
     var gapMean = 0.0
     var gapM2 = 0.0
     var agentMs: UInt32 = 0
+    var stretchDay: Int32 = .min
 
     /// Snapshot-interval bucket of the last queued finding of each per-event rule: at most one
     /// finding per (user, rule) per interval is queued, which bounds the queue.

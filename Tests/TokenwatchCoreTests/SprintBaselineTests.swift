@@ -55,7 +55,7 @@ struct SprintBaselineTests {
         #expect(b.ownWeeks == 0 && abs(b.share - 0.1) < 1e-9)
         let (_, e) = try #require(Self.rule.evaluate(Self.book(week: 1_000_000, late: 600_000), user: 0, baseline: b))
         var w = JSONWriter()
-        #expect(Self.rule.describe(e, user: "ned", into: &w).hasSuffix("; 10% for the organisation's median user"))
+        #expect(Self.rule.describe(e, user: "ned", into: &w).hasSuffix("; the median user put 10% there"))
         // An organisation whose weeks end heavy raises the bar for users without a history of their own.
         var heavy = PeerSample()
         heavy.week = (0..<21).map { _ in PeerSample.WeekMember(events: 100, tokens: 1_000_000, late: 250_000) }

@@ -118,9 +118,9 @@ struct LeaderboardSprintRule: Sendable {
             + usualText(e)
     }
 
-    /// `; usually 6% (their own 3 earlier weeks)` or `; 4% for the organisation's median user`.
+    /// `; usually 6% (their own 3 earlier weeks)`, `; the median user put 4% there`, or nothing without a baseline.
     func usualText(_ e: Evidence) -> String {
-        e.h > 0 ? "; usually \(AlertText.percent(e.g)) (their own \(Int64(e.h)) earlier weeks)"
-            : "; \(AlertText.percent(e.g)) for the organisation's median user"
+        if e.h > 0 { return "; usually \(AlertText.percent(e.g)) (their own \(Int64(e.h)) earlier weeks)" }
+        return e.g > 0 ? "; the median user put \(AlertText.percent(e.g)) there" : ""
     }
 }
