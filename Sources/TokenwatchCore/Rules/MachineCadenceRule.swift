@@ -105,7 +105,8 @@ struct MachineCadenceRule: Sendable {
         s.gapMean += delta / n
         s.gapM2 += delta * (gap - s.gapMean)
         guard let b = longStretch(s, ts: ts) else { return nil }
-        let days = Self.markStretchDay(&s, day: floorDiv(ts, 86_400_000))
+        // The day the stretch began: one stretch is one day, even across midnight UTC.
+        let days = Self.markStretchDay(&s, day: floorDiv(s.stretchStart, 86_400_000))
         if let found = evaluateStretch(s, ts: ts, burstiness: b, ownRate: ownRate) { return found }
         guard stretchDays > 0, days >= stretchDays else { return nil }
         let duration = ts - s.stretchStart
