@@ -13,8 +13,29 @@ public enum RuleCatalog {
     /// Default per-(user, rule) cooldown: 6h.
     public static let defaultCooldownMs: Int64 = 6 * 3_600_000
 
-    /// Every rule, in the order they are documented and printed.
-    public static let rules: [RuleDefinition] = [
+    /// Every rule, in the order they are documented and printed, each with the escalation keys.
+    public static let rules: [RuleDefinition] = ownRules.map { rule in
+        var r = rule
+        let padding = r.name == "mandate_minimum"  // a week's tininess is not certainty; a padder has no agent time
+        r.thresholds += escalation(scoreDefault: padding ? 0 : 0.95, unattendedDefault: padding ? 0 : 0.05)
+        return r
+    }
+
+    /// How every rule's alerts rise above its severity, declared once for all rules: a step for a high
+    /// score, a step for persistence (the rule firing for the user on several days — weeks for the
+    /// weekly rules — of the last 7), a step when the optional telemetry shows an hour or more of agent
+    /// time with almost no person at the keyboard; never past `critical`. `mandate_minimum`'s score measures how tiny
+    /// a week was, not certainty, so only persistence raises it by default.
+    public static func escalation(scoreDefault: Double, unattendedDefault: Double) -> [RuleThreshold] {
+        [
+            .number("escalate_score", default: scoreDefault, doc: "an alert whose score reaches this fires a severity higher (0: never)", range: 0...1),
+            .number("escalate_days", default: 3, doc: "an alert fires a severity higher when the rule fired for the user on this many of the last 7 days (weeks for weekly rules; 0: never)", range: 0...7),
+            .number("escalate_unattended", default: unattendedDefault, doc: "an alert of a per-event rule fires a severity higher when the user's events up to it report a person's active time at most this share of an hour or more of agent time (0: never)", range: 0...1),
+        ]
+    }
+
+    /// The rules with their own thresholds only.
+    static let ownRules: [RuleDefinition] = [
         RuleDefinition(
             name: "volume_spike",
             summary: "last hour's tokens far above the user's own baseline",
@@ -67,6 +88,7 @@ public enum RuleCatalog {
                 .number("stretch_min_requests", default: 60, doc: "... and at least this many requests ...", range: 3...1_000_000),
                 .number("max_burstiness", default: 0.2, doc: "... whose gaps have at most this Goh–Barabási burstiness (0 memoryless, -1 a clock) ...", range: -1...1),
                 .number("stretch_yield_ratio", default: 0.65, doc: "... at outcomes per request below this share of the user's own rate", range: 0...1),
+                .number("stretch_days", default: 3, doc: "also fires, whatever the outcomes, when such stretches (long, busy, not bursty) came on this many of the last 7 days (0: off)", range: 0...7),
             ]),
         RuleDefinition(
             name: "duplicate_prompts",
@@ -85,6 +107,10 @@ public enum RuleCatalog {
                 .number("min_share", default: 0.5, doc: "share of the week's tokens in that window", range: 0...1),
                 .number("min_tokens", default: 300_000, doc: "tokens in that window below which it never fires"),
                 .number("yield_ratio", default: 0.5, doc: "with outcomes per token below this share of the rest of the week's", range: 0...1),
+                .number("own_ratio", default: 3, doc: "and the share reaches this multiple of the usual one: the user's own earlier weeks', else the organisation's median"),
+                .number("min_history_weeks", default: 2, doc: "earlier active weeks (not sprints) needed before the user's own share is the usual one", range: 1...255),
+                .number("own_min_share", default: 0.3, doc: "against the user's own weeks, a share from this up can fire (instead of min_share)", range: 0...1),
+                .number("min_users", default: 20, doc: "active users in the week needed before the organisation's median counts"),
             ]),
         RuleDefinition(
             name: "mandate_minimum",
@@ -95,6 +121,9 @@ public enum RuleCatalog {
                 .number("max_tokens", default: 3_000, doc: "and at most this many tokens"),
                 .number("relative_share", default: 0.05, doc: "or both requests and tokens within this share of the week's medians (0: off)", range: 0...1),
                 .number("min_users", default: 20, doc: "active users in the week needed before the medians count"),
+                .number("bunching_band", default: 5, doc: "organisation check: up to this multiple of max_requests and max_tokens is just above the minimum, up to its square the next band (0: off)"),
+                .number("bunching_min_users", default: 5, doc: "users just above the minimum needed before bunching counts ...", range: 1...1_000_000),
+                .number("bunching_ratio", default: 2, doc: "... and this multiple of the next band's users; then every user just above is trivially active"),
             ]),
         RuleDefinition(
             name: "hollow_outcomes",

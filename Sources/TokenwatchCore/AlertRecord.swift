@@ -19,11 +19,13 @@ extension Detector {
     /// `emitted_at` is written as the event time `ts`: the core reads no clock, so replays are
     /// byte-identical. A live service that wants the wall clock there rewrites it with
     /// `OutputRecord.stampingEmittedAt(_:)` just before producing.
-    func alertRecord(_ a: OpenAlert, state: String, ts: Int64, users: Interner, teams: Interner) -> OutputRecord {
+    func alertRecord(_ a: OpenAlert, state: String, ts: Int64, users: Interner, teams: Interner,
+                     supersededBy next: OpenAlert? = nil) -> OutputRecord {
         let user = users.string(a.user)
         let team = teams.string(a.team)
         var evidence = JSONWriter(capacity: 256)
-        let summary = describe(a, user: user, team: team, into: &evidence)
+        let summary = describe(a, user: user, team: team, into: &evidence) + escalationText(a)
+        Self.appendEscalation(a, to: &evidence)
         var w = JSONWriter(capacity: 512 + summary.utf8.count + evidence.bytes.count)
         w.beginObject()
         w.key("schema"); w.string("tokenwatch.alert.v1")
@@ -35,18 +37,68 @@ extension Detector {
         w.key("severity"); w.string(a.severity.rawValue)
         w.key("state"); w.string(state)
         w.key("score"); w.decimal(state == "firing" ? a.firedScore : a.score, decimals: 4)
+        w.key("summary")
         if state == "firing" {
-            w.key("summary"); w.string(summary)
+            w.string(summary)
+        } else if let next {
+            w.string("\(user): \(a.rule.rawValue) resolved at \(a.severity.rawValue) and raised at \(AlertText.utc(next.episodeStart))"
+                     + escalationText(next) + "; it fired when " + summary)
         } else {
-            w.key("summary")
             w.string("\(user): \(a.rule.rawValue) resolved, not seen since \(AlertText.utc(a.lastSeen)) (\(AlertText.duration(ms: ts - a.lastSeen)) quiet); it fired when " + summary)
         }
         w.key("evidence"); w.raw(evidence.bytes)
         w.key("episode_start"); w.int(a.episodeStart)
         if state != "firing" { w.key("last_seen"); w.int(a.lastSeen) }
+        if let next {
+            w.key("superseded_by"); w.string(Self.alertId(rule: a.rule.rawValue, user: user, episodeStart: next.episodeStart))
+        }
         w.key("emitted_at"); w.int(ts)
         w.endObject()
         return OutputRecord(kind: .alert, key: Array(user.utf8), value: w.bytes)
+    }
+
+    /// `" (warning → critical: fired on 3 days of the last 7)"` when the alert fired above its rule's
+    /// severity, else empty: the summary still explains the alert in one line.
+    func escalationText(_ a: OpenAlert) -> String {
+        guard !a.escalation.isEmpty else { return "" }
+        var why: [String] = []
+        if a.escalation.contains(.score) { why.append("score \(AlertText.fixed(a.firedScore, 2))") }
+        if a.escalation.contains(.persistence) { why.append(Self.periodsText(a.rule, periods: Int(a.periods))) }
+        if a.escalation.contains(.unattended) {
+            why.append("the agent ran \(AlertText.duration(ms: Int64(a.agentMs))) with \(AlertText.duration(ms: Int64(a.humanMs))) of a person at the keyboard")
+        }
+        return " (\(AlertSeverity.arrow(a.ruleSeverity, a.severity)): \(why.joined(separator: " and ")))"
+    }
+
+    /// `fired on 3 days of the last 7` (weeks for the weekly rules).
+    static func periodsText(_ rule: RuleKind, periods: Int) -> String {
+        let unit = rule == .leaderboardSprint || rule == .mandateMinimum ? "weeks" : "days"
+        return "fired on \(periods) \(unit) of the last \(Escalation.span)"
+    }
+
+    /// Adds `"escalation": {"from", "to", "score", "periods"}` to the rule's evidence object when the alert
+    /// fired above its rule's severity.
+    static func appendEscalation(_ a: OpenAlert, to evidence: inout JSONWriter) {
+        guard !a.escalation.isEmpty, evidence.bytes.last == UInt8(ascii: "}") else { return }
+        evidence.bytes.removeLast()
+        var e = JSONWriter(capacity: 96)
+        e.beginObject()
+        e.key("from"); e.string(a.ruleSeverity.rawValue)
+        e.key("to"); e.string(a.severity.rawValue)
+        e.key("by_score"); e.bool(a.escalation.contains(.score))
+        e.key("by_persistence"); e.bool(a.escalation.contains(.persistence))
+        e.key("periods_fired"); e.int(Int64(a.periods))
+        e.key("periods_span"); e.int(Int64(Escalation.span))
+        e.key("by_unattended"); e.bool(a.escalation.contains(.unattended))
+        if a.agentMs > 0 || a.humanMs > 0 {
+            e.key("human_active_ms"); e.int(Int64(a.humanMs))
+            e.key("agent_active_ms"); e.int(Int64(a.agentMs))
+        }
+        e.endObject()
+        if evidence.bytes.last != UInt8(ascii: "{") { evidence.bytes.append(UInt8(ascii: ",")) }
+        evidence.bytes.append(contentsOf: Array("\"escalation\":".utf8))
+        evidence.bytes.append(contentsOf: e.bytes)
+        evidence.bytes.append(UInt8(ascii: "}"))
     }
 }
 

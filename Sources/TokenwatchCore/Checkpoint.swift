@@ -237,7 +237,11 @@ extension Engine {
     /// 4: forwarded late events (engine shards) and the known-users window sliding by `knownStepMs` (was a day).
     /// 5: pending events say whether their outcome was reported; per window, the counts of unreported
     ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
-    static let checkpointVersion: UInt32 = 5
+    /// 6: open alerts say the rule's severity when they fired and why they were raised; the persistence
+    ///    of each (user, rule) that fired in the last week (`Escalation`); evidence holds eight numbers;
+    ///    each user's usual share of a week in the sprint window (`leaderboard_sprint`); each user's human and
+    ///    agent time, halved each day (optional telemetry); the days with a long memoryless stretch.
+    static let checkpointVersion: UInt32 = 6
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -472,19 +476,27 @@ extension Detector {
             w.u32(s.ordinaryHours); w.f64(s.ordinaryTokens); w.f64(s.ordinaryOutcomes); w.f64(s.ordinaryEvents)
             w.i64(s.stretchStart); w.u32(s.stretchEvents); w.u32(s.stretchReported); w.u32(s.stretchOutcomes); w.i64(s.stretchTokens)
             w.f64(s.gapMean); w.f64(s.gapM2); w.i64(s.queuedHollow)
+            w.u8(s.sprintWeeks); w.f64(Double(s.sprintShare))
+            w.i32(s.presenceDay); w.u32(s.humanMs); w.u32(s.agentMs); w.u8(s.stretchDays); w.i32(s.stretchDay)
         }
         w.int(prompts.count)
         for p in prompts { w.u8(UInt8(p & 0xFF)); w.u8(UInt8(p >> 8)) }
         w.int(queue.count)
         for f in queue {
             w.i64(f.ts); w.i64(f.releaseAt); w.i64(f.seenUntil); w.u32(f.user); w.u32(f.team)
-            w.u8(UInt8(f.rule.index)); w.f64(f.score); Self.write(f.evidence, to: &w)
+            w.u8(UInt8(f.rule.index)); w.f64(f.score); Self.write(f.evidence, to: &w); w.u32(f.humanMs); w.u32(f.agentMs)
         }
         w.int(open.count)
         for key in open.keys.sorted() {
             guard let a = open[key] else { continue }
             w.u32(a.user); w.u8(UInt8(a.rule.index)); w.u32(a.team); w.i64(a.episodeStart); w.i64(a.lastSeen)
             w.u8(UInt8(a.severity.rank)); w.f64(a.score); w.f64(a.firedScore); Self.write(a.evidence, to: &w)
+            w.u8(UInt8(a.ruleSeverity.rank)); w.u8(a.escalation.rawValue); w.u8(a.periods); w.u32(a.humanMs); w.u32(a.agentMs)
+        }
+        w.int(persistence.count)
+        for key in persistence.keys.sorted() {
+            guard let p = persistence[key] else { continue }
+            w.u64(key); w.i64(p.period); w.u8(p.mask)
         }
         w.int(weeks.count)
         for b in weeks {
@@ -503,9 +515,10 @@ extension Detector {
 
     /// Bytes of one `UserSignals`, one queued finding, one open alert, one week-book row.
     static let signalBytes = 4 + 1 + 1 + 8 + 8 + 4 + 4 + 4 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8
-        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8
-    static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 48
-    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 48
+        + 16 + 4 * 4 + 8 + 4 + 8 + 8 + 8 + 8 + 4 * 3 + 8 + 8 + 8 + 8 + 1 + 8 + 4 + 4 * 2 + 1 + 4
+    static let findingBytes = 8 + 8 + 8 + 4 + 4 + 1 + 8 + 64 + 8
+    static let alertBytes = 4 + 1 + 4 + 8 + 8 + 1 + 8 + 8 + 64 + 3 + 8
+    static let persistenceBytes = 8 + 8 + 1
     static let weekRowBytes = 4 + 8 + 4 + 4 + 8 + 4
 
     /// Reads the signals added in version 4 (hollow_outcomes, the unbroken stretch, the last sizes).
@@ -516,9 +529,13 @@ extension Detector {
         s.ordinaryHours = try r.u32(); s.ordinaryTokens = try r.f64(); s.ordinaryOutcomes = try r.f64(); s.ordinaryEvents = try r.f64()
         s.stretchStart = try r.time(); s.stretchEvents = try r.u32(); s.stretchReported = try r.u32(); s.stretchOutcomes = try r.u32()
         s.stretchTokens = try r.i64(); s.gapMean = try r.f64(); s.gapM2 = try r.f64(); s.queuedHollow = try r.time()
+        s.sprintWeeks = try r.u8(); s.sprintShare = Float(try r.f64())
+        s.presenceDay = try r.i32(); s.humanMs = try r.u32(); s.agentMs = try r.u32()
+        s.stretchDays = try r.u8(); s.stretchDay = try r.i32()
         // Counts within the hour and the stretch are parts of their totals.
         guard s.hourReported <= s.hourEvents, s.hourAccepted <= s.hourEvents, s.stretchReported <= s.stretchEvents,
-              s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0 else { throw BinaryReader.Corrupt() }
+              s.stretchEvents == 0 || s.stretchStart != .min, s.gapM2 >= 0,
+              s.sprintShare >= 0 && s.sprintShare <= 1 else { throw BinaryReader.Corrupt() }
     }
 
     /// Reads the detection state of at most `users` users, naming teams below `teams`.
@@ -556,7 +573,7 @@ extension Detector {
         for _ in 0..<queueCount {
             queue.append(Finding(ts: try r.time(), releaseAt: try r.time(), seenUntil: try r.time(), user: try r.id(below: users),
                                  team: try r.id(below: teams), rule: try Self.rule(try r.u8()), score: try r.f64(),
-                                 evidence: try Self.readEvidence(&r)))
+                                 evidence: try Self.readEvidence(&r), humanMs: try r.u32(), agentMs: try r.u32()))
         }
         open = [:]
         nextDue = .max
@@ -567,12 +584,25 @@ extension Detector {
             let team = try r.id(below: teams), start = try r.time(), lastSeen = try r.time()
             let rank = Int(try r.u8())
             guard let severity = AlertSeverity.allCases.first(where: { $0.rank == rank }), lastSeen != .min else { throw Corrupt() }
+            let score = try r.f64(), firedScore = try r.f64(), evidence = try Self.readEvidence(&r)
+            let ruleRank = Int(try r.u8()), escalation = EscalationReasons(rawValue: try r.u8()), periods = try r.u8()
+            let humanMs = try r.u32(), agentMs = try r.u32()
+            guard let ruleSeverity = AlertSeverity.allCases.first(where: { $0.rank == ruleRank }), ruleSeverity <= severity,
+                  escalation.rawValue & ~7 == 0, periods >= 1, Int(periods) <= Escalation.span else { throw Corrupt() }
             let a = OpenAlert(user: user, rule: rule, team: team, episodeStart: start, lastSeen: lastSeen, severity: severity,
-                              score: try r.f64(), firedScore: try r.f64(), evidence: try Self.readEvidence(&r))
+                              ruleSeverity: ruleSeverity, escalation: escalation, periods: periods, humanMs: humanMs, agentMs: agentMs,
+                              score: score, firedScore: firedScore, evidence: evidence)
             let key = Self.key(user, rule)
             guard open[key] == nil else { throw Corrupt() }
             open[key] = a
             nextDue = min(nextDue, a.lastSeen + hold(rule))
+        }
+        persistence = [:]
+        for _ in 0..<(try r.count(each: Self.persistenceBytes)) {
+            let key = try r.u64(), period = try r.i64(), mask = try r.u8()
+            guard key >> 8 < UInt64(users), Int(key & 0xFF) < RuleKind.byIndex.count, mask != 0, persistence[key] == nil
+            else { throw Corrupt() }
+            persistence[key] = Persistence(period: period, mask: mask)
         }
         weeks = []
         var previousCutoff = Int64.min
@@ -604,11 +634,12 @@ extension Detector {
     }
 
     static func write(_ e: Evidence, to w: inout BinaryWriter) {
-        w.f64(e.a); w.f64(e.b); w.f64(e.c); w.f64(e.d); w.f64(e.e); w.f64(e.f)
+        w.f64(e.a); w.f64(e.b); w.f64(e.c); w.f64(e.d); w.f64(e.e); w.f64(e.f); w.f64(e.g); w.f64(e.h)
     }
 
     static func readEvidence(_ r: inout BinaryReader) throws -> Evidence {
-        Evidence(a: try r.f64(), b: try r.f64(), c: try r.f64(), d: try r.f64(), e: try r.f64(), f: try r.f64())
+        Evidence(a: try r.f64(), b: try r.f64(), c: try r.f64(), d: try r.f64(), e: try r.f64(), f: try r.f64(),
+                 g: try r.f64(), h: try r.f64())
     }
 
     static func rule(_ index: UInt8) throws -> RuleKind {

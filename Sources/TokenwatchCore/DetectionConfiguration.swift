@@ -50,6 +50,13 @@ public enum RuleKind: String, Sendable, CaseIterable, Comparable {
     /// The rule's thresholds and their defaults (durations in milliseconds). `TokenwatchConfig`'s
     /// `RuleCatalog` documents the same keys with the same defaults; a test keeps them equal.
     public var defaultThresholds: [String: Double] {
+        ownDefaultThresholds.merging(escalationDefaults) { own, _ in own }
+    }
+
+    /// `escalate_score` and `escalate_days`, which every rule takes (see `Escalation`).
+    var escalationDefaults: [String: Double] { self == .mandateMinimum ? Escalation.mandateDefaults : Escalation.defaults }
+
+    private var ownDefaultThresholds: [String: Double] {
         switch self {
         case .volumeSpike: VolumeSpikeRule.defaults
         case .peerOutlier: PeerOutlierRule.defaults

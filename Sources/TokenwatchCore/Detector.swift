@@ -19,6 +19,14 @@ struct OpenAlert: Sendable, Equatable {
     /// The behaviour was last seen going on until this event time.
     var lastSeen: Int64
     var severity: AlertSeverity
+    /// The rule's configured severity when it fired, and why `severity` is above it (`Escalation`).
+    var ruleSeverity: AlertSeverity
+    var escalation: EscalationReasons = []
+    /// Periods (days; weeks for the weekly rules) of the last `Escalation.span` the rule fired on, when it fired.
+    var periods: UInt8 = 1
+    /// A person's and the agent's active time (halved each day) when it fired.
+    var humanMs: UInt32 = 0
+    var agentMs: UInt32 = 0
     /// Score of the episode (drives suspicion); set when it fired.
     var score: Double
     /// Score and evidence when it fired (repeated in the resolved message).
@@ -47,6 +55,10 @@ public struct Detector: Sendable {
     var hollow: HollowOutcomesRule
     /// Parameters by `RuleKind.index`.
     var parameters: [RuleParameters]
+    /// Severity escalation settings by `RuleKind.index`.
+    var escalations: [Escalation]
+    /// On which recent periods each (user, rule) fired, keyed like `open`; pruned once a week is past.
+    var persistence: [UInt64: Persistence] = [:]
     /// Whether any per-event rule runs (else `observe` returns at once).
     var perEvent = false
     /// Whether any weekly rule runs (else `tally` returns at once).
@@ -78,6 +90,7 @@ public struct Detector: Sendable {
         mandate = MandateMinimumRule(configuration.parameters(.mandateMinimum))
         hollow = HollowOutcomesRule(configuration.parameters(.hollowOutcomes))
         parameters = RuleKind.byIndex.map { configuration.parameters($0) }
+        escalations = RuleKind.byIndex.map { Escalation(configuration.parameters($0), defaults: $0.escalationDefaults) }
         perEvent = volume.enabled || cadence.enabled || duplicates.enabled || hollow.enabled
         weekly = sprint.enabled || mandate.enabled
     }
@@ -89,6 +102,7 @@ public struct Detector: Sendable {
         fresh.prompts = prompts
         fresh.queue = queue
         fresh.open = open
+        fresh.persistence = persistence
         fresh.nextDue = .min  // cooldowns may have changed: look at every open alert at the next snapshot
         fresh.weeks = weeks
         fresh.lastCutoffEvaluated = lastCutoffEvaluated
@@ -119,6 +133,8 @@ public struct Detector: Sendable {
         var lines: UInt32 = 0
         /// Whether the tool reported an outcome at all (else the outcome is unknown, not zero).
         var reported = true
+        /// A person's and the agent's active time, when the event reports both (else unknown, never zero).
+        var presence: (human: Int64, agent: Int64)? = nil
     }
 
     /// Updates the per-event rules with one counted event, in the user's per-partition order.
@@ -128,6 +144,7 @@ public struct Detector: Sendable {
         guard perEvent else { return }
         let u = Int(user)
         signals[u].team = team
+        if let p = o.presence { signals[u].addPresence(human: p.human, agent: p.agent, ts: ts) }
         let newHour = advanceHour(u, to: floorDiv(ts, 3_600_000))
         if floorDiv(ts, 3_600_000) == signals[u].hour {
             signals[u].hourTokens &+= tokens
@@ -216,8 +233,10 @@ public struct Detector: Sendable {
             signals[u].queuedDuplicates = bucket
         }
         counters.findings += 1
+        let presence = signals[u].presence(asOf: ts)
         queue.append(Finding(ts: ts, releaseAt: releaseAt, seenUntil: (bucket + 1) * intervalMs, user: user, team: team,
-                             rule: rule, score: score, evidence: evidence))
+                             rule: rule, score: score, evidence: evidence,
+                             humanMs: presence?.human ?? 0, agentMs: presence?.agent ?? 0))
     }
 
     /// Adds one event to its leaderboard week, where the engine applies events to the windows.
@@ -294,18 +313,22 @@ public struct Detector: Sendable {
             weeks.removeFirst()
             lastCutoffEvaluated = max(lastCutoffEvaluated, book.cutoff)
             let order = book.active.sorted(by: users.less)
+            let bunching = mandate.enabled ? mandate.bunching(peerReferences[PeerSample.week]) : nil
             for rule in [RuleKind.leaderboardSprint, .mandateMinimum] {
                 var found: [PeerFinding] = []
                 for u in order {
                     let result = rule == .leaderboardSprint
-                        ? (sprint.enabled ? sprint.evaluate(book, user: Int(u)) : nil)
-                        : (mandate.enabled ? mandate.evaluate(book, user: Int(u), reference: peerReferences[PeerSample.week]) : nil)
+                        ? (sprint.enabled ? sprint.evaluate(book, user: Int(u), baseline: sprint.baseline(signals[Int(u)],
+                                                            organisation: peerReferences[PeerSample.week])) : nil)
+                        : (mandate.enabled ? mandate.evaluate(book, user: Int(u), reference: peerReferences[PeerSample.week],
+                                                              bunching: bunching) : nil)
                     if let (score, evidence) = result {
                         found.append(PeerFinding(user: u, team: signals[Int(u)].team, score: score, evidence: evidence))
                     }
                 }
                 applyBoundary(found, rule: rule, asOf: asOf, phase: 3, time: book.cutoff, touched: &touched, records: &records,
                               users: users, teams: teams, sorted: true)
+                if rule == .leaderboardSprint && sprint.enabled { foldSprintWeek(book, sprinted: found) }
             }
         }
         let nextCutoff = configuration.cutoff(after: previous)
@@ -332,6 +355,7 @@ public struct Detector: Sendable {
             }
         }
 
+        if floorDiv(asOf, 86_400_000) > floorDiv(previous, 86_400_000) { prunePersistence(asOf: asOf) }
         outbox.append(contentsOf: records)
         for u in touched {
             let s = suspicionOf(u)
@@ -341,6 +365,14 @@ public struct Detector: Sendable {
             }
         }
         if !touched.isEmpty { changed = true }
+    }
+
+    /// Folds the closed week into each active user's own sprint baseline, except the users it found sprinting.
+    private mutating func foldSprintWeek(_ book: WeekBook, sprinted: [PeerFinding]) {
+        let skip = Set(sprinted.map(\.user))
+        for u in book.active where !skip.contains(u) {
+            LeaderboardSprintRule.fold(&signals[Int(u)], week: book.tokens[Int(u)], late: book.lateTokens[Int(u)])
+        }
     }
 
     /// The engine window a boundary rule reads: the one of `length`, else the longest.
@@ -360,7 +392,7 @@ public struct Detector: Sendable {
             due.append(i)
         }
         // The weekly rules compare a user with everyone's week: every shard's sample of it is needed.
-        if mandate.enabled && configuration.cutoff(after: previous) <= asOf { due.append(PeerSample.week) }
+        if (mandate.enabled || sprint.enabled) && configuration.cutoff(after: previous) <= asOf { due.append(PeerSample.week) }
         return due
     }
 
@@ -407,17 +439,30 @@ public struct Detector: Sendable {
     private mutating func apply(_ f: Finding, order: AlertOrder, touched: inout [UInt32], records: inout [OutputRecord],
                                 users: Interner, teams: Interner) {
         let key = Self.key(f.user, f.rule)
+        let p = parameters[f.rule.index]
+        let periods = recordPersistence(key, rule: f.rule, ts: f.ts)
+        let presence = f.humanMs > 0 || f.agentMs > 0 ? (human: f.humanMs, agent: f.agentMs) : nil
+        var reasons = escalations[f.rule.index].reasons(score: f.score, periods: periods, presence: presence)
+        var score = f.score
+        var superseded: OpenAlert? = nil
         if var a = open[key] {
-            // The behaviour goes on: the episode lasts longer. Its score (and so suspicion and the
-            // boards) stays as it fired, so a long episode does not rebuild every board every minute.
             a.lastSeen = max(a.lastSeen, f.seenUntil)
             open[key] = a
-            return
+            // The behaviour goes on: the episode lasts longer. Its score (and so suspicion and the
+            // boards) stays as it fired, so a long episode does not rebuild every board every minute —
+            // unless it has now persisted, or shown itself unattended, enough to be raised.
+            let raised = a.escalation.union(reasons.subtracting(.score))
+            guard p.enabled, raised != a.escalation, Escalation.raise(a.ruleSeverity, by: raised) > a.severity else { return }
+            reasons = raised
+            if a.escalation.contains(.score) { score = max(score, a.firedScore) }
+            superseded = a
         }
-        let p = parameters[f.rule.index]
         guard p.enabled else { return }
         let a = OpenAlert(user: f.user, rule: f.rule, team: f.team, episodeStart: f.ts, lastSeen: f.seenUntil,
-                          severity: p.severity, score: f.score, firedScore: f.score, evidence: f.evidence)
+                          severity: Escalation.raise(p.severity, by: reasons), ruleSeverity: p.severity, escalation: reasons,
+                          periods: UInt8(periods), humanMs: presence?.human ?? 0, agentMs: presence?.agent ?? 0,
+                          score: score, firedScore: score, evidence: f.evidence)
+        if let old = superseded { supersede(old, by: a, order: order, records: &records, users: users, teams: teams) }
         open[key] = a
         nextDue = min(nextDue, a.lastSeen + hold(f.rule))
         signals[Int(f.user)].open |= 1 << UInt8(f.rule.index)
@@ -426,6 +471,46 @@ public struct Detector: Sendable {
         var record = alertRecord(a, state: "firing", ts: f.ts, users: users, teams: teams)
         record.order = order
         records.append(record)
+    }
+
+    /// Closes open alert `a` because the behaviour has gone on past its severity: its id keeps one
+    /// severity, and the caller fires `next`, the raised episode, under a new id.
+    private mutating func supersede(_ a: OpenAlert, by next: OpenAlert, order: AlertOrder, records: inout [OutputRecord],
+                                    users: Interner, teams: Interner) {
+        open[Self.key(a.user, a.rule)] = nil
+        counters.resolved += 1
+        var record = alertRecord(a, state: "resolved", ts: next.episodeStart, users: users, teams: teams, supersededBy: next)
+        record.order = order
+        records.append(record)
+    }
+
+    /// Counts a finding of `rule` at `ts` towards the persistence of `key`; the periods of the last
+    /// `Escalation.span` it fired on, this one included.
+    private mutating func recordPersistence(_ key: UInt64, rule: RuleKind, ts: Int64) -> Int {
+        let period = Self.period(of: rule, ts: ts, configuration: configuration)
+        persistence[key, default: Persistence(period: period, mask: 0)].record(period)
+        return persistence[key]?.count(asOf: period) ?? 1
+    }
+
+    /// The period a finding at `ts` counts in: its UTC day, or for the weekly rules its leaderboard week.
+    static func period(of rule: RuleKind, ts: Int64, configuration: DetectionConfiguration) -> Int64 {
+        let day: Int64 = 86_400_000
+        switch rule {
+        case .leaderboardSprint, .mandateMinimum: return floorDiv(configuration.cutoff(after: ts - 1), 7 * day)
+        default: return floorDiv(ts, day)
+        }
+    }
+
+    /// Drops the persistence of (user, rule) pairs that have not fired within the span (they count 0).
+    mutating func prunePersistence(asOf: Int64) {
+        let day: Int64 = 86_400_000
+        let oldestDay = floorDiv(asOf, day) - Int64(Escalation.span)
+        let oldestWeek = floorDiv(configuration.cutoff(after: asOf - 1), 7 * day) - Int64(Escalation.span)
+        persistence = persistence.filter { key, value in
+            let rule = RuleKind.byIndex[Int(key & 0xFF)]
+            let weekly = rule == .leaderboardSprint || rule == .mandateMinimum
+            return value.period > (weekly ? oldestWeek : oldestDay)
+        }
     }
 
     // MARK: - Suspicion and flags

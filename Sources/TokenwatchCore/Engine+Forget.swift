@@ -54,14 +54,17 @@ extension SlidingWindow {
 }
 
 extension Detector {
-    /// Drops the user's rule state, queued findings, open alerts and week tallies.
+    /// Drops the user's rule state, queued findings, open alerts, their persistence and week tallies.
     mutating func forget(user u: UInt32) {
         let i = Int(u)
         guard i < signals.count else { return }
         signals[i] = UserSignals()
         for k in 0..<DuplicatePromptsRule.recent { prompts[i * DuplicatePromptsRule.recent + k] = 0 }
         queue.removeAll { $0.user == u }
-        for rule in RuleKind.byIndex { open[Self.key(u, rule)] = nil }
+        for rule in RuleKind.byIndex {
+            open[Self.key(u, rule)] = nil
+            persistence[Self.key(u, rule)] = nil
+        }
         for w in weeks.indices where i < weeks[w].events.count {
             weeks[w].tokens[i] = 0; weeks[w].events[i] = 0; weeks[w].outcomes[i] = 0
             weeks[w].lateTokens[i] = 0; weeks[w].lateOutcomes[i] = 0

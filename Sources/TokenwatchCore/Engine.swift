@@ -327,7 +327,9 @@ public struct Engine: Sendable {
             return .service
         }
         let team = event.team.isPresent ? decoder.withBytes(event.team) { teams.intern($0).id } : unassignedTeam
-        let outcomeUnits = (event.accepted == true ? 1 : 0) + event.commits + event.prs
+        // An edit applied by configuration or a hook is not a person's acceptance (docs/events.md).
+        let accepted = event.accepted == true && (event.editsAutoApproved ?? 0) == 0
+        let outcomeUnits = (accepted ? 1 : 0) + event.commits + event.prs
         // An event that reports none of accepted, lines, commits or PRs has unknown outcomes, not zero.
         let reported = event.accepted != nil || event.linesAdded > 0 || event.linesRemoved > 0 || event.commits > 0 || event.prs > 0
         let pending = PendingEvent(user: user.id, team: team, ts: ts, tokens: event.tokens,
@@ -342,8 +344,9 @@ public struct Engine: Sendable {
         }
         if detector.perEvent {
             var o = Detector.Observed(outcomes: pending.outcomes, inputTokens: UInt32(clamping: event.inputTokens),
-                                      accepted: event.accepted == true,
+                                      accepted: accepted,
                                       lines: UInt32(clamping: event.linesAdded + event.linesRemoved), reported: pending.reported)
+            if let human = event.humanActiveMs, let agent = event.agentActiveMs { o.presence = (human, agent) }
             if event.promptHash.count > 0 { o.prompt = decoder.withBytes(event.promptHash) { DuplicatePromptsRule.fingerprint($0) } }
             detector.observe(user: user.id, team: team, ts: ts, tokens: event.tokens, o, releaseAt: max(ts, releaseAt))
         }

@@ -122,10 +122,13 @@ extension Engine {
         if rule == .leaderboardSprint {
             let s = detector.sprint
             let late = has ? Double(book.lateTokens[Int(u)]) : 0
+            // The user's own usual share when they have the weeks (the organisation's is known only at the cutoff).
+            let own = Int(u) < detector.signals.count ? s.baseline(detector.signals[Int(u)], organisation: nil) : .init()
+            let usual = own.ownWeeks > 0 ? "; usually \(AlertText.percent(own.share)) (their own \(own.ownWeeks) earlier weeks)" : ""
             return ([
                 RuleMeasure(name: "tokens_before_cutoff", value: late, threshold: s.minTokens, firesWhen: .atLeast),
-                RuleMeasure(name: "share_of_week_before_cutoff", value: week > 0 ? late / week : 0, threshold: s.minShare, firesWhen: .atLeast),
-            ], "\(when): \(AlertText.tokens(late)) of \(AlertText.tokens(week)) tokens in the last \(AlertText.duration(ms: s.windowMs))")
+                RuleMeasure(name: "share_of_week_before_cutoff", value: week > 0 ? late / week : 0, threshold: s.threshold(own), firesWhen: .atLeast),
+            ], "\(when): \(AlertText.tokens(late)) of \(AlertText.tokens(week)) tokens in the last \(AlertText.duration(ms: s.windowMs))\(usual)")
         }
         let m = detector.mandate
         return ([

@@ -1,7 +1,7 @@
-/// Up to six numbers behind one finding; what each means is the rule's business (see its `describe`).
+/// Up to eight numbers behind one finding; what each means is the rule's business (see its `describe`).
 /// A fixed-size value, so queuing a finding on the per-event path does not allocate.
 struct Evidence: Sendable, Equatable {
-    var a = 0.0, b = 0.0, c = 0.0, d = 0.0, e = 0.0, f = 0.0
+    var a = 0.0, b = 0.0, c = 0.0, d = 0.0, e = 0.0, f = 0.0, g = 0.0, h = 0.0
 }
 
 /// One observation that a rule's condition held for a user at event time `ts`.
@@ -22,6 +22,11 @@ struct Finding: Sendable, Equatable {
     /// How strongly the condition held, in [0.5, 1] for a finding that fires.
     var score: Double
     var evidence: Evidence
+    /// The user's human and agent time (`UserSignals.presence`) when a per-event rule saw it, taken in the
+    /// user's own order so it does not depend on partition interleaving; both 0 when unknown (and for the
+    /// boundary rules, whose snapshot time the per-user sums cannot be read at).
+    var humanMs: UInt32 = 0
+    var agentMs: UInt32 = 0
 }
 
 /// Score of a finding whose measure `value` passed `threshold` (higher is worse): 0.5 at the

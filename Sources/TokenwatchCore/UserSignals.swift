@@ -8,6 +8,12 @@ struct UserSignals: Sendable, Equatable {
     var open: UInt8 = 0
     /// Hashed requests seen, saturating at 64 (`duplicate_prompts`).
     var hashed: UInt8 = 0
+    // (The small fields of the later rules fill the alignment gaps: the struct stays at 272 bytes.)
+    /// The user's own earlier weeks (leaderboard_sprint): active weeks folded in (saturating), not the
+    /// weeks the rule fired on ...
+    var sprintWeeks: UInt8 = 0
+    /// Bit k: UTC day `stretchDay - k` had a long memoryless stretch (machine_cadence's repeated stretch).
+    var stretchDays: UInt8 = 0
 
     // The current UTC hour (volume_spike, machine_cadence's round-the-clock check).
     /// Hours since the epoch of the hour being tallied; `.min` before the first event.
@@ -18,6 +24,8 @@ struct UserSignals: Sendable, Equatable {
     var activeHours: UInt32 = 0
     /// Active hours folded into the baseline so far.
     var baseHours: UInt32 = 0
+    /// ... and the moving average of the share of their week's tokens in the sprint window.
+    var sprintShare: Float = 0
     /// Moving averages of tokens and outcomes per active hour.
     var baseTokens = 0.0
     var baseOutcomes = 0.0
@@ -47,6 +55,9 @@ struct UserSignals: Sendable, Equatable {
     var hollowHours: UInt64 = 0
     /// The user's own rate: moving averages of tokens and outcomes per ordinary (not heavy) reported hour.
     var ordinaryHours: UInt32 = 0
+    /// A person's and the agent's active time (optional telemetry, events that report both), in ms,
+    /// halved at each new UTC day: `presenceDay` is the day they were last brought to (`Presence.swift`).
+    var presenceDay: Int32 = .min
     var ordinaryTokens = 0.0
     var ordinaryOutcomes = 0.0
     var ordinaryEvents = 0.0
@@ -56,10 +67,13 @@ struct UserSignals: Sendable, Equatable {
     var stretchEvents: UInt32 = 0
     var stretchReported: UInt32 = 0
     var stretchOutcomes: UInt32 = 0
+    var humanMs: UInt32 = 0
     var stretchTokens: Int64 = 0
     /// Running mean and sum of squared deviations of the gaps in the stretch (burstiness).
     var gapMean = 0.0
     var gapM2 = 0.0
+    var agentMs: UInt32 = 0
+    var stretchDay: Int32 = .min
 
     /// Snapshot-interval bucket of the last queued finding of each per-event rule: at most one
     /// finding per (user, rule) per interval is queued, which bounds the queue.

@@ -28,7 +28,9 @@ struct DetectionDeterminismTests {
             AlertLifecycleTests.beat(&h, user: "bot-like", from: base + 6 * H.hour, hours: 12, interval: 45_000)
             for i in 0..<150 {
                 h.schedule(UsageEvent(id: h.id(), ts: base + 10 * H.hour + Int64(i) * 120_000, user: "looper", team: "red",
-                                      input: 9_000, output: 800, prompt: "loop-\(i % 4)"), partition: p("looper"))
+                                      input: 9_000, output: 800, prompt: "loop-\(i % 4)",
+                                      // the optional telemetry: an agent running unattended (escalation)
+                                      extra: #""human_active_ms":0,"agent_active_ms":30000"#), partition: p("looper"))
             }
         }
         for (i, e) in h.scheduled.enumerated() where e.event.user == "bot-like" {
@@ -86,6 +88,8 @@ struct DetectionDeterminismTests {
         #expect(Set(try alerts.map { try ParsedAlert($0).rule }).count >= 2, "the stream should raise several kinds of alert")
         #expect(a == b)
         #expect(a == c)
+        // The looper's alerts are raised for an agent running unattended, identically in every interleaving.
+        #expect(try alerts.map(ParsedAlert.init).contains { $0.user == "looper" && $0.summary.contains("of a person at the keyboard") })
     }
 
     @Test(arguments: [5, 40, 120])

@@ -18,11 +18,14 @@ struct UsageEvent {
     var lines: Int64 = 0
     /// False: the event carries no `outcome` at all (a tool that reports none).
     var reportsOutcome = true
+    /// Raw JSON members appended to the event (optional telemetry, e.g. `"agent_active_ms":60000`).
+    var extra = ""
 
     var json: String {
         var s = #"{"event_id":"\#(id)","ts":\#(ts),"user_id":"\#(user)","team":"\#(team)","input_tokens":\#(input),"output_tokens":\#(output)"#
         if let source { s += #","source":"\#(source)""# }
         if let prompt { s += #","prompt_hash":"\#(prompt)""# }
+        if !extra.isEmpty { s += "," + extra }
         if !reportsOutcome { return s + "}" }
         s += #","outcome":{"accepted":\#(accepted),"commits":\#(commits)"#
         if lines > 0 { s += #","lines_added":\#(lines)"# }

@@ -13,6 +13,9 @@
 /// 1 for people's bursts and pauses), at outcomes per request below the user's own rate (a script adds
 /// requests that produce nothing; a person's long day brings their usual outcomes). Stretches whose tool reports no
 /// outcome, and users without enough ordinary hours to know their own rate, are not judged.
+///
+/// Whatever the outcomes, such a stretch on `stretch_days` days of the last seven is a script's working
+/// hours: people have a long unbroken day now and then (a crunch, an incident), not day after day.
 struct MachineCadenceRule: Sendable {
     static let defaults: [String: Double] = [
         "min_requests": 40,
@@ -26,6 +29,7 @@ struct MachineCadenceRule: Sendable {
         "stretch_min_requests": 60,
         "max_burstiness": 0.2,
         "stretch_yield_ratio": 0.65,
+        "stretch_days": 3,
     ]
 
     var enabled: Bool
@@ -51,6 +55,8 @@ struct MachineCadenceRule: Sendable {
     var maxBurstiness: Double
     /// ... at outcomes per request below this share of the user's own rate.
     var stretchYieldRatio: Double
+    /// Such stretches (whatever the outcomes) on this many days of the last 7 fire too (0: off).
+    var stretchDays: Int
 
     init(_ p: RuleParameters) {
         let d = Self.defaults
@@ -66,6 +72,7 @@ struct MachineCadenceRule: Sendable {
         stretchMinRequests = UInt32(clamping: Int64(max(3, p.value("stretch_min_requests", d))))
         maxBurstiness = p.value("max_burstiness", d)
         stretchYieldRatio = p.value("stretch_yield_ratio", d)
+        stretchDays = Int(max(0, min(7, p.value("stretch_days", d))))
     }
 
     /// The Goh–Barabási burstiness of gaps with this mean and standard deviation.
@@ -97,16 +104,43 @@ struct MachineCadenceRule: Sendable {
         let delta = gap - s.gapMean
         s.gapMean += delta / n
         s.gapM2 += delta * (gap - s.gapMean)
-        return evaluateStretch(s, ts: ts, ownRate: ownRate)
+        guard let b = longStretch(s, ts: ts) else { return nil }
+        // The day the stretch began: one stretch is one day, even across midnight UTC.
+        let days = Self.markStretchDay(&s, day: floorDiv(s.stretchStart, 86_400_000))
+        if let found = evaluateStretch(s, ts: ts, burstiness: b, ownRate: ownRate) { return found }
+        guard stretchDays > 0, days >= stretchDays else { return nil }
+        let duration = ts - s.stretchStart
+        let evidence = Evidence(a: Double(s.stretchEvents), b: Double(duration), c: b, d: Double(days), e: 7, f: 3)
+        // More days and longer stretches score higher.
+        let score = 0.5 + 0.1 * Double(days - stretchDays) + 0.25 * Double(duration - stretchMs) / Double(stretchMs)
+        return (min(1, score), evidence)
     }
 
-    @inline(__always) func evaluateStretch(_ s: UserSignals, ts: Int64, ownRate: Double?) -> (score: Double, evidence: Evidence)? {
-        let duration = ts - s.stretchStart
-        guard stretchMs > 0, duration >= stretchMs, s.stretchEvents >= stretchMinRequests,
-              2 * s.stretchReported >= s.stretchEvents, let rate = ownRate, s.stretchTokens > 0 else { return nil }
+    /// The burstiness of the current stretch's gaps when it is long, busy and not bursty (else nil).
+    @inline(__always) func longStretch(_ s: UserSignals, ts: Int64) -> Double? {
+        guard stretchMs > 0, ts - s.stretchStart >= stretchMs, s.stretchEvents >= stretchMinRequests else { return nil }
         let std = (s.gapM2 / Double(s.stretchEvents - 2)).squareRoot()
         let b = Self.burstiness(mean: s.gapMean, std: std)
-        guard b <= maxBurstiness else { return nil }
+        return b <= maxBurstiness ? b : nil
+    }
+
+    /// Marks UTC `day` as one with a long stretch; the number of such days among the last 7.
+    @inline(__always) static func markStretchDay(_ s: inout UserSignals, day: Int64) -> Int {
+        let d = Int32(clamping: day)
+        if s.stretchDay == .min || d > s.stretchDay {
+            let shift = s.stretchDay == .min ? 8 : min(8, Int(d) - Int(s.stretchDay))
+            s.stretchDays = shift >= 8 ? 1 : (s.stretchDays << UInt8(shift)) | 1
+            s.stretchDay = d
+        } else if s.stretchDay - d < 7 {
+            s.stretchDays |= 1 << UInt8(s.stretchDay - d)
+        }
+        return (s.stretchDays & 0x7F).nonzeroBitCount
+    }
+
+    /// The unbroken stretch at a yield below the user's own rate.
+    @inline(__always) func evaluateStretch(_ s: UserSignals, ts: Int64, burstiness b: Double, ownRate: Double?) -> (score: Double, evidence: Evidence)? {
+        let duration = ts - s.stretchStart
+        guard 2 * s.stretchReported >= s.stretchEvents, let rate = ownRate, s.stretchTokens > 0 else { return nil }
         let expected = rate * Double(s.stretchEvents)
         guard Double(s.stretchOutcomes) < stretchYieldRatio * expected else { return nil }
         let evidence = Evidence(a: Double(s.stretchEvents), b: Double(duration), c: b, d: Double(s.stretchOutcomes),
@@ -198,6 +232,17 @@ struct MachineCadenceRule: Sendable {
             w.endObject()
             return "\(user) sent \(Int64(e.a)) requests for \(AlertText.duration(ms: Int64(e.b))) without a break, at burstiness "
                 + "\(AlertText.fixed(e.c, 2)) (people are bursty), with \(AlertText.count(e.d, "outcome", "outcomes")) where their own rate predicts \(AlertText.fixed(e.e, 0))"
+        }
+        if e.f == 3 {
+            w.key("pattern"); w.string("repeated_stretch")
+            w.key("requests"); w.int(Int64(e.a))
+            w.key("duration_ms"); w.int(Int64(e.b))
+            w.key("burstiness"); w.decimal(e.c, decimals: 3)
+            w.key("days_with_stretch"); w.int(Int64(e.d))
+            w.key("of_days"); w.int(Int64(e.e))
+            w.endObject()
+            return "\(user) sent \(Int64(e.a)) requests for \(AlertText.duration(ms: Int64(e.b))) without a break, at burstiness "
+                + "\(AlertText.fixed(e.c, 2)) (people are bursty), and worked such unbroken stretches on \(Int64(e.d)) of the last \(Int64(e.e)) days"
         }
         if e.f == 1 {
             w.key("pattern"); w.string("round_the_clock")

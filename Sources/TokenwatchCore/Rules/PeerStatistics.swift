@@ -28,6 +28,8 @@ public struct PeerSample: Sendable, Equatable {
     public struct WeekMember: Sendable, Equatable {
         public var events: Int64
         public var tokens: Int64
+        /// Tokens in the sprint window before the cutoff (`leaderboard_sprint`).
+        public var late: Int64 = 0
     }
 
     /// The key of the week sample among the windows' samples (windows are numbered from 0).
@@ -37,7 +39,10 @@ public struct PeerSample: Sendable, Equatable {
 
     /// The users of one week book.
     init(week book: WeekBook) {
-        week = book.active.map { WeekMember(events: Int64(book.events[Int($0)]), tokens: book.tokens[Int($0)]) }
+        week = book.active.map { u in
+            let i = Int(u)
+            return WeekMember(events: Int64(book.events[i]), tokens: book.tokens[i], late: book.lateTokens[i])
+        }
     }
 
     /// The active users of `w`, grouped by the team the window gives them; `unreported` counts the same
@@ -81,6 +86,11 @@ public struct PeerReference: Sendable, Equatable {
     public var weekUsers = 0
     public var weekMedianEvents = 0.0
     public var weekMedianTokens = 0.0
+    /// The median share of a user's week in the sprint window: the baseline of users without earlier weeks.
+    public var weekMedianLateShare = 0.0
+    /// Every active user's week (requests, tokens), sorted: `mandate_minimum` looks for bunching just
+    /// above the activity minimum in it.
+    public var week: [PeerSample.WeekMember] = []
     /// Teams smaller than this do not enter `medianTeamMedian`.
     public static let teamFloor = 3
 
@@ -109,8 +119,10 @@ public struct PeerReference: Sendable, Equatable {
         var deviations = allTokens.map { abs($0 - orgMedianTokens) }
         orgMAD = Self.median(&deviations)
         medianTeamMedian = Self.median(&teamMedians)
-        let week = samples.flatMap(\.week)
+        week = samples.flatMap(\.week).sorted { ($0.events, $0.tokens, $0.late) < ($1.events, $1.tokens, $1.late) }
         weekUsers = week.count
+        var shares = week.compactMap { $0.tokens > 0 ? Double($0.late) / Double($0.tokens) : nil }
+        weekMedianLateShare = Self.median(&shares)
         var events = week.map { Double($0.events) }, weekTokens = week.map { Double($0.tokens) }
         weekMedianEvents = Self.median(&events)
         weekMedianTokens = Self.median(&weekTokens)
