@@ -237,7 +237,8 @@ extension Engine {
     /// 4: forwarded late events (engine shards) and the known-users window sliding by `knownStepMs` (was a day).
     /// 5: pending events say whether their outcome was reported; per window, the counts of unreported
     ///    events; the signals of `hollow_outcomes`, the unbroken stretch and the last input sizes.
-    static let checkpointVersion: UInt32 = 5
+    /// 6: the OTLP ingest state (attribution per tool, unattributed de-duplication, metric series' last readings).
+    static let checkpointVersion: UInt32 = 6
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -280,6 +281,7 @@ extension Engine {
         w.int(counters.deadLetters.count)
         for (k, v) in counters.deadLetters.sorted(by: { $0.key < $1.key }) { w.string(k); w.int(v) }
         detector.write(to: &w)
+        ingest.write(to: &w)
 
         let header = Self.checkpointHeaderCount
         let checksum = w.bytes.withUnsafeBytes { XXH64.hash(UnsafeRawBufferPointer(rebasing: $0[header...])) }
@@ -451,6 +453,10 @@ extension Engine {
             counters.deadLetters[reason] = try r.nonNegative()
         }
         try detector.read(from: &r, users: userCount, teams: teamCount)
+        let reader = self  // reads filters with this engine's bounds while `ingest` is written
+        var restored = IngestState()
+        try restored.read(from: &r) { try reader.readFilter(&$0) }
+        ingest = restored
         guard r.remaining == 0 else { throw Corrupt() }
     }
 }

@@ -133,6 +133,8 @@ public struct Engine: Sendable {
     var forwards: [ForwardedEvent] = []
     /// With shards: unattributed OTLP events seen here, for the sharded engine to de-duplicate and count.
     var unattributedSeen: [UnattributedRecord] = []
+    /// With shards: OTLP metric points read here, for the sharded engine to make deltas of (see `MetricObservation`).
+    var metricSeen: [MetricObservation] = []
     /// Set while an OTLP event is counted: a forwarded one is attributed to its tool where it counts.
     var attributing = false
     /// Forwarded late events waiting for their release time.
@@ -340,7 +342,9 @@ public struct Engine: Sendable {
             if !windows.contains(where: { $0.accepts(ts) }) { return .deadLetter(.late) }
             apply(pending)
         }
-        if detector.perEvent {
+        // Metric-made events come at the exporter's interval, not a person's: the per-event rules
+        // (cadence above all) would read that rhythm as a machine's. Their outcomes still reach windows.
+        if detector.perEvent && !decoder.withBytes(event.kind, { Self.isMetricKind($0) }) {
             var o = Detector.Observed(outcomes: pending.outcomes, inputTokens: UInt32(clamping: event.inputTokens),
                                       accepted: event.accepted == true,
                                       lines: UInt32(clamping: event.linesAdded + event.linesRemoved), reported: pending.reported)
@@ -391,6 +395,10 @@ public struct Engine: Sendable {
         guard a.count == b.count else { return false }
         for i in 0..<a.count where a[i] != b[i] { return false }
         return true
+    }
+
+    private static func isMetricKind(_ b: UnsafeRawBufferPointer) -> Bool {
+        b.count == 6 && b.elementsEqual("metric".utf8)
     }
 
     private static func isCI(_ b: UnsafeRawBufferPointer) -> Bool {

@@ -22,10 +22,12 @@ public struct ToolAttribution: Sendable, Equatable {
 /// What the engine keeps about inputs other than its own event (OTLP): attribution per tool, and the
 /// de-duplication memory of unattributed events, so a re-sent one is counted once there too.
 ///
-/// Not part of the checkpoint: after a restart these start again from zero, like the process's counters.
+/// Part of the checkpoint (format 6): attribution and metric readings survive a restart.
 public struct IngestState: Sendable {
     /// Attribution by tool name.
     public internal(set) var attribution: [String: ToolAttribution] = [:]
+    /// The last reading of every OTLP metric series (the sharded engine's holds all shards').
+    public internal(set) var metricDeltas = MetricDeltas()
     var unattributedIds: EventIdFilter?
     var unattributedNewest = Int64.min
 

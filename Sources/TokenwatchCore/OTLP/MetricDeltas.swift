@@ -6,16 +6,16 @@
 /// After a reset the point's whole value is new. A point no newer than the last one of its series
 /// (a re-delivered batch, even one from before a restart) adds nothing. The first point of a series adds its whole value: it counts
 /// from the series' start time. Memory: one entry per series.
-public struct MetricDeltas: Sendable {
-    private struct Last: Sendable {
+public struct MetricDeltas: Sendable, Equatable {
+    struct Last: Sendable, Equatable {
         var start: UInt64
         var time: UInt64
         var value: Double
     }
 
-    private var last: [UInt64: Last] = [:]
+    var last: [UInt64: Last] = [:]
     /// Cumulative resets seen, for the operator (`tokenwatch_otlp_metric_resets_total`).
-    public private(set) var resets = 0
+    public internal(set) var resets = 0
 
     public init() {}
 

@@ -32,6 +32,15 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
     case querySource
     case appEntrypoint
     case costUSD
+    case decision
+    case decisionSource
+    case genAIInputTokens
+    case genAIOutputTokens
+    case genAIRequestModel
+    case genAIResponseModel
+    case genAIOperation
+    case genAISystem
+    case endUserId
 
     /// The attribute name as the tool writes it.
     public var name: String {
@@ -62,6 +71,15 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
         case .querySource: "query_source"
         case .appEntrypoint: "app.entrypoint"
         case .costUSD: "cost_usd"
+        case .decision: "decision"
+        case .decisionSource: "source"
+        case .genAIInputTokens: "gen_ai.usage.input_tokens"
+        case .genAIOutputTokens: "gen_ai.usage.output_tokens"
+        case .genAIRequestModel: "gen_ai.request.model"
+        case .genAIResponseModel: "gen_ai.response.model"
+        case .genAIOperation: "gen_ai.operation.name"
+        case .genAISystem: "gen_ai.system"
+        case .endUserId: "enduser.id"
         }
     }
 
@@ -162,12 +180,7 @@ public enum OTLPMapping {
             return s
         }
         var event = OTLPEvent(eventId: "", timestampMs: 0, tool: tool.tool)
-        event.aliases = OTLPAliases(email: text(.userEmail), accountUUID: text(.accountUUID), accountId: text(.accountId),
-                                    installId: text(.installId) ?? text(.installationId))
-        event.userId = event.aliases.email ?? event.aliases.accountUUID
-        // Admin-set resource attributes win over anything a record might carry with the same name.
-        event.team = resource[.teamId]?.text ?? record.attributes[.teamId]?.text
-        event.model = text(.model)
+        readIdentity(into: &event, record: record.attributes, resource: resource)
         event.sessionId = text(tool.session)
         var problem: OTLPError?
         func count(_ key: OTLPAttributeKey, required: Bool) -> Int64 {
@@ -192,6 +205,22 @@ public enum OTLPMapping {
         if let problem { return .rejected(event, problem) }
         if event.userId == nil { return .rejected(event, .noIdentity) }
         return .event(event)
+    }
+
+    /// The fields every signal reads alike: the aliases (for the identities file), the person they name
+    /// without the file (`user.email`, else `user.account_uuid`), the team, the model and `session.id`.
+    static func readIdentity(into event: inout OTLPEvent, record: OTLPAttributes, resource: OTLPAttributes) {
+        func text(_ key: OTLPAttributeKey) -> String? {
+            guard let s = (record[key] ?? resource[key])?.text, !s.isEmpty else { return nil }
+            return s
+        }
+        event.aliases = OTLPAliases(email: text(.userEmail), accountUUID: text(.accountUUID), accountId: text(.accountId),
+                                    installId: text(.installId) ?? text(.installationId))
+        event.userId = event.aliases.email ?? event.aliases.accountUUID
+        // Admin-set resource attributes win over anything a record might carry with the same name.
+        event.team = resource[.teamId]?.text ?? record[.teamId]?.text
+        event.model = text(.model)
+        event.sessionId = text(.sessionId)
     }
 
     /// Claude Code's optional fields (events.md): absent attributes stay unknown; a bad one is left out
