@@ -41,18 +41,17 @@ extension Engine {
             return summary
         }
         let context = OTLPContext(partition: partition, offset: offset, receivedAtMs: receivedAtMs, referenceTimeMs: referenceTimeMs)
-        switch OTLPSignal.detect(payload) {
+        let signal = OTLPSignal.detect(payload)
+        switch signal {
         case .logs: break
         case .metrics:
             processMetrics(payload, context, into: &summary)
             return summary
-        case .traces:
-            refuse(.otlp(.unsupportedSignal(OTLPSignal.traces.rawValue)), payload)
-            return summary
+        case .traces: break
         }
         let batch: OTLPLogBatch
-        do {
-            batch = try OTLPLogs.decode(payload)
+        do throws(OTLPError) {
+            batch = signal == .traces ? try OTLPTraces.decode(payload) : try OTLPLogs.decode(payload)
         } catch {
             refuse(.otlp(error), payload)
             return summary

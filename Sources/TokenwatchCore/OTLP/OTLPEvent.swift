@@ -69,17 +69,21 @@ public struct OTLPAliases: Sendable, Equatable {
     public var accountId: String?
     /// `user.id`: a random per-install id, never a person by itself.
     public var installId: String?
+    /// `enduser.id` (a GenAI span's resource): the IdP subject an admin set.
+    public var subject: String?
 
-    public init(email: String? = nil, accountUUID: String? = nil, accountId: String? = nil, installId: String? = nil) {
+    public init(email: String? = nil, accountUUID: String? = nil, accountId: String? = nil, installId: String? = nil,
+                subject: String? = nil) {
         self.email = email
         self.accountUUID = accountUUID
         self.accountId = accountId
         self.installId = installId
+        self.subject = subject
     }
 
     /// The identities in the order they are tried against the identities file: the most personal first.
     var candidates: [(IdentityDirectory.Kind, String?)] {
-        [(.email, email), (.accountUUID, accountUUID), (.accountId, accountId), (.installId, installId)]
+        [(.email, email), (.accountUUID, accountUUID), (.accountId, accountId), (.idpSubject, subject), (.installId, installId)]
     }
 }
 
