@@ -529,7 +529,8 @@ public struct Engine: Sendable {
                 anyChanged = true
             }
         }
-        publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox)
+        publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox, unattributed: ingest)
+        ingest.forgetUnattributed(windows: configuration.windows, asOf: asOf)
         completeSnapshot(asOf: asOf)
     }
 
@@ -593,9 +594,18 @@ public struct Engine: Sendable {
     /// stage (`BoardPrivacy`), which needs every window and scope at once; `changed` says whether any window's
     /// boards differ from the last snapshot's (else the serialised ones are republished as they are).
     func publish(_ boards: [[LeaderboardSnapshot]], changed: Bool, into published: inout PublishedBoards,
-                 asOf: Int64, to records: inout [OutputRecord]) {
-        if changed || published.isEmpty {
-            published.update(BoardPrivacy.apply(boards.flatMap { $0 }, configuration.privacy))
+                 asOf: Int64, to records: inout [OutputRecord], unattributed: IngestState) {
+        let counts = unattributed.unattributedEvents(windows: configuration.windows, asOf: asOf)
+        // Unattributed counts move with the window even when no board did: compare them too (cheap: the
+        // bytes of every unchanged board are reused).
+        if changed || published.isEmpty || !counts.allSatisfy(\.isEmpty) || published.hasUnattributed {
+            var withCounts = boards
+            for w in withCounts.indices {
+                for b in withCounts[w].indices where withCounts[w][b].scope == "global" {
+                    withCounts[w][b].adoption.unattributedEvents = counts[w]
+                }
+            }
+            published.update(BoardPrivacy.apply(withCounts.flatMap { $0 }, configuration.privacy))
         }
         for board in published.bytes {
             let spec = windows.first { $0.spec.name == board.window }!.spec

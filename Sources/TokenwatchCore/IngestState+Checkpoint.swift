@@ -11,6 +11,11 @@ extension IngestState {
         w.i64(unattributedNewest)
         if let ids = unattributedIds { w.u8(1); ids.write(to: &w) } else { w.u8(0) }
         metricDeltas.write(to: &w)
+        w.int(unattributedBuckets.count)
+        for (tool, buckets) in unattributedBuckets.sorted(by: { $0.key < $1.key }) {
+            w.string(tool); w.int(buckets.count)
+            for (b, n) in buckets.sorted(by: { $0.key < $1.key }) { w.i64(b); w.int(n) }
+        }
     }
 
     /// Reads what `write` wrote; `readFilter` reads a de-duplication memory with the engine's bounds.
@@ -30,6 +35,16 @@ extension IngestState {
         default: throw BinaryReader.Corrupt()
         }
         try metricDeltas.read(from: &r)
+        unattributedBuckets = [:]
+        for _ in 0..<(try r.count(each: 16)) {
+            let tool = try r.string()
+            var buckets: [Int64: Int] = [:]
+            for _ in 0..<(try r.count(each: 16)) {
+                let b = try r.time()
+                guard buckets.updateValue(try r.nonNegative(), forKey: b) == nil else { throw BinaryReader.Corrupt() }
+            }
+            guard unattributedBuckets.updateValue(buckets, forKey: tool) == nil else { throw BinaryReader.Corrupt() }
+        }
     }
 }
 

@@ -166,7 +166,14 @@ public struct ShardedEngine: Sendable {
                 anyChanged = true
             }
         }
-        shards[0].publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox)
+        // One shard has no route and tallies its unattributed usage itself; several hand it up (`deliverForwards`).
+        shards[0].publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox,
+                          unattributed: shards.count == 1 ? shards[0].ingest : ingest)
+        if shards.count == 1 {
+            shards[0].ingest.forgetUnattributed(windows: configuration.windows, asOf: asOf)
+        } else {
+            ingest.forgetUnattributed(windows: configuration.windows, asOf: asOf)
+        }
         for i in shards.indices { shards[i].completeSnapshot(asOf: asOf) }
         snapshots += 1
     }

@@ -127,3 +127,49 @@ extension OTLPLogBatch {
     /// Every span is either skipped, an event or rejected.
     var signalCheck: Bool { recordCount == skippedCount + events.count + rejected.count }
 }
+
+@Suite("Unattributed usage on the board: adoption.unattributed_events per tool, the same for any thread count")
+struct UnattributedOnTheBoardTests {
+    /// Every leaderboard record of the span fixtures (protobuf on one partition, JSON copies on another),
+    /// fed to an engine of `shards` shards, restarted from its checkpoint half-way when `restart`.
+    static func boards(shards: Int, restart: Bool = false) throws -> [OutputRecord] {
+        let n = try OTLPTracesTests.expected().requests
+        var engine = ShardedEngine(configuration: OTLPFixture.engine().configuration, shards: shards, keyedPartitions: 2)
+        engine.assign(partitions: [0, 1])
+        var out: [OutputRecord] = []
+        for i in 0..<n {
+            for (p, ext) in [(Int32(0), "pb"), (Int32(1), "json")] {
+                let bytes = try OTLPTracesTests.request(i, ext), shard = engine.shard(ofPartition: p)
+                engine.withShardAccess { a in a.withShard(shard) { _ = $0.feedOTLP(bytes, partition: p, offset: Int64(i)) } }
+            }
+            engine.emitDueSnapshots()
+            out += engine.takeOutputs()
+            if restart && i == n / 2 {
+                engine = try ShardedEngine(configuration: engine.configuration, shards: shards, keyedPartitions: 2,
+                                           restoring: engine.checkpoint())
+            }
+        }
+        for p: Int32 in [0, 1] {
+            let clock = TestEvent(id: "clock-\(p)", ts: OTLPFixture.t0 + 15 * 60_000, user: "svc-clock", team: "ops", input: 0, output: 0)
+            _ = Array(clock.json.utf8).withUnsafeBytes { engine.process($0, partition: p, offset: 100) }
+        }
+        engine.emitDueSnapshots()
+        out += engine.takeOutputs()
+        return out.filter { $0.kind == .leaderboard }
+    }
+
+    @Test func theCountsAreOnTheGlobalBoardsAndIdenticalAcrossShardsAndRestarts() throws {
+        let one = try Self.boards(shards: 1)
+        #expect(try Self.boards(shards: 3) == one)
+        #expect(try Self.boards(shards: 2, restart: true) == one)
+        let anonymous = try OTLPTracesTests.expected().spans.filter { $0.user == nil }.count
+        let last = try #require(one.last { String(decoding: $0.key ?? [], as: UTF8.self) == "1h|global" })
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(last.value)) as? [String: Any])
+        let adoption = try #require(json["adoption"] as? [String: Any])
+        #expect((adoption["unattributed_events"] as? [String: Int]) == ["copilot-chat": anonymous])
+        // Team boards carry none; the unattributed are never ranked.
+        #expect(one.filter { String(decoding: $0.key ?? [], as: UTF8.self).contains("team:") }
+                   .allSatisfy { !String(decoding: $0.value, as: UTF8.self).contains("unattributed_events") })
+        #expect(!String(decoding: last.value, as: UTF8.self).contains("\"user_id\":null"))
+    }
+}
