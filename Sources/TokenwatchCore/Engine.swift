@@ -228,12 +228,13 @@ public struct Engine: Sendable {
     mutating func processEvent(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
                                receivedAtMs: Int64, referenceTimeMs: Int64?,
                                checkingKey key: UnsafeRawBufferPointer?) -> ProcessResult {
-        let event: DecodedEvent
+        var event: DecodedEvent
         do {
             event = try decoder.decode(payload)
         } catch {
             return deadLetter(error, payload, partition, offset, receivedAtMs)
         }
+        resolveNativeIdentity(&event)
         var admission: ForwardedEvent.Admission? = nil
         let result = accept(event, partition: partition, referenceTimeMs: referenceTimeMs, key: key, forwarding: &admission)
         if case .deadLetter(let reason) = result {
@@ -358,7 +359,8 @@ public struct Engine: Sendable {
     /// Counts an event another shard admitted for a user this shard owns (see `ForwardedEvent`).
     public mutating func receive(_ f: ForwardedEvent) {
         f.payload.withUnsafeBytes { payload in
-            guard let event = try? decoder.decode(payload) else { return }  // it decoded where it came in
+            guard var event = try? decoder.decode(payload) else { return }  // it decoded where it came in
+            resolveNativeIdentity(&event)
             let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
             guard rememberUnkeyed(fingerprint, ts: event.ts) else {
                 counters.duplicates += 1
@@ -373,6 +375,16 @@ public struct Engine: Sendable {
                 break
             }
         }
+    }
+
+    /// An alias in a native event's `user_id` (an e-mail, a login, an API-key name, …) becomes the person
+    /// the identities file names, with their team when the file gives one, before anything is counted
+    /// or routed by user. Nothing happens (nor is looked up) without an identities file.
+    @inline(__always) mutating func resolveNativeIdentity(_ event: inout DecodedEvent) {
+        guard configuration.identities.count > 0,
+              let found = decoder.withBytes(event.userId, { configuration.identities.resolveNative($0) }) else { return }
+        event.userId = decoder.substitute(found.person)
+        if let team = found.team { event.team = decoder.substitute(team) }
     }
 
     /// Hands over the events admitted here for users other shards own.

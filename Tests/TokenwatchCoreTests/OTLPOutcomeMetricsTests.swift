@@ -66,6 +66,7 @@ struct OTLPOutcomeMetricsTests {
     /// Batches spread over partitions and shards, and a restart in the middle: the same board. The delta
     /// state is checkpointed, so the restart neither loses a series' last reading nor counts it again.
     @Test func shardsAndARestartGiveTheSameBoard() throws {
+        var attribution: [String: ToolAttribution]?
         for restartAfter in [nil, 1, 2, 3] as [Int?] {
             var engine = ShardedEngine(configuration: OTLPFixture.engine().configuration, shards: 3, keyedPartitions: 4)
             engine.assign(partitions: [0, 1, 2, 3])
@@ -80,6 +81,9 @@ struct OTLPOutcomeMetricsTests {
             let board = try Self.board(&engine, partitions: [0, 1, 2, 3], offset: 100)
             try Self.expectTruth(board)
             #expect(engine.attribution["claude_code"]?.unattributed == 1)
+            // The attribution counters survive the restart: the same as without one.
+            #expect(engine.attribution == (attribution ?? engine.attribution))
+            attribution = engine.attribution
         }
     }
 
