@@ -13,8 +13,8 @@ extension Engine {
     mutating func processMetrics(_ payload: UnsafeRawBufferPointer, _ context: OTLPContext, into summary: inout OTLPProcessSummary) {
         let points: [OTLPMetricPoint]
         do throws(OTLPError) {
-            guard OTLPLogs.encoding(of: payload) == .protobuf else { throw OTLPError.unsupportedEncoding("metrics_json") }
-            points = try OTLPProtobufMetrics.points(payload)
+            points = OTLPLogs.encoding(of: payload) == .json
+                ? try OTLPJSONLogs.metricPoints(payload) : try OTLPProtobufMetrics.points(payload)
         } catch {
             summary.deadLetters.append(deadLetter(.otlp(error), payload, context))
             return

@@ -98,6 +98,24 @@ struct OTLPOutcomeMetricsTests {
         try Self.expectTruth(try Self.board(&engine, partitions: [0], offset: 100))
     }
 
+    /// OTLP/JSON (the SDK's request through the protobuf JSON mapping): the same points, and the same board.
+    @Test func jsonGivesTheSamePointsAndBoard() throws {
+        for (pb, json) in zip(try Self.requests("pb"), try Self.requests("json")) {
+            let a = try pb.withUnsafeBytes { raw in try Result { () throws(OTLPError) in try OTLPProtobufMetrics.points(raw) }.get() }
+            let b = try json.withUnsafeBytes { raw in try Result { () throws(OTLPError) in try OTLPJSONLogs.metricPoints(raw) }.get() }
+            #expect(a.count == b.count && !a.isEmpty)
+            for (x, y) in zip(a, b) {
+                #expect(x.name == y.name && x.value == y.value && x.timeUnixNano == y.timeUnixNano)
+                #expect(x.startTimeUnixNano == y.startTimeUnixNano && x.temporality == y.temporality && x.attributes == y.attributes)
+            }
+        }
+        var engine = OTLPFixture.engine()
+        for (i, r) in try Self.requests("json").enumerated() { engine.feedOTLP(r, offset: Int64(i)) }
+        try Self.expectTruth(try Self.board(&engine, partitions: [0], offset: 100))
+        let bad = Array(#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","sum":{"dataPoints":[{"asInt":"1.5"}]}}]}]}]}"#.utf8)
+        #expect(engine.feedOTLP(bad, offset: 101).deadLetters == [.otlp(.malformed)])
+    }
+
     @Test func malformedMetricsAreDeadLetteredWhole() throws {
         var engine = OTLPFixture.engine()
         let good = try Self.requests()[0]

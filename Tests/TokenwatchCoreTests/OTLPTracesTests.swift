@@ -173,3 +173,28 @@ struct UnattributedOnTheBoardTests {
         #expect(!String(decoding: last.value, as: UTF8.self).contains("\"user_id\":null"))
     }
 }
+
+@Suite("OTLP metrics and traces readers: truncations and mutations are errors, never crashes")
+struct OTLPMetricsAndTracesFuzzTests {
+    static func inputs() throws -> [[UInt8]] {
+        try [OTLPTracesTests.request(1, "pb"), OTLPTracesTests.request(1, "json"),
+             OTLPFixture.bytes("outcomes/00.pb"), OTLPFixture.bytes("outcomes/00.json")]
+    }
+
+    @Test func everyTruncationAndThousandsOfMutations() throws {
+        var engine = OTLPFixture.engine()
+        var offset: Int64 = 0
+        var rng = SplitMix64(seed: 11)
+        for input in try Self.inputs() {
+            for n in stride(from: 0, to: input.count, by: max(1, input.count / 300)) {
+                engine.feedOTLP(Array(input.prefix(n)), offset: offset); offset += 1
+            }
+            for _ in 0..<500 {
+                var m = input
+                for _ in 0..<(1 + Int(rng.next() % 4)) { m[Int(rng.next() % UInt64(m.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+                let summary = engine.feedOTLP(m, offset: offset); offset += 1
+                #expect(summary.counted + summary.duplicates + summary.deadLetters.count + summary.skipped + summary.service > 0)
+            }
+        }
+    }
+}

@@ -18,8 +18,6 @@ public enum OTLPError: Error, Hashable, Sendable, CustomStringConvertible {
     case noTimestamp
     /// A signal no mapping counts (`otlp:unsupported_signal:traces`).
     case unsupportedSignal(String)
-    /// A signal in an encoding no reader handles yet (`otlp:unsupported_encoding:metrics_json`).
-    case unsupportedEncoding(String)
     /// A required attribute is absent (e.g. `input_tokens`).
     case missingAttribute(String)
     /// An attribute whose value cannot be what it names (a negative or fractional token count).
@@ -35,7 +33,6 @@ public enum OTLPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noIdentity: "otlp:no_identity"
         case .noTimestamp: "otlp:no_timestamp"
         case .unsupportedSignal(let signal): "otlp:unsupported_signal:\(signal)"
-        case .unsupportedEncoding(let what): "otlp:unsupported_encoding:\(what)"
         case .missingAttribute(let name): "otlp:missing_attribute:\(name)"
         case .badAttribute(let name): "otlp:bad_attribute:\(name)"
         }

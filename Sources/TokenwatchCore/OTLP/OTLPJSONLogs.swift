@@ -93,7 +93,16 @@ struct OTLPJSONLogs {
 
     /// Reads a `KeyValue` array, keeping the values of keys the mapping names.
     mutating func readAttributes(into attributes: inout OTLPAttributes, depth: Int) throws(OTLPError) {
+        var unused: UInt64 = 0
+        try readAttributes(into: &attributes, depth: depth, hashing: false, hash: &unused)
+    }
+
+    /// The same, XOR-ing a hash of each `KeyValue`'s text into `hash` when `hashing` (a metric series'
+    /// identity: every attribute, mapped or not, in any order).
+    mutating func readAttributes(into attributes: inout OTLPAttributes, depth: Int, hashing: Bool,
+                                 hash: inout UInt64) throws(OTLPError) {
         try forEachElement(depth: depth) { r throws(OTLPError) in
+            let start = r.cursor.i
             var key: OTLPAttributeKey?
             var value: OTLPValue?
             try r.forEachMember(depth: depth + 1) { r, name throws(OTLPError) in
@@ -108,6 +117,8 @@ struct OTLPJSONLogs {
                 }
             }
             if let key { attributes[key] = value }
+            // Only once the element was read whole: its end is then within the message.
+            if hashing { hash ^= ByteHash.hash(UnsafeRawBufferPointer(rebasing: r.message[start..<min(r.cursor.i, r.message.count)]), seed: 0x6a73_6f6e) }
         }
     }
 
