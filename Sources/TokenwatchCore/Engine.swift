@@ -133,8 +133,9 @@ public struct Engine: Sendable {
     var forwards: [ForwardedEvent] = []
     /// With shards: unattributed OTLP events seen here, for the sharded engine to de-duplicate and count.
     var unattributedSeen: [UnattributedRecord] = []
-    /// With shards: OTLP metric points read here, for the sharded engine to make deltas of (see `MetricObservation`).
-    var metricSeen: [MetricObservation] = []
+    /// With shards: the metric point whose event is being admitted; it goes to its user's shard even when
+    /// that is this one, to be made a delta there after every message before it (see `Engine+OTLPMetrics`).
+    var deferringMetric: OTLPMetricPoint?
     /// Set while an OTLP event is counted: a forwarded one is attributed to its tool where it counts.
     var attributing = false
     /// Forwarded late events waiting for their release time.
@@ -242,7 +243,8 @@ public struct Engine: Sendable {
         }
         if let admission {
             forwards.append(ForwardedEvent(payload: Array(payload), partition: partition, offset: offset,
-                                           receivedAtMs: receivedAtMs, admission: admission, attributed: attributing))
+                                           receivedAtMs: receivedAtMs, admission: admission, attributed: attributing,
+                                           metric: deferringMetric))
         }
         return result
     }
@@ -268,7 +270,7 @@ public struct Engine: Sendable {
             // Another shard may own this user: it de-duplicates the event against every copy.
             if let route = shardRoute {
                 let home = decoder.withBytes(event.userId) { route.shard(ofUser: $0) }
-                if home != route.index { owner = home }
+                if home != route.index || deferringMetric != nil { owner = home }
             }
             if owner == nil && !rememberUnkeyed(fingerprint, ts: ts) {
                 // A copy that came in on another partition: this partition has still been read up to its
@@ -310,7 +312,7 @@ public struct Engine: Sendable {
     }
 
     /// Remembers an event not keyed by its user; false when a copy was already counted.
-    private mutating func rememberUnkeyed(_ fingerprint: UInt64, ts: Int64) -> Bool {
+    mutating func rememberUnkeyed(_ fingerprint: UInt64, ts: Int64) -> Bool {
         if unkeyedIds.contains(fingerprint) { return false }
         counters.unkeyed += 1
         unkeyedIds.insert(fingerprint, ts: ts)
@@ -320,7 +322,7 @@ public struct Engine: Sendable {
 
     /// Counts an admitted event for its user: windows now, or at its release when late (queued on its
     /// partition, or with the forwarded events when `partition` is nil), and the per-event rules.
-    private mutating func count(_ event: DecodedEvent, releaseAt: Int64, isLate: Bool, partition p: Int32?) -> ProcessResult {
+    mutating func count(_ event: DecodedEvent, releaseAt: Int64, isLate: Bool, partition p: Int32?) -> ProcessResult {
         let ts = event.ts
         let user = decoder.withBytes(event.userId) { users.intern($0) }
         if user.isNew { registerUser(user.id) }
@@ -358,6 +360,10 @@ public struct Engine: Sendable {
 
     /// Counts an event another shard admitted for a user this shard owns (see `ForwardedEvent`).
     public mutating func receive(_ f: ForwardedEvent) {
+        if let point = f.metric {
+            receiveMetric(f, point)
+            return
+        }
         f.payload.withUnsafeBytes { payload in
             guard var event = try? decoder.decode(payload) else { return }  // it decoded where it came in
             resolveNativeIdentity(&event)

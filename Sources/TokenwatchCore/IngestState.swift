@@ -26,7 +26,7 @@ public struct ToolAttribution: Sendable, Equatable {
 public struct IngestState: Sendable {
     /// Attribution by tool name.
     public internal(set) var attribution: [String: ToolAttribution] = [:]
-    /// The last reading of every OTLP metric series (the sharded engine's holds all shards').
+    /// The last reading of every OTLP metric series this engine counts (a shard: those of its people).
     public internal(set) var metricDeltas = MetricDeltas()
     /// Per tool, unattributed events per bucket of event time (`bucketMs`): the boards' windowed counts.
     var unattributedBuckets: [String: [Int64: Int]] = [:]

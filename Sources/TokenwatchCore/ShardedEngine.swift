@@ -91,22 +91,13 @@ public struct ShardedEngine: Sendable {
     /// processed a batch and before the next snapshot, so an event counts before its time is published.
     public mutating func deliverForwards() {
         guard shards.count > 1 else { return }
-        countMetricObservations()
         for i in shards.indices {
             for f in shards[i].takeForwards() { shards[f.admission.shard].receive(f) }
+        }
+        // After every forward: receiving a metric point may find it names nobody (tallied here).
+        for i in shards.indices {
             for r in shards[i].unattributedSeen { ingest.tally(r, configuration: configuration) }
             shards[i].unattributedSeen.removeAll(keepingCapacity: true)
-        }
-    }
-
-    /// Makes every shard's metric points deltas in the one `MetricDeltas` of all series, in shard order,
-    /// and has the shard that read each count it under its partition (it may forward it to the user's shard).
-    mutating func countMetricObservations() {
-        for i in shards.indices {
-            var summary = OTLPProcessSummary()
-            for observation in shards[i].takeMetricObservations() {
-                shards[i].countMetric(observation, delta: ingest.metricDeltas.delta(of: observation.point), into: &summary)
-            }
         }
     }
 

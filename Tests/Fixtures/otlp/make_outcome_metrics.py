@@ -21,6 +21,7 @@ added (commits, prs, lines, accepted/rejected/auto-approved edits, active ms) an
     python3 Tests/Fixtures/otlp/make_outcome_metrics.py
 """
 import json
+import zlib
 import os
 
 from google.protobuf.json_format import MessageToJson
@@ -80,6 +81,44 @@ def restamp(requests):
             dp.start_time_unix_nano = (T0_MS + rank[dp.start_time_unix_nano] * 1000) * 1_000_000
 
 
+PERSON = {"alice@example.com": "alice@example.com", "uuid-bob": "uuid-bob"}
+
+
+def oracle_events(requests):
+    """The outcome events the requests make, by a delta rule written apart from tokenwatch's: per series
+    (resource, name, attributes) a cumulative point adds its value minus the last newer-than-before one (all
+    of it after a new start time or a drop), a delta point its value; a point adding 0 makes no event; a
+    re-delivered delta point has its first delivery's id. Only attributed ones (who is None: unattributed)."""
+    last, events = {}, []
+    for r in requests:
+        for rm in r.resource_metrics:
+            res = tuple(sorted((kv.key, kv.value.string_value) for kv in rm.resource.attributes if kv.key != "service.instance.id"))
+            team = dict(res).get("team.id", "unassigned")
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    if m.name == "claude_code.token.usage":
+                        continue
+                    for dp in m.sum.data_points:
+                        attrs = {kv.key: kv.value.string_value for kv in dp.attributes}
+                        series = (res, m.name, tuple(sorted(attrs.items())))
+                        value = dp.as_int or dp.as_double
+                        if m.sum.aggregation_temporality == 2:
+                            before = last.get(series)
+                            if before and dp.time_unix_nano <= before[1]:
+                                continue
+                            last[series] = (dp.start_time_unix_nano, dp.time_unix_nano, value)
+                            if before and before[0] == dp.start_time_unix_nano and value >= before[2]:
+                                value -= before[2]
+                        who = attrs.get("user.email") or attrs.get("user.account_uuid")
+                        if value == 0 or who is None:
+                            continue
+                        events.append({"id": "m-%d-%d" % (zlib.crc32(repr(series).encode()), dp.time_unix_nano), "user": who, "team": team,
+                                       "ts": dp.time_unix_nano // 1_000_000,
+                                       "outcomes": (m.name == "claude_code.commit.count" or m.name == "claude_code.pull_request.count")
+                                       and int(value) or (1 if attrs.get("decision") == "accept" and attrs.get("source", "").startswith("user") else 0)})
+    return events
+
+
 def main():
     os.makedirs(HERE, exist_ok=True)
     alice = Install("alice", {"user.email": "alice@example.com"}, "payments", AggregationTemporality.CUMULATIVE)
@@ -133,6 +172,7 @@ def main():
         "uuid-bob": {"events": 3 + 2, "commits": 1, "prs": 3, "lines_added": 7, "lines_removed": 0,
                      "accepted_events": 0, "rejected_events": 0, "auto_approved": 4, "human_ms": 0, "agent_ms": 0},
     }
+    events = oracle_events(requests)
     for i, r in enumerate(requests):
         with open(os.path.join(HERE, "%02d.pb" % i), "wb") as f:
             f.write(r.SerializeToString())
@@ -140,7 +180,7 @@ def main():
             f.write(MessageToJson(r, indent=None))
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump({"requests": len(requests), "people": truth, "unattributed_events": 1,
-                   "last_time_ms": T0_MS + 4 * 60_000}, f, indent=1)
+                   "last_time_ms": T0_MS + 4 * 60_000, "events": events}, f, indent=1)
 
 
 if __name__ == "__main__":
