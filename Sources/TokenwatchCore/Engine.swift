@@ -606,6 +606,8 @@ public struct Engine: Sendable {
         boardsStale = false
         lastSnapshotAt = asOf
         counters.snapshots += 1
+        // A metric series silent for the dedup horizon has ended (a session, an install): its memory goes.
+        ingest.metricDeltas.forget(before: asOf - configuration.dedupHorizonMs)
     }
 
     /// Appends the boards of one snapshot time (every window's, merged) to `records`, through the privacy
