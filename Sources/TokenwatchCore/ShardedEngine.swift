@@ -62,6 +62,13 @@ public struct ShardedEngine: Sendable {
         return total
     }
 
+    /// OTLP metric series held (their last readings) and cumulative resets seen, over every shard.
+    public var metricSeries: (series: Int, resets: Int) {
+        shards.reduce((ingest.metricDeltas.count, ingest.metricDeltas.resets)) {
+            ($0.0 + $1.ingest.metricDeltas.count, $0.1 + $1.ingest.metricDeltas.resets)
+        }
+    }
+
     /// The shard that owns partition `p`.
     @inline(__always) public func shard(ofPartition p: Int32) -> Int { Int(p) % shards.count }
 
