@@ -14,7 +14,9 @@ public struct OTLPProcessSummary: Sendable, Equatable {
 }
 
 extension Engine {
-    /// Counts the Claude Code usage events of one OTLP logs message (protobuf or JSON, detected).
+    /// Counts the usage events of one OTLP message (protobuf or JSON, and logs, metrics or traces, detected):
+    /// the tools' usage log records (`OTLPMapping`), GenAI spans (`OTLPMapping.map(span:resource:)`) and
+    /// Claude Code's outcome metrics (`OTLPMetricMapping`, see Engine+OTLPMetrics.swift).
     ///
     /// Each event goes through the same validation, de-duplication and windows as a native event
     /// (it is encoded as one, `OTLPEvent.json()`). A message that cannot be read is dead-lettered
@@ -42,13 +44,11 @@ extension Engine {
         }
         let context = OTLPContext(partition: partition, offset: offset, receivedAtMs: receivedAtMs, referenceTimeMs: referenceTimeMs)
         let signal = OTLPSignal.detect(payload)
-        switch signal {
-        case .logs: break
-        case .metrics:
+        if signal == .metrics {
             processMetrics(payload, context, into: &summary)
             return summary
-        case .traces: break
         }
+        // Spans are records like log records: mapped to events, or rejected one by one.
         let batch: OTLPLogBatch
         do throws(OTLPError) {
             batch = signal == .traces ? try OTLPTraces.decode(payload) : try OTLPLogs.decode(payload)
