@@ -42,6 +42,8 @@ extension Engine {
             summary.skipped += 1
         case .event(var event):
             _ = resolveIdentity(&event)
+            countingMetric = true
+            defer { countingMetric = false }
             count(event, context, into: &summary)
         case .rejected(let event, let reason):
             reject(OTLPRejectedRecord(event: event, reason: reason), context, into: &summary)
@@ -96,6 +98,8 @@ extension Engine {
                     counters.duplicates += 1
                     return
                 }
+                countingMetric = true
+                defer { countingMetric = false }
                 switch count(decoded, releaseAt: f.admission.releaseAt, isLate: f.admission.isLate, partition: nil) {
                 case .deadLetter(let reason): _ = deadLetter(reason, json, f.partition, f.offset, f.receivedAtMs)
                 case .counted, .service: tallyAttributed(tool: event.tool)

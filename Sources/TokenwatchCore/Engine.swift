@@ -136,6 +136,8 @@ public struct Engine: Sendable {
     /// With shards: the metric point whose event is being admitted; it goes to its user's shard even when
     /// that is this one, to be made a delta there after every message before it (see `Engine+OTLPMetrics`).
     var deferringMetric: OTLPMetricPoint?
+    /// Set while an event made from an OTLP metric point is counted (it skips the per-event rules).
+    var countingMetric = false
     /// Set while an OTLP event is counted: a forwarded one is attributed to its tool where it counts.
     var attributing = false
     /// Forwarded late events waiting for their release time.
@@ -347,7 +349,8 @@ public struct Engine: Sendable {
         }
         // Metric-made events come at the exporter's interval, not a person's: the per-event rules
         // (cadence above all) would read that rhythm as a machine's. Their outcomes still reach windows.
-        if detector.perEvent && !decoder.withBytes(event.kind, { Self.isMetricKind($0) }) {
+        // Decided by where the event came from, never by its `kind`, which any producer could write.
+        if detector.perEvent && !countingMetric {
             var o = Detector.Observed(outcomes: pending.outcomes, inputTokens: UInt32(clamping: event.inputTokens),
                                       accepted: event.accepted == true,
                                       lines: UInt32(clamping: event.linesAdded + event.linesRemoved), reported: pending.reported)
@@ -413,10 +416,6 @@ public struct Engine: Sendable {
         guard a.count == b.count else { return false }
         for i in 0..<a.count where a[i] != b[i] { return false }
         return true
-    }
-
-    private static func isMetricKind(_ b: UnsafeRawBufferPointer) -> Bool {
-        b.count == 6 && b.elementsEqual("metric".utf8)
     }
 
     private static func isCI(_ b: UnsafeRawBufferPointer) -> Bool {

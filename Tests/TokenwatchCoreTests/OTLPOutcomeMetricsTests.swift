@@ -184,3 +184,16 @@ extension OTLPOutcomeMetricsTests.Truth {
         agent_ms += o.agentActiveMs ?? 0
     }
 }
+
+@Suite("Only the OTLP metric mapping's events skip the per-event rules")
+struct MetricKindIsNoEscapeTests {
+    @Test func aNativeEventSayingKindMetricIsReadLikeAnyOther() throws {
+        typealias H = DetectionHarness
+        var h = DetectionHarness()
+        // The kit writes `source` into the JSON as it is: this adds "kind":"metric" to every event.
+        AlertLifecycleTests.beat(&h, user: "kim", from: H.monday + 8 * H.hour, hours: 10, source: #"interactive","kind":"metric"#)
+        h.play()
+        h.flush(advanceMs: 12 * H.hour)
+        #expect(try h.alerts(rule: "machine_cadence").map(\.state) == ["firing", "resolved"])
+    }
+}

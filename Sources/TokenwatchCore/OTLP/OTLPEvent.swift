@@ -19,8 +19,9 @@ public struct OTLPEvent: Sendable, Equatable {
     public var entrypoint: String?
     /// Every identity the record carried, for the identities file (`IdentityDirectory`).
     public var aliases = OTLPAliases()
-    /// `kind`: `metric` for an event made from an outcome metric point (`OTLPMetricMapping`), which the
-    /// engine keeps out of the per-event rules (a 60 s export cadence is not a person's rhythm).
+    /// `kind`: `metric` for an event made from an outcome metric point (`OTLPMetricMapping`). The engine
+    /// keeps those out of the per-event rules (a 60 s export cadence is not a person's rhythm), knowing
+    /// them by where they came from: a native event of kind `metric` is read like any other.
     public var kind: String?
     /// What the usage produced, from the tools' outcome metrics; nil: unknown (not zero).
     public var outcome: OTLPOutcome?
