@@ -241,7 +241,8 @@ extension Engine {
     ///    of each (user, rule) that fired in the last week (`Escalation`); evidence holds eight numbers;
     ///    each user's usual share of a week in the sprint window (`leaderboard_sprint`); each user's human and
     ///    agent time, halved each day (optional telemetry); the days with a long memoryless stretch.
-    static let checkpointVersion: UInt32 = 6
+    /// 7: the OTLP ingest state (attribution per tool, unattributed de-duplication, metric series' last readings).
+    static let checkpointVersion: UInt32 = 7
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -284,6 +285,7 @@ extension Engine {
         w.int(counters.deadLetters.count)
         for (k, v) in counters.deadLetters.sorted(by: { $0.key < $1.key }) { w.string(k); w.int(v) }
         detector.write(to: &w)
+        ingest.write(to: &w)
 
         let header = Self.checkpointHeaderCount
         let checksum = w.bytes.withUnsafeBytes { XXH64.hash(UnsafeRawBufferPointer(rebasing: $0[header...])) }
@@ -455,6 +457,10 @@ extension Engine {
             counters.deadLetters[reason] = try r.nonNegative()
         }
         try detector.read(from: &r, users: userCount, teams: teamCount)
+        let reader = self  // reads filters with this engine's bounds while `ingest` is written
+        var restored = IngestState()
+        try restored.read(from: &r) { try reader.readFilter(&$0) }
+        ingest = restored
         guard r.remaining == 0 else { throw Corrupt() }
     }
 }

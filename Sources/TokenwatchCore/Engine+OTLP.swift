@@ -14,7 +14,9 @@ public struct OTLPProcessSummary: Sendable, Equatable {
 }
 
 extension Engine {
-    /// Counts the Claude Code usage events of one OTLP logs message (protobuf or JSON, detected).
+    /// Counts the usage events of one OTLP message (protobuf or JSON, and logs, metrics or traces, detected):
+    /// the tools' usage log records (`OTLPMapping`), GenAI spans (`OTLPMapping.map(span:resource:)`) and
+    /// Claude Code's outcome metrics (`OTLPMetricMapping`, see Engine+OTLPMetrics.swift).
     ///
     /// Each event goes through the same validation, de-duplication and windows as a native event
     /// (it is encoded as one, `OTLPEvent.json()`). A message that cannot be read is dead-lettered
@@ -40,15 +42,16 @@ extension Engine {
             refuse(.messageTooLarge, payload)
             return summary
         }
-        // Metrics and traces share the topic in some deployments; until they are mapped, say so.
+        let context = OTLPContext(partition: partition, offset: offset, receivedAtMs: receivedAtMs, referenceTimeMs: referenceTimeMs)
         let signal = OTLPSignal.detect(payload)
-        if signal != .logs {
-            refuse(.otlp(.unsupportedSignal(signal.rawValue)), payload)
+        if signal == .metrics {
+            processMetrics(payload, context, into: &summary)
             return summary
         }
+        // Spans are records like log records: mapped to events, or rejected one by one.
         let batch: OTLPLogBatch
-        do {
-            batch = try OTLPLogs.decode(payload)
+        do throws(OTLPError) {
+            batch = signal == .traces ? try OTLPTraces.decode(payload) : try OTLPLogs.decode(payload)
         } catch {
             refuse(.otlp(error), payload)
             return summary
@@ -58,47 +61,46 @@ extension Engine {
             return summary
         }
         summary.skipped = batch.skippedCount
-        countRecords(of: batch, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
-                     referenceTimeMs: referenceTimeMs, into: &summary)
+        countRecords(of: batch, context, into: &summary)
         return summary
     }
 
     /// The usage records of a readable batch: each resolved through the identities file and counted, or
     /// dead-lettered alone (those naming nobody also counted as their tool's unattributed usage).
-    private mutating func countRecords(of batch: OTLPLogBatch, partition: Int32, offset: Int64, receivedAtMs: Int64,
-                                       referenceTimeMs: Int64?, into summary: inout OTLPProcessSummary) {
+    private mutating func countRecords(of batch: OTLPLogBatch, _ context: OTLPContext, into summary: inout OTLPProcessSummary) {
         for var event in batch.events {
             _ = resolveIdentity(&event)
-            count(event, partition: partition, offset: offset, receivedAtMs: receivedAtMs, referenceTimeMs: referenceTimeMs,
-                  into: &summary)
+            count(event, context, into: &summary)
         }
-        for rejected in batch.rejected {
-            var event = rejected.event
-            if rejected.reason == .noIdentity {
-                // The identities file may know the person by an alias the mapping cannot use alone (user.id).
-                if resolveIdentity(&event) {
-                    count(event, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
-                          referenceTimeMs: referenceTimeMs, into: &summary)
-                    continue
-                }
-                tallyUnattributed(event)
+        for rejected in batch.rejected { reject(rejected, context, into: &summary) }
+    }
+
+    /// A usage record the mapping could not count: counted after all when the identities file knows one
+    /// of its aliases, else dead-lettered alone (and, naming nobody, tallied as its tool's unattributed usage).
+    mutating func reject(_ rejected: OTLPRejectedRecord, _ context: OTLPContext, into summary: inout OTLPProcessSummary) {
+        var event = rejected.event
+        if rejected.reason == .noIdentity {
+            // The identities file may know the person by an alias the mapping cannot use alone (user.id).
+            if resolveIdentity(&event) {
+                count(event, context, into: &summary)
+                return
             }
-            let reason = DeadLetterReason.otlp(rejected.reason)
-            event.json().withUnsafeBytes { _ = deadLetter(reason, $0, partition, offset, receivedAtMs) }
-            summary.deadLetters.append(reason)
+            tallyUnattributed(event)
         }
+        let reason = DeadLetterReason.otlp(rejected.reason)
+        event.json().withUnsafeBytes { _ = deadLetter(reason, $0, context.partition, context.offset, context.receivedAtMs) }
+        summary.deadLetters.append(reason)
     }
 
     /// Counts one mapped event through the native path (validation, de-duplication across partitions,
     /// windows) and its tool's attribution.
-    private mutating func count(_ event: OTLPEvent, partition: Int32, offset: Int64, receivedAtMs: Int64,
-                                referenceTimeMs: Int64?, into summary: inout OTLPProcessSummary) {
+    mutating func count(_ event: OTLPEvent, _ context: OTLPContext, into summary: inout OTLPProcessSummary) {
         let noKey = UnsafeRawBufferPointer(start: nil, count: 0)
         attributing = true
         defer { attributing = false }
         event.json().withUnsafeBytes { json in
-            switch processEvent(json, partition: partition, offset: offset, receivedAtMs: receivedAtMs,
-                                referenceTimeMs: referenceTimeMs, checkingKey: noKey) {
+            switch processEvent(json, partition: context.partition, offset: context.offset, receivedAtMs: context.receivedAtMs,
+                                referenceTimeMs: context.referenceTimeMs, checkingKey: noKey) {
             case .forwarded:
                 summary.counted += 1  // attributed where it counts (see `receive`)
             case .counted:
@@ -113,4 +115,12 @@ extension Engine {
             }
         }
     }
+}
+
+/// Where an OTLP message came from: what its events are admitted and dead-lettered under.
+struct OTLPContext: Sendable {
+    var partition: Int32
+    var offset: Int64
+    var receivedAtMs: Int64
+    var referenceTimeMs: Int64?
 }

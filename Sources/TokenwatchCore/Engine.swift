@@ -133,6 +133,11 @@ public struct Engine: Sendable {
     var forwards: [ForwardedEvent] = []
     /// With shards: unattributed OTLP events seen here, for the sharded engine to de-duplicate and count.
     var unattributedSeen: [UnattributedRecord] = []
+    /// With shards: the metric point whose event is being admitted; it goes to its user's shard even when
+    /// that is this one, to be made a delta there after every message before it (see `Engine+OTLPMetrics`).
+    var deferringMetric: OTLPMetricPoint?
+    /// Set while an event made from an OTLP metric point is counted (it skips the per-event rules).
+    var countingMetric = false
     /// Set while an OTLP event is counted: a forwarded one is attributed to its tool where it counts.
     var attributing = false
     /// Forwarded late events waiting for their release time.
@@ -226,12 +231,13 @@ public struct Engine: Sendable {
     mutating func processEvent(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64,
                                receivedAtMs: Int64, referenceTimeMs: Int64?,
                                checkingKey key: UnsafeRawBufferPointer?) -> ProcessResult {
-        let event: DecodedEvent
+        var event: DecodedEvent
         do {
             event = try decoder.decode(payload)
         } catch {
             return deadLetter(error, payload, partition, offset, receivedAtMs)
         }
+        resolveNativeIdentity(&event)
         var admission: ForwardedEvent.Admission? = nil
         let result = accept(event, partition: partition, referenceTimeMs: referenceTimeMs, key: key, forwarding: &admission)
         if case .deadLetter(let reason) = result {
@@ -239,7 +245,8 @@ public struct Engine: Sendable {
         }
         if let admission {
             forwards.append(ForwardedEvent(payload: Array(payload), partition: partition, offset: offset,
-                                           receivedAtMs: receivedAtMs, admission: admission, attributed: attributing))
+                                           receivedAtMs: receivedAtMs, admission: admission, attributed: attributing,
+                                           metric: deferringMetric))
         }
         return result
     }
@@ -265,7 +272,7 @@ public struct Engine: Sendable {
             // Another shard may own this user: it de-duplicates the event against every copy.
             if let route = shardRoute {
                 let home = decoder.withBytes(event.userId) { route.shard(ofUser: $0) }
-                if home != route.index { owner = home }
+                if home != route.index || deferringMetric != nil { owner = home }
             }
             if owner == nil && !rememberUnkeyed(fingerprint, ts: ts) {
                 // A copy that came in on another partition: this partition has still been read up to its
@@ -307,7 +314,7 @@ public struct Engine: Sendable {
     }
 
     /// Remembers an event not keyed by its user; false when a copy was already counted.
-    private mutating func rememberUnkeyed(_ fingerprint: UInt64, ts: Int64) -> Bool {
+    mutating func rememberUnkeyed(_ fingerprint: UInt64, ts: Int64) -> Bool {
         if unkeyedIds.contains(fingerprint) { return false }
         counters.unkeyed += 1
         unkeyedIds.insert(fingerprint, ts: ts)
@@ -317,7 +324,7 @@ public struct Engine: Sendable {
 
     /// Counts an admitted event for its user: windows now, or at its release when late (queued on its
     /// partition, or with the forwarded events when `partition` is nil), and the per-event rules.
-    private mutating func count(_ event: DecodedEvent, releaseAt: Int64, isLate: Bool, partition p: Int32?) -> ProcessResult {
+    mutating func count(_ event: DecodedEvent, releaseAt: Int64, isLate: Bool, partition p: Int32?) -> ProcessResult {
         let ts = event.ts
         let user = decoder.withBytes(event.userId) { users.intern($0) }
         if user.isNew { registerUser(user.id) }
@@ -342,7 +349,10 @@ public struct Engine: Sendable {
             if !windows.contains(where: { $0.accepts(ts) }) { return .deadLetter(.late) }
             apply(pending)
         }
-        if detector.perEvent {
+        // Metric-made events come at the exporter's interval, not a person's: the per-event rules
+        // (cadence above all) would read that rhythm as a machine's. Their outcomes still reach windows.
+        // Decided by where the event came from, never by its `kind`, which any producer could write.
+        if detector.perEvent && !countingMetric {
             var o = Detector.Observed(outcomes: pending.outcomes, inputTokens: UInt32(clamping: event.inputTokens),
                                       accepted: accepted,
                                       lines: UInt32(clamping: event.linesAdded + event.linesRemoved), reported: pending.reported)
@@ -356,8 +366,13 @@ public struct Engine: Sendable {
 
     /// Counts an event another shard admitted for a user this shard owns (see `ForwardedEvent`).
     public mutating func receive(_ f: ForwardedEvent) {
+        if let point = f.metric {
+            receiveMetric(f, point)
+            return
+        }
         f.payload.withUnsafeBytes { payload in
-            guard let event = try? decoder.decode(payload) else { return }  // it decoded where it came in
+            guard var event = try? decoder.decode(payload) else { return }  // it decoded where it came in
+            resolveNativeIdentity(&event)
             let fingerprint = decoder.withBytes(event.eventId) { EventIdFilter.fingerprint($0) }
             guard rememberUnkeyed(fingerprint, ts: event.ts) else {
                 counters.duplicates += 1
@@ -372,6 +387,16 @@ public struct Engine: Sendable {
                 break
             }
         }
+    }
+
+    /// An alias in a native event's `user_id` (an e-mail, a login, an API-key name, …) becomes the person
+    /// the identities file names, with their team when the file gives one, before anything is counted
+    /// or routed by user. Nothing happens (nor is looked up) without an identities file.
+    @inline(__always) mutating func resolveNativeIdentity(_ event: inout DecodedEvent) {
+        guard configuration.identities.count > 0,
+              let found = decoder.withBytes(event.userId, { configuration.identities.resolveNative($0) }) else { return }
+        event.userId = decoder.substitute(found.person)
+        if let team = found.team { event.team = decoder.substitute(team) }
     }
 
     /// Hands over the events admitted here for users other shards own.
@@ -524,7 +549,8 @@ public struct Engine: Sendable {
                 anyChanged = true
             }
         }
-        publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox)
+        publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox, unattributed: ingest)
+        ingest.forgetUnattributed(windows: configuration.windows, asOf: asOf)
         completeSnapshot(asOf: asOf)
     }
 
@@ -582,15 +608,26 @@ public struct Engine: Sendable {
         boardsStale = false
         lastSnapshotAt = asOf
         counters.snapshots += 1
+        // A metric series silent for the dedup horizon has ended (a session, an install): its memory goes.
+        ingest.metricDeltas.forget(before: asOf - configuration.dedupHorizonMs)
     }
 
     /// Appends the boards of one snapshot time (every window's, merged) to `records`, through the privacy
     /// stage (`BoardPrivacy`), which needs every window and scope at once; `changed` says whether any window's
     /// boards differ from the last snapshot's (else the serialised ones are republished as they are).
     func publish(_ boards: [[LeaderboardSnapshot]], changed: Bool, into published: inout PublishedBoards,
-                 asOf: Int64, to records: inout [OutputRecord]) {
-        if changed || published.isEmpty {
-            published.update(BoardPrivacy.apply(boards.flatMap { $0 }, configuration.privacy))
+                 asOf: Int64, to records: inout [OutputRecord], unattributed: IngestState) {
+        let counts = unattributed.unattributedEvents(windows: configuration.windows, asOf: asOf)
+        // Unattributed counts move with the window even when no board did: compare them too (cheap: the
+        // bytes of every unchanged board are reused).
+        if changed || published.isEmpty || !counts.allSatisfy(\.isEmpty) || published.hasUnattributed {
+            var withCounts = boards
+            for w in withCounts.indices {
+                for b in withCounts[w].indices where withCounts[w][b].scope == "global" {
+                    withCounts[w][b].adoption.unattributedEvents = counts[w]
+                }
+            }
+            published.update(BoardPrivacy.apply(withCounts.flatMap { $0 }, configuration.privacy))
         }
         for board in published.bytes {
             let spec = windows.first { $0.spec.name == board.window }!.spec

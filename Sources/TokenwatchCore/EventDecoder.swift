@@ -82,6 +82,14 @@ public struct EventDecoder: Sendable {
 
     @usableFromInline var currentMessage: UnsafeRawBufferPointer { message }
 
+    /// A span holding `bytes`, appended to the scratch buffer (valid until the next `decode`): how a
+    /// field is replaced, e.g. an alias in `user_id` by the person the identities file names.
+    public mutating func substitute(_ bytes: [UInt8]) -> TextSpan {
+        let span = TextSpan(start: Int32(scratch.count), count: Int32(bytes.count))
+        scratch.append(contentsOf: bytes)
+        return span
+    }
+
     /// The string of `span`, or nil when absent (allocates; not for the hot path).
     public func string(_ span: TextSpan) -> String? {
         guard span.isPresent else { return nil }

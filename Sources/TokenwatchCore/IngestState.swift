@@ -22,10 +22,14 @@ public struct ToolAttribution: Sendable, Equatable {
 /// What the engine keeps about inputs other than its own event (OTLP): attribution per tool, and the
 /// de-duplication memory of unattributed events, so a re-sent one is counted once there too.
 ///
-/// Not part of the checkpoint: after a restart these start again from zero, like the process's counters.
+/// Part of the checkpoint (format 6): attribution and metric readings survive a restart.
 public struct IngestState: Sendable {
     /// Attribution by tool name.
     public internal(set) var attribution: [String: ToolAttribution] = [:]
+    /// The last reading of every OTLP metric series this engine counts (a shard: those of its people).
+    public internal(set) var metricDeltas = MetricDeltas()
+    /// Per tool, unattributed events per bucket of event time (`bucketMs`): the boards' windowed counts.
+    var unattributedBuckets: [String: [Int64: Int]] = [:]
     var unattributedIds: EventIdFilter?
     var unattributedNewest = Int64.min
 
@@ -44,6 +48,45 @@ public struct IngestState: Sendable {
         }
         attribution[r.tool, default: ToolAttribution()].unattributed += 1
         attribution[r.tool, default: ToolAttribution()].unattributedTokens += r.tokens
+        let size = Self.bucketMs(configuration.windows)
+        unattributedBuckets[r.tool, default: [:]][floorDiv(r.ts, size), default: 0] += 1
+    }
+
+    /// Per tool, the unattributed events of each window at `asOf` (`adoption.unattributed_events` of the
+    /// global boards), tools in name order; empty when there are none in any window.
+    func unattributedEvents(windows: [WindowSpec], asOf: Int64) -> [[(tool: String, events: Int)]] {
+        guard !unattributedBuckets.isEmpty else { return windows.map { _ in [] } }
+        let size = Self.bucketMs(windows)
+        let tools = unattributedBuckets.keys.sorted()
+        return windows.map { spec in
+            let end = spec.end(asOf: asOf), start = end - spec.lengthMs
+            return tools.compactMap { tool in
+                let n = unattributedBuckets[tool]!.reduce(0) { sum, b in
+                    let t = b.key * size
+                    return t >= start && t < end ? sum + b.value : sum
+                }
+                return n > 0 ? (tool, n) : nil
+            }
+        }
+    }
+
+    /// Forgets the buckets no window can reach any more (before the start of the longest at `asOf`).
+    mutating func forgetUnattributed(windows: [WindowSpec], asOf: Int64) {
+        guard !unattributedBuckets.isEmpty else { return }
+        let size = Self.bucketMs(windows)
+        let oldest = windows.map { $0.end(asOf: asOf) - $0.lengthMs }.min() ?? asOf
+        for tool in unattributedBuckets.keys {
+            unattributedBuckets[tool] = unattributedBuckets[tool]!.filter { $0.key * size >= oldest }
+            if unattributedBuckets[tool]!.isEmpty { unattributedBuckets[tool] = nil }
+        }
+    }
+
+    /// The bucket length: the largest that divides every window's length and step, so each bucket lies
+    /// wholly inside or wholly outside every window.
+    static func bucketMs(_ windows: [WindowSpec]) -> Int64 {
+        func gcd(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? a : gcd(b, a % b) }
+        let g = windows.reduce(Int64(0)) { gcd(gcd($0, $1.lengthMs), $1.stepMs) }
+        return max(g, 1)
     }
 }
 

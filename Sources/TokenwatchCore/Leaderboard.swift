@@ -18,6 +18,15 @@ public struct Adoption: Sendable, Equatable {
     public var effectiveActiveUsers: Int
     /// With a roster: active people it does not list (global boards); nil without one.
     public var offRosterActiveUsers: Int? = nil
+    /// Global boards: per tool (name order), usage events in the window that no identity resolved
+    /// (OTLP inputs): counted, never ranked. Empty (and left out of the JSON) when there were none.
+    public var unattributedEvents: [(tool: String, events: Int)] = []
+
+    public static func == (a: Adoption, b: Adoption) -> Bool {
+        a.activeUsers == b.activeUsers && a.knownUsers == b.knownUsers && a.effectiveActiveUsers == b.effectiveActiveUsers
+            && a.offRosterActiveUsers == b.offRosterActiveUsers
+            && a.unattributedEvents.elementsEqual(b.unattributedEvents) { $0.tool == $1.tool && $0.events == $1.events }
+    }
     public var activeRatio: Double { knownUsers == 0 ? 0 : Double(activeUsers) / Double(knownUsers) }
     public var effectiveActiveRatio: Double { knownUsers == 0 ? 0 : Double(effectiveActiveUsers) / Double(knownUsers) }
 }
@@ -84,6 +93,12 @@ public struct LeaderboardSnapshot: Sendable, Equatable {
         w.key("active_ratio"); w.decimal(adoption.activeRatio)
         w.key("effective_active_ratio"); w.decimal(adoption.effectiveActiveRatio)
         if let n = adoption.offRosterActiveUsers { w.key("off_roster_active_users"); w.int(n) }
+        if !adoption.unattributedEvents.isEmpty {
+            w.key("unattributed_events")
+            w.beginObject()
+            for (tool, n) in adoption.unattributedEvents { w.rawKey(tool); w.int(n) }
+            w.endObject()
+        }
         w.endObject()
         w.endObject()
     }
@@ -123,6 +138,8 @@ struct PublishedBoards: Sendable {
     private(set) var bytes: [BoardBytes] = []
 
     var isEmpty: Bool { bytes.isEmpty }
+    /// Whether a published board holds unattributed counts (which may drop to none at the next snapshot).
+    var hasUnattributed: Bool { boards.contains { !$0.adoption.unattributedEvents.isEmpty } }
 
     /// Takes the newly merged boards, reusing the bytes of every board equal to its previous version.
     mutating func update(_ merged: [LeaderboardSnapshot]) {

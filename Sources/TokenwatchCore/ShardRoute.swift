@@ -43,4 +43,7 @@ public struct ForwardedEvent: Sendable, Equatable {
     public var admission: Admission
     /// An OTLP usage event: its tool's attribution counts it where it is counted.
     public var attributed = false
+    /// An OTLP metric point, made a delta where its user's series live (see `Engine.receiveMetric`); the
+    /// payload is then only what admitted it.
+    public var metric: OTLPMetricPoint? = nil
 }

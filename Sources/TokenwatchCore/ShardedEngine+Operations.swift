@@ -1,6 +1,7 @@
 extension ShardedEngine {
     static let checkpointMagic: [UInt8] = Array("TWSHARDS".utf8)
-    static let checkpointVersion: UInt32 = 1
+    /// 2: the OTLP ingest state shared by the shards (unattributed de-duplication, metric series), after the shards.
+    static let checkpointVersion: UInt32 = 2
 
     /// Every shard's state, and what is shared (snapshot progress): shard count, key partitions,
     /// snapshot time, watermark, then each shard's `Engine.checkpoint()`; an XXH64 of all of it.
@@ -14,6 +15,7 @@ extension ShardedEngine {
             w.int(bytes.count)
             w.bytes.append(contentsOf: bytes)
         }
+        ingest.write(to: &w)
         var out = BinaryWriter()
         out.bytes.append(contentsOf: Self.checkpointMagic)
         out.u32(Self.checkpointVersion)
@@ -62,6 +64,8 @@ extension ShardedEngine {
             shards[i].shardRoute = route
             r.i += length
         }
+        let reader = shards[0]
+        try ingest.read(from: &r) { try reader.readFilter(&$0) }
         guard r.remaining == 0 else { throw BinaryReader.Corrupt() }
     }
 

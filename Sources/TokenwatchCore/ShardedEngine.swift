@@ -62,6 +62,13 @@ public struct ShardedEngine: Sendable {
         return total
     }
 
+    /// OTLP metric series held (their last readings) and cumulative resets seen, over every shard.
+    public var metricSeries: (series: Int, resets: Int) {
+        shards.reduce((ingest.metricDeltas.count, ingest.metricDeltas.resets)) {
+            ($0.0 + $1.ingest.metricDeltas.count, $0.1 + $1.ingest.metricDeltas.resets)
+        }
+    }
+
     /// The shard that owns partition `p`.
     @inline(__always) public func shard(ofPartition p: Int32) -> Int { Int(p) % shards.count }
 
@@ -93,6 +100,9 @@ public struct ShardedEngine: Sendable {
         guard shards.count > 1 else { return }
         for i in shards.indices {
             for f in shards[i].takeForwards() { shards[f.admission.shard].receive(f) }
+        }
+        // After every forward: receiving a metric point may find it names nobody (tallied here).
+        for i in shards.indices {
             for r in shards[i].unattributedSeen { ingest.tally(r, configuration: configuration) }
             shards[i].unattributedSeen.removeAll(keepingCapacity: true)
         }
@@ -154,7 +164,14 @@ public struct ShardedEngine: Sendable {
                 anyChanged = true
             }
         }
-        shards[0].publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox)
+        // One shard has no route and tallies its unattributed usage itself; several hand it up (`deliverForwards`).
+        shards[0].publish(cachedBoards, changed: anyChanged, into: &published, asOf: asOf, to: &outbox,
+                          unattributed: shards.count == 1 ? shards[0].ingest : ingest)
+        if shards.count == 1 {
+            shards[0].ingest.forgetUnattributed(windows: configuration.windows, asOf: asOf)
+        } else {
+            ingest.forgetUnattributed(windows: configuration.windows, asOf: asOf)
+        }
         for i in shards.indices { shards[i].completeSnapshot(asOf: asOf) }
         snapshots += 1
     }

@@ -461,6 +461,7 @@ final class LiveLoop {
             $0.lag = lag
             $0.trackedUsers = engine.trackedUsers
             $0.attribution = engine.attribution
+            $0.metricSeries = engine.metricSeries
             $0.activeUsers = engine.activeUsersPerWindow
             $0.assigned = assigned.sorted()
             // READY once: after a rebuild, when it has caught up.

@@ -77,6 +77,11 @@ public enum PrometheusText {
                    tools.map { ([("tool", $0.key)], Double($0.value.unattributedTokens)) })
         out.metric("tokenwatch_attribution_coverage", .gauge, "Share of a tool's usage events that named a person.",
                    tools.map { ([("tool", $0.key)], $0.value.coverage) })
+        out.metric("tokenwatch_otlp_metric_series", .gauge, "OTLP metric series whose last reading is held (for deltas).",
+                   [([], Double(s.metricSeries.series))])
+        out.metric("tokenwatch_otlp_metric_resets_total", .counter,
+                   "Cumulative OTLP metric series seen to reset (a restart, or a counter that dropped).",
+                   [([], Double(s.metricSeries.resets))])
     }
 
     /// The instance's role and what became of its input.

@@ -108,6 +108,8 @@ public struct PipelineStatus: Sendable {
     public var inputSources: [PartitionSource] = []
     /// OTLP usage events that named a person, and those that did not, per tool.
     public var attribution: [String: ToolAttribution] = [:]
+    /// OTLP metric series held and cumulative resets seen (`ShardedEngine.metricSeries`).
+    public var metricSeries = (series: 0, resets: 0)
     public var activeUsers: [(window: String, users: Int)] = []
     /// Alerts published, by rule.
     public var alertsByRule: [String: Int] = [:]

@@ -178,7 +178,7 @@ struct CheckpointHardeningTests {
     }
 
     @Test func otherVersionsAreUnsupported() {
-        for version: UInt32 in [1, 2, 3, 4, 5, 7, 0xFFFF_FFFF] {
+        for version: UInt32 in [1, 2, 3, 4, 5, 6, 8, 0xFFFF_FFFF] {
             var b = Self.bytes
             for k in 0..<4 { b[4 + k] = UInt8(truncatingIfNeeded: version >> (8 * UInt32(k))) }
             #expect(throws: CheckpointError.unsupportedVersion(version)) { try Self.restore(b) }

@@ -10,14 +10,12 @@ public enum OTLPError: Error, Hashable, Sendable, CustomStringConvertible {
     case malformed
     /// A string that is not valid UTF-8.
     case invalidUTF8
-    /// A well-formed request holding no log records at all.
+    /// A well-formed request holding no log records (spans, Sum data points) at all.
     case emptyBatch
-    /// An `api_request` record with neither `user.email` nor `user.account_uuid`.
+    /// A usage record, span or metric point naming no one the mapping or the identities file can use.
     case noIdentity
     /// A record with neither `time_unix_nano` nor `observed_time_unix_nano`.
     case noTimestamp
-    /// OTLP metrics or traces, which no mapping counts yet (`otlp:unsupported_signal:metrics`).
-    case unsupportedSignal(String)
     /// A required attribute is absent (e.g. `input_tokens`).
     case missingAttribute(String)
     /// An attribute whose value cannot be what it names (a negative or fractional token count).
@@ -32,7 +30,6 @@ public enum OTLPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .emptyBatch: "otlp:empty"
         case .noIdentity: "otlp:no_identity"
         case .noTimestamp: "otlp:no_timestamp"
-        case .unsupportedSignal(let signal): "otlp:unsupported_signal:\(signal)"
         case .missingAttribute(let name): "otlp:missing_attribute:\(name)"
         case .badAttribute(let name): "otlp:bad_attribute:\(name)"
         }

@@ -1,12 +1,13 @@
 /// Reads OTLP/JSON `ExportLogsServiceRequest` (the protobuf JSON mapping: lowerCamelCase keys, the
 /// proto names accepted too, 64-bit integers as strings or numbers), only the fields the mapping uses.
+/// Its building blocks also read traces (OTLPJSONTraces.swift).
 struct OTLPJSONLogs {
-    private var cursor: JSONCursor
-    private let message: UnsafeRawBufferPointer
+    var cursor: JSONCursor
+    let message: UnsafeRawBufferPointer
     /// Unescaped copies of keys and strings that contained escapes.
-    private var scratch: [UInt8] = []
+    var scratch: [UInt8] = []
 
-    private init(_ message: UnsafeRawBufferPointer, base: UnsafePointer<UInt8>) {
+    init(_ message: UnsafeRawBufferPointer, base: UnsafePointer<UInt8>) {
         self.message = message
         cursor = JSONCursor(base: base, count: message.count)
     }
@@ -22,7 +23,7 @@ struct OTLPJSONLogs {
         try reader.readRequest(visit: visit)
     }
 
-    private mutating func readRequest(visit: (OTLPLogRecord, OTLPAttributes) -> Void) throws(OTLPError) {
+    mutating func readRequest(visit: (OTLPLogRecord, OTLPAttributes) -> Void) throws(OTLPError) {
         try forEachMember(depth: 0) { r, key throws(OTLPError) in
             if r.keyIs(key, "resourceLogs", "resource_logs") {
                 try r.forEachElement(depth: 1) { r throws(OTLPError) in try r.readResourceLogs(visit: visit) }
@@ -34,7 +35,7 @@ struct OTLPJSONLogs {
         if !cursor.atEnd { throw .malformed }
     }
 
-    private mutating func readResourceLogs(visit: (OTLPLogRecord, OTLPAttributes) -> Void) throws(OTLPError) {
+    mutating func readResourceLogs(visit: (OTLPLogRecord, OTLPAttributes) -> Void) throws(OTLPError) {
         // The resource may follow its scope logs: remember where they are and read them last.
         var resource = OTLPAttributes()
         var scopeStarts: [Int] = []
@@ -70,7 +71,7 @@ struct OTLPJSONLogs {
         cursor.i = after
     }
 
-    private mutating func readLogRecord() throws(OTLPError) -> OTLPLogRecord {
+    mutating func readLogRecord() throws(OTLPError) -> OTLPLogRecord {
         var record = OTLPLogRecord()
         try forEachMember(depth: 6) { r, key throws(OTLPError) in
             if r.keyIs(key, "timeUnixNano", "time_unix_nano") {
@@ -91,8 +92,17 @@ struct OTLPJSONLogs {
     }
 
     /// Reads a `KeyValue` array, keeping the values of keys the mapping names.
-    private mutating func readAttributes(into attributes: inout OTLPAttributes, depth: Int) throws(OTLPError) {
+    mutating func readAttributes(into attributes: inout OTLPAttributes, depth: Int) throws(OTLPError) {
+        var unused: UInt64 = 0
+        try readAttributes(into: &attributes, depth: depth, hashing: false, hash: &unused)
+    }
+
+    /// The same, XOR-ing a hash of each `KeyValue`'s text into `hash` when `hashing` (a metric series'
+    /// identity: every attribute, mapped or not, in any order).
+    mutating func readAttributes(into attributes: inout OTLPAttributes, depth: Int, hashing: Bool,
+                                 hash: inout UInt64) throws(OTLPError) {
         try forEachElement(depth: depth) { r throws(OTLPError) in
+            let start = r.cursor.i
             var key: OTLPAttributeKey?
             var value: OTLPValue?
             try r.forEachMember(depth: depth + 1) { r, name throws(OTLPError) in
@@ -107,11 +117,13 @@ struct OTLPJSONLogs {
                 }
             }
             if let key { attributes[key] = value }
+            // Only once the element was read whole: its end is then within the message.
+            if hashing { hash ^= ByteHash.hash(UnsafeRawBufferPointer(rebasing: r.message[start..<min(r.cursor.i, r.message.count)]), seed: 0x6a73_6f6e) }
         }
     }
 
     /// Reads an `AnyValue` object; scalar kinds are kept, the rest are `.other`.
-    private mutating func readAnyValue(depth: Int) throws(OTLPError) -> OTLPValue? {
+    mutating func readAnyValue(depth: Int) throws(OTLPError) -> OTLPValue? {
         if cursor.peek() == UInt8(ascii: "n") { try skipValue(depth: depth); return nil }
         var result: OTLPValue?
         try forEachMember(depth: depth) { r, key throws(OTLPError) in
@@ -140,7 +152,7 @@ struct OTLPJSONLogs {
     // MARK: - JSON building blocks
 
     /// Walks an object's members; `body` gets each key and must consume its value.
-    private mutating func forEachMember(depth: Int,
+    mutating func forEachMember(depth: Int,
                                         _ body: (inout OTLPJSONLogs, TextSpan) throws(OTLPError) -> Void) throws(OTLPError) {
         if depth > EventDecoder.maxDepth { throw .malformed }
         cursor.skipSpace()
@@ -169,7 +181,7 @@ struct OTLPJSONLogs {
     }
 
     /// Walks an array's elements; `body` must consume each one.
-    private mutating func forEachElement(depth: Int, _ body: (inout OTLPJSONLogs) throws(OTLPError) -> Void) throws(OTLPError) {
+    mutating func forEachElement(depth: Int, _ body: (inout OTLPJSONLogs) throws(OTLPError) -> Void) throws(OTLPError) {
         if depth > EventDecoder.maxDepth { throw .malformed }
         cursor.skipSpace()
         guard cursor.peek() == UInt8(ascii: "[") else { throw .malformed }
@@ -188,12 +200,12 @@ struct OTLPJSONLogs {
         }
     }
 
-    private func withBytes<R>(_ span: TextSpan, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    func withBytes<R>(_ span: TextSpan, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if span.inMessage { return body(UnsafeRawBufferPointer(rebasing: message[Int(span.start)..<Int(span.start + span.count)])) }
         return scratch.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(span.start)..<Int(span.start + span.count)])) }
     }
 
-    private func keyIs(_ span: TextSpan, _ camel: StaticString, _ proto: StaticString) -> Bool {
+    func keyIs(_ span: TextSpan, _ camel: StaticString, _ proto: StaticString) -> Bool {
         withBytes(span) { bytes in
             func eq(_ s: StaticString) -> Bool {
                 s.utf8CodeUnitCount == bytes.count
@@ -203,27 +215,27 @@ struct OTLPJSONLogs {
         }
     }
 
-    private mutating func readSpan() throws(OTLPError) -> TextSpan {
+    mutating func readSpan() throws(OTLPError) -> TextSpan {
         do { return try cursor.readSpan(scratch: &scratch) } catch { throw Self.translate(error) }
     }
 
-    private mutating func readString() throws(OTLPError) -> String {
+    mutating func readString() throws(OTLPError) -> String {
         guard cursor.peek() == UInt8(ascii: "\"") else { throw .malformed }
         let span = try readSpan()
         // The cursor has validated the UTF-8 already.
         return withBytes(span) { String(decoding: $0, as: UTF8.self) }
     }
 
-    private mutating func literal(_ s: StaticString) throws(OTLPError) {
+    mutating func literal(_ s: StaticString) throws(OTLPError) {
         do { try cursor.expectLiteral(s) } catch { throw Self.translate(error) }
     }
 
-    private mutating func skipValue(depth: Int) throws(OTLPError) {
+    mutating func skipValue(depth: Int) throws(OTLPError) {
         do { try cursor.skipValue(depth: depth, scratch: &scratch) } catch { throw Self.translate(error) }
     }
 
     /// The text of a JSON number, or of a string (64-bit integers and special doubles come quoted).
-    private mutating func numberText() throws(OTLPError) -> String {
+    mutating func numberText() throws(OTLPError) -> String {
         if cursor.peek() == UInt8(ascii: "\"") { return try readString() }
         let start = cursor.i
         while true {
@@ -236,22 +248,22 @@ struct OTLPJSONLogs {
         return String(decoding: UnsafeRawBufferPointer(rebasing: message[start..<cursor.i]), as: UTF8.self)
     }
 
-    private mutating func readInt64() throws(OTLPError) -> Int64 {
+    mutating func readInt64() throws(OTLPError) -> Int64 {
         guard let v = Int64(try numberText()) else { throw .malformed }
         return v
     }
 
-    private mutating func readUInt64() throws(OTLPError) -> UInt64 {
+    mutating func readUInt64() throws(OTLPError) -> UInt64 {
         guard let v = UInt64(try numberText()) else { throw .malformed }
         return v
     }
 
-    private mutating func readDouble() throws(OTLPError) -> Double {
+    mutating func readDouble() throws(OTLPError) -> Double {
         guard let v = Double(try numberText()) else { throw .malformed }
         return v
     }
 
-    private static func translate(_ error: DeadLetterReason) -> OTLPError {
+    static func translate(_ error: DeadLetterReason) -> OTLPError {
         error == .invalidUTF8 ? .invalidUTF8 : .malformed
     }
 }

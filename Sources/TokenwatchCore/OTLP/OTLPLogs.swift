@@ -1,4 +1,4 @@
-/// What one OTLP logs message holds for tokenwatch.
+/// What one OTLP logs (or traces: spans are its records) message holds for tokenwatch.
 public struct OTLPLogBatch: Sendable, Equatable {
     /// Every log record in the message, mapped or not.
     public var recordCount = 0

@@ -32,6 +32,16 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
     case querySource
     case appEntrypoint
     case costUSD
+    case decision
+    case decisionSource
+    case genAIInputTokens
+    case genAIOutputTokens
+    case genAIRequestModel
+    case genAIResponseModel
+    case genAIOperation
+    case genAISystem
+    case endUserId
+    case serviceName
 
     /// The attribute name as the tool writes it.
     public var name: String {
@@ -62,6 +72,16 @@ public enum OTLPAttributeKey: Int, Sendable, CaseIterable {
         case .querySource: "query_source"
         case .appEntrypoint: "app.entrypoint"
         case .costUSD: "cost_usd"
+        case .decision: "decision"
+        case .decisionSource: "source"
+        case .genAIInputTokens: "gen_ai.usage.input_tokens"
+        case .genAIOutputTokens: "gen_ai.usage.output_tokens"
+        case .genAIRequestModel: "gen_ai.request.model"
+        case .genAIResponseModel: "gen_ai.response.model"
+        case .genAIOperation: "gen_ai.operation.name"
+        case .genAISystem: "gen_ai.system"
+        case .endUserId: "enduser.id"
+        case .serviceName: "service.name"
         }
     }
 
@@ -162,12 +182,7 @@ public enum OTLPMapping {
             return s
         }
         var event = OTLPEvent(eventId: "", timestampMs: 0, tool: tool.tool)
-        event.aliases = OTLPAliases(email: text(.userEmail), accountUUID: text(.accountUUID), accountId: text(.accountId),
-                                    installId: text(.installId) ?? text(.installationId))
-        event.userId = event.aliases.email ?? event.aliases.accountUUID
-        // Admin-set resource attributes win over anything a record might carry with the same name.
-        event.team = resource[.teamId]?.text ?? record.attributes[.teamId]?.text
-        event.model = text(.model)
+        readIdentity(into: &event, record: record.attributes, resource: resource)
         event.sessionId = text(tool.session)
         var problem: OTLPError?
         func count(_ key: OTLPAttributeKey, required: Bool) -> Int64 {
@@ -192,6 +207,22 @@ public enum OTLPMapping {
         if let problem { return .rejected(event, problem) }
         if event.userId == nil { return .rejected(event, .noIdentity) }
         return .event(event)
+    }
+
+    /// The fields every signal reads alike: the aliases (for the identities file), the person they name
+    /// without the file (`user.email`, else `user.account_uuid`), the team, the model and `session.id`.
+    static func readIdentity(into event: inout OTLPEvent, record: OTLPAttributes, resource: OTLPAttributes) {
+        func text(_ key: OTLPAttributeKey) -> String? {
+            guard let s = (record[key] ?? resource[key])?.text, !s.isEmpty else { return nil }
+            return s
+        }
+        event.aliases = OTLPAliases(email: text(.userEmail), accountUUID: text(.accountUUID), accountId: text(.accountId),
+                                    installId: text(.installId) ?? text(.installationId))
+        event.userId = event.aliases.email ?? event.aliases.accountUUID
+        // Admin-set resource attributes win over anything a record might carry with the same name.
+        event.team = resource[.teamId]?.text ?? record[.teamId]?.text
+        event.model = text(.model)
+        event.sessionId = text(.sessionId)
     }
 
     /// Claude Code's optional fields (events.md): absent attributes stay unknown; a bad one is left out
@@ -239,5 +270,55 @@ public enum OTLPMapping {
         let h = key.withUnsafeBytes { ByteHash.hash($0, seed: 0x6f74_6c70) }
         let hex = String(h, radix: 16)
         return "otlp-" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// GenAI semantic-convention spans (Copilot Chat, Copilot CLI, any OpenTelemetry GenAI instrumentation)
+/// → tokenwatch events: the table of their names.
+///
+/// | event field | from |
+/// |---|---|
+/// | (which spans) | spans with `gen_ai.usage.input_tokens` or `gen_ai.usage.output_tokens`, whose `gen_ai.operation.name` is absent or an inference (`chat`, `text_completion`, `generate_content`, `embeddings`); `invoke_agent` and `execute_tool` spans are skipped: an agent span sums its inference spans' tokens, which count on their own |
+/// | `event_id` | `span-` + trace id + `-` + span id (hex): the span's identity, so a re-sent span counts once |
+/// | `ts` | `start_time_unix_nano`, else `end_time_unix_nano`, in ms |
+/// | `user_id` | resource attributes only (what the admin set): the identities file's person for `user.email` or `enduser.id`, else `user.email`, else `enduser.id`, else unresolved (`otlp:no_identity`) |
+/// | `team` | resource `team.id` |
+/// | `tool` | resource `service.name`, else `genai` |
+/// | `model` | `gen_ai.response.model`, else `gen_ai.request.model` |
+/// | `input_tokens`, `output_tokens` | `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens` (both required once one is there) |
+extension OTLPMapping {
+    /// `gen_ai.operation.name` values whose spans are one model call each.
+    static let inferenceOperations: Set<String> = ["chat", "text_completion", "generate_content", "embeddings"]
+    /// The `tool` of spans whose resource has no `service.name`.
+    public static let genAITool = "genai"
+
+    static func map(span: OTLPSpan, resource: OTLPAttributes) -> Outcome {
+        let a = span.attributes
+        guard a[.genAIInputTokens] != nil || a[.genAIOutputTokens] != nil else { return .skipped }
+        if let op = a[.genAIOperation]?.text, !inferenceOperations.contains(op) { return .skipped }
+        func resourceText(_ key: OTLPAttributeKey) -> String? {
+            guard let s = resource[key]?.text, !s.isEmpty else { return nil }
+            return s
+        }
+        var event = OTLPEvent(eventId: "span-\(span.traceId)-\(span.spanId)", timestampMs: 0,
+                              tool: resourceText(.serviceName) ?? genAITool)
+        // Identity from the resource only: a span's own attributes are the application's, not the admin's.
+        event.aliases = OTLPAliases(email: resourceText(.userEmail), subject: resourceText(.endUserId))
+        event.userId = event.aliases.email ?? event.aliases.subject
+        event.team = resourceText(.teamId)
+        event.model = [a[.genAIResponseModel], a[.genAIRequestModel]].lazy.compactMap { $0?.text }.first { !$0.isEmpty }
+        let nanos = span.startTimeUnixNano != 0 ? span.startTimeUnixNano : span.endTimeUnixNano
+        event.timestampMs = Int64(clamping: nanos / 1_000_000)
+        var problem: OTLPError?
+        for (key, set) in [(OTLPAttributeKey.genAIInputTokens, \OTLPEvent.inputTokens), (.genAIOutputTokens, \OTLPEvent.outputTokens)] {
+            guard let v = a[key] else { problem = problem ?? .missingAttribute(key.name); continue }
+            guard let n = v.count(limit: EventDecoder.maxCount) else { problem = problem ?? .badAttribute(key.name); continue }
+            event[keyPath: set] = n
+        }
+        if span.traceId.isEmpty || span.spanId.isEmpty { problem = problem ?? .missingAttribute("span_id") }
+        if nanos == 0 { problem = problem ?? .noTimestamp }
+        if let problem { return .rejected(event, problem) }
+        if event.userId == nil { return .rejected(event, .noIdentity) }
+        return .event(event)
     }
 }

@@ -12,7 +12,35 @@ public enum OTLPSignal: String, Sendable, Equatable {
             if contains(bytes, "\"resourceSpans\"") || contains(bytes, "\"resource_spans\"") { return .traces }
             return .logs
         }
-        return (try? protobufSignal(bytes)) ?? .logs
+        return (try? protobufSignal(bytes)) ?? damagedSignal(bytes) ?? .logs
+    }
+
+    /// The signal of a message that cannot be read whole (truncated): its first record's fields as far
+    /// as they go, so it is dead-lettered by the reader of its own signal, with that reader's reason.
+    private static func damagedSignal(_ bytes: UnsafeRawBufferPointer) -> OTLPSignal? {
+        var reader = ProtobufReader(bytes)
+        for field: UInt64 in [1, 2, 2] {
+            guard let inner = firstPrefix(&reader, field) else { return nil }
+            reader = inner
+        }
+        var seenName = false
+        while !reader.atEnd {
+            guard let (field, wire) = try? reader.readTag() else { break }
+            if (field == 7 || field == 8) && wire == .fixed64 { return .traces }
+            if field == 1 && wire == .lengthDelimited { seenName = true }
+            guard (try? reader.skip(wire)) != nil else { break }
+        }
+        return seenName ? .metrics : nil
+    }
+
+    /// The first length-delimited field numbered `field`, cut to the bytes that are there.
+    private static func firstPrefix(_ r: inout ProtobufReader, _ field: UInt64) -> ProtobufReader? {
+        while !r.atEnd {
+            guard let (f, wire) = try? r.readTag() else { return nil }
+            if f == field && wire == .lengthDelimited { return try? r.readMessagePrefix() }
+            guard (try? r.skip(wire)) != nil else { return nil }
+        }
+        return nil
     }
 
     private static func protobufSignal(_ bytes: UnsafeRawBufferPointer) throws(OTLPError) -> OTLPSignal? {

@@ -71,6 +71,15 @@ struct ProtobufReader {
         return sub
     }
 
+    /// A length-delimited field as far as its bytes are there (for telling a damaged message's signal
+    /// apart, never for reading values): a length past the end is cut to the end.
+    mutating func readMessagePrefix() throws(OTLPError) -> ProtobufReader {
+        let length = min(try readVarint(), UInt64(end - i))
+        let sub = ProtobufReader(bytes, from: i, to: i + Int(length))
+        i += Int(length)
+        return sub
+    }
+
     /// The rest of this reader's bytes (for a length-delimited field taken with `readMessage`).
     var remaining: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[i..<end]) }
 
