@@ -205,7 +205,9 @@ struct OperationsTests {
             let state = h.directory.appendingPathComponent("state")
             let checkpoint = state.appendingPathComponent("engine.checkpoint")
             let parts = Self.chunks(events, 2)
-            let run1 = try h.startDaemon(brokers: brokers, stateDirectory: state, settings: E2E.settings(topK: 8))
+            // Without the changelog, which would hand the second run the first one's state: this is the rebuild's test.
+            let noChangelog = ["TOKENWATCH_STATE_CHANGELOG": "false"]
+            let run1 = try h.startDaemon(brokers: brokers, stateDirectory: state, settings: E2E.settings(topK: 8, extra: noChangelog))
             try await Self.feed(h, brokers: brokers, events[parts[0]], sent: Array(events[..<parts[0].upperBound]), watching: [run1])
             h.expect(try await h.stop(run1) == 0, "first run did not exit 0")
             var bytes = [UInt8](try Data(contentsOf: checkpoint))
@@ -224,7 +226,7 @@ struct OperationsTests {
             try await h.produce(brokers: brokers, topic: E2E.inputTopic, events[parts[1]].map { ($0.userId, $0.payload) })
             let last = try await Self.lastAsOf(h, brokers: brokers, events: events)
             let run2 = try h.startDaemon(brokers: brokers, stateDirectory: state,
-                                         settings: E2E.settings(topK: 8, windows: windows))
+                                         settings: E2E.settings(topK: 8, windows: windows, extra: noChangelog))
             try await Self.feed(h, brokers: brokers, [], sent: events, watching: [run2])
             h.expect(try await h.stop(run2) == 0, "second run did not exit 0")
             h.expect(run2.stderr.contains("rebuilding state from the input"), "the damage was not reported; stderr:\n\(run2.stderr.suffix(2000))")

@@ -128,7 +128,9 @@ struct WebhookTests {
                             environment: h.environment(["TOKENWATCH_HTTP_LISTEN": "127.0.0.1:0", "TEST_WEBHOOK_TOKEN": "s3cret",
                                                         "TOKENWATCH_KAFKA_LIBRDKAFKA_SESSION_TIMEOUT_MS": "6000",
                                                         "TOKENWATCH_LEADERBOARD_SNAPSHOT_INTERVAL": "10m",
-                                                        "TOKENWATCH_STATE_CHECKPOINT_INTERVAL": "2s"]))
+                                                        "TOKENWATCH_STATE_CHECKPOINT_INTERVAL": "2s",
+                                                        // The restart must rebuild from the input, not take the state from the changelog.
+                                                        "TOKENWATCH_STATE_CHANGELOG": "false"]))
             }
             // First day, then a restart whose state is rebuilt from the input: every alert so far is published again.
             let half = lines.count / 2
