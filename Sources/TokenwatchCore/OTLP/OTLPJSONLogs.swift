@@ -15,40 +15,61 @@ struct OTLPJSONLogs {
     /// Calls `visit` with each log record and the attributes of its resource.
     static func read(_ bytes: UnsafeRawBufferPointer,
                      visit: (OTLPLogRecord, OTLPAttributes) -> Void) throws(OTLPError) {
+        try walkRequest(bytes, signal: .logs) { r, resource, _ throws(OTLPError) in visit(try r.readLogRecord(), resource) }
+    }
+
+    /// The JSON keys (lowerCamelCase, then the proto name) of one signal's export request.
+    struct SignalKeys {
+        var resources: (StaticString, StaticString)
+        var scopes: (StaticString, StaticString)
+        var items: (StaticString, StaticString)
+        /// Whether the resource's attributes are hashed (metrics: they name a series).
+        var hashesResource = false
+
+        static let logs = SignalKeys(resources: ("resourceLogs", "resource_logs"), scopes: ("scopeLogs", "scope_logs"),
+                                     items: ("logRecords", "log_records"))
+        static let spans = SignalKeys(resources: ("resourceSpans", "resource_spans"), scopes: ("scopeSpans", "scope_spans"),
+                                      items: ("spans", "spans"))
+        static let metrics = SignalKeys(resources: ("resourceMetrics", "resource_metrics"),
+                                        scopes: ("scopeMetrics", "scope_metrics"), items: ("metrics", "metrics"), hashesResource: true)
+    }
+
+    /// Walks an export request of any signal: for each item (log record, span, metric) of each scope of
+    /// each resource, hands `item` a reader positioned on it, the resource's attributes and their hash.
+    static func walkRequest(_ bytes: UnsafeRawBufferPointer, signal: SignalKeys,
+                            item: (inout OTLPJSONLogs, OTLPAttributes, UInt64) throws(OTLPError) -> Void) throws(OTLPError) {
         // String spans are 32-bit offsets; the engine's message bound is far below this anyway.
         guard bytes.count < Int(Int32.max), let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw .malformed
         }
         var reader = OTLPJSONLogs(bytes, base: base)
-        try reader.readRequest(visit: visit)
-    }
-
-    mutating func readRequest(visit: (OTLPLogRecord, OTLPAttributes) -> Void) throws(OTLPError) {
-        try forEachMember(depth: 0) { r, key throws(OTLPError) in
-            if r.keyIs(key, "resourceLogs", "resource_logs") {
-                try r.forEachElement(depth: 1) { r throws(OTLPError) in try r.readResourceLogs(visit: visit) }
+        try reader.forEachMember(depth: 0) { r, key throws(OTLPError) in
+            if r.keyIs(key, signal.resources.0, signal.resources.1) {
+                try r.forEachElement(depth: 1) { r throws(OTLPError) in try r.readResource(signal, item: item) }
             } else {
                 try r.skipValue(depth: 1)
             }
         }
-        cursor.skipSpace()
-        if !cursor.atEnd { throw .malformed }
+        reader.cursor.skipSpace()
+        if !reader.cursor.atEnd { throw .malformed }
     }
 
-    mutating func readResourceLogs(visit: (OTLPLogRecord, OTLPAttributes) -> Void) throws(OTLPError) {
-        // The resource may follow its scope logs: remember where they are and read them last.
+    /// One resource entry; the resource may follow its scopes, so they are remembered and read last.
+    private mutating func readResource(_ signal: SignalKeys,
+                                       item: (inout OTLPJSONLogs, OTLPAttributes, UInt64) throws(OTLPError) -> Void) throws(OTLPError) {
         var resource = OTLPAttributes()
+        var resourceHash: UInt64 = 0
         var scopeStarts: [Int] = []
         try forEachMember(depth: 2) { r, key throws(OTLPError) in
             if r.keyIs(key, "resource", "resource") {
                 try r.forEachMember(depth: 3) { r, key throws(OTLPError) in
                     if r.keyIs(key, "attributes", "attributes") {
-                        try r.readAttributes(into: &resource, depth: 4)
+                        try r.readAttributes(into: &resource, depth: 4, hashing: signal.hashesResource, hash: &resourceHash)
                     } else {
                         try r.skipValue(depth: 4)
                     }
                 }
-            } else if r.keyIs(key, "scopeLogs", "scope_logs") {
+            } else if r.keyIs(key, signal.scopes.0, signal.scopes.1) {
                 scopeStarts.append(r.cursor.i)
                 try r.skipValue(depth: 3)
             } else {
@@ -60,11 +81,8 @@ struct OTLPJSONLogs {
             cursor.i = start
             try forEachElement(depth: 3) { r throws(OTLPError) in
                 try r.forEachMember(depth: 4) { r, key throws(OTLPError) in
-                    if r.keyIs(key, "logRecords", "log_records") {
-                        try r.forEachElement(depth: 5) { r throws(OTLPError) in visit(try r.readLogRecord(), resource) }
-                    } else {
-                        try r.skipValue(depth: 5)
-                    }
+                    guard r.keyIs(key, signal.items.0, signal.items.1) else { try r.skipValue(depth: 5); return }
+                    try r.forEachElement(depth: 5) { r throws(OTLPError) in try item(&r, resource, resourceHash) }
                 }
             }
         }

@@ -4,56 +4,11 @@
 extension OTLPJSONLogs {
     /// Every Sum data point of the message, in order.
     static func metricPoints(_ bytes: UnsafeRawBufferPointer) throws(OTLPError) -> [OTLPMetricPoint] {
-        guard bytes.count < Int(Int32.max), let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            throw .malformed
-        }
-        var reader = OTLPJSONLogs(bytes, base: base)
         var out: [OTLPMetricPoint] = []
-        try reader.forEachMember(depth: 0) { r, key throws(OTLPError) in
-            if r.keyIs(key, "resourceMetrics", "resource_metrics") {
-                try r.forEachElement(depth: 1) { r throws(OTLPError) in try r.readResourceMetrics(into: &out) }
-            } else {
-                try r.skipValue(depth: 1)
-            }
+        try walkRequest(bytes, signal: .metrics) { r, resource, resourceHash throws(OTLPError) in
+            try r.readMetric(resource: resource, resourceHash: resourceHash, into: &out)
         }
-        reader.cursor.skipSpace()
-        if !reader.cursor.atEnd { throw .malformed }
         return out
-    }
-
-    private mutating func readResourceMetrics(into out: inout [OTLPMetricPoint]) throws(OTLPError) {
-        var resource = OTLPAttributes()
-        var resourceHash: UInt64 = 0
-        var scopeStarts: [Int] = []
-        try forEachMember(depth: 2) { r, key throws(OTLPError) in
-            if r.keyIs(key, "resource", "resource") {
-                try r.forEachMember(depth: 3) { r, key throws(OTLPError) in
-                    if r.keyIs(key, "attributes", "attributes") {
-                        try r.readAttributes(into: &resource, depth: 4, hashing: true, hash: &resourceHash)
-                    } else {
-                        try r.skipValue(depth: 4)
-                    }
-                }
-            } else if r.keyIs(key, "scopeMetrics", "scope_metrics") {
-                scopeStarts.append(r.cursor.i)
-                try r.skipValue(depth: 3)
-            } else {
-                try r.skipValue(depth: 3)
-            }
-        }
-        let after = cursor.i
-        for start in scopeStarts {
-            cursor.i = start
-            try forEachElement(depth: 3) { r throws(OTLPError) in
-                try r.forEachMember(depth: 4) { r, key throws(OTLPError) in
-                    guard r.keyIs(key, "metrics", "metrics") else { try r.skipValue(depth: 5); return }
-                    try r.forEachElement(depth: 5) { r throws(OTLPError) in
-                        try r.readMetric(resource: resource, resourceHash: resourceHash, into: &out)
-                    }
-                }
-            }
-        }
-        cursor.i = after
     }
 
     /// One `Metric`: its name (which may follow its data), then the points of its `sum`, if any.

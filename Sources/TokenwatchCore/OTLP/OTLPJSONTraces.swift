@@ -3,51 +3,7 @@
 extension OTLPJSONLogs {
     /// Calls `visit` with each span and the attributes of its resource.
     static func readSpans(_ bytes: UnsafeRawBufferPointer, visit: (OTLPSpan, OTLPAttributes) -> Void) throws(OTLPError) {
-        guard bytes.count < Int(Int32.max), let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            throw .malformed
-        }
-        var reader = OTLPJSONLogs(bytes, base: base)
-        try reader.forEachMember(depth: 0) { r, key throws(OTLPError) in
-            if r.keyIs(key, "resourceSpans", "resource_spans") {
-                try r.forEachElement(depth: 1) { r throws(OTLPError) in try r.readResourceSpans(visit: visit) }
-            } else {
-                try r.skipValue(depth: 1)
-            }
-        }
-        reader.cursor.skipSpace()
-        if !reader.cursor.atEnd { throw .malformed }
-    }
-
-    private mutating func readResourceSpans(visit: (OTLPSpan, OTLPAttributes) -> Void) throws(OTLPError) {
-        // The resource may follow its scope spans: remember where they are and read them last.
-        var resource = OTLPAttributes()
-        var scopeStarts: [Int] = []
-        try forEachMember(depth: 2) { r, key throws(OTLPError) in
-            if r.keyIs(key, "resource", "resource") {
-                try r.forEachMember(depth: 3) { r, key throws(OTLPError) in
-                    if r.keyIs(key, "attributes", "attributes") { try r.readAttributes(into: &resource, depth: 4) } else { try r.skipValue(depth: 4) }
-                }
-            } else if r.keyIs(key, "scopeSpans", "scope_spans") {
-                scopeStarts.append(r.cursor.i)
-                try r.skipValue(depth: 3)
-            } else {
-                try r.skipValue(depth: 3)
-            }
-        }
-        let after = cursor.i
-        for start in scopeStarts {
-            cursor.i = start
-            try forEachElement(depth: 3) { r throws(OTLPError) in
-                try r.forEachMember(depth: 4) { r, key throws(OTLPError) in
-                    if r.keyIs(key, "spans", "spans") {
-                        try r.forEachElement(depth: 5) { r throws(OTLPError) in visit(try r.readSpan(), resource) }
-                    } else {
-                        try r.skipValue(depth: 5)
-                    }
-                }
-            }
-        }
-        cursor.i = after
+        try walkRequest(bytes, signal: .spans) { r, resource, _ throws(OTLPError) in visit(try r.readSpan(), resource) }
     }
 
     private mutating func readSpan() throws(OTLPError) -> OTLPSpan {
