@@ -71,10 +71,12 @@ final class ChangelogReader {
     /// fetches report it (no per-partition broker query: those cost a round trip each, which on a topic
     /// of many partitions adds up to seconds). Any complete checkpoint is a consistent state; reading to
     /// the end only makes it the newest.
-    func catchUp(timeout: Duration) -> (newest: (stamp: ChangelogRecord.Stamp, file: [UInt8])?, complete: Bool) {
+    /// `reading` is called after each read (the watchdog heartbeat: the reader is making progress).
+    func catchUp(timeout: Duration, reading: () -> Void) -> (newest: (stamp: ChangelogRecord.Stamp, file: [UInt8])?, complete: Bool) {
         let deadline = WallClock.monotonicMs() + Int64(timeout.components.seconds * 1_000)
         while true {
             read(timeout: .milliseconds(50))
+            reading()
             let ends = (0..<partitions).map { consumer.cachedWatermarks(topic: topic, partition: $0) }
             let atEnd = ends.indices.allSatisfy { p in
                 guard let w = ends[p], w.high >= 0 else { return false }  // not fetched yet

@@ -557,7 +557,7 @@ extension LiveLoop {
     func adoptChangelogState() {
         guard let reader = changelogReader else { return }
         let began = WallClock.monotonicMs()
-        let (newest, complete) = reader.catchUp(timeout: .seconds(20))
+        let (newest, complete) = reader.catchUp(timeout: .seconds(20)) { pipeline.beatNow() }
         let readMs = WallClock.monotonicMs() - began
         if !complete { logger.warning("the changelog could not be read to its end; using the newest state read", metadata: ["topic": "\(reader.topic)"]) }
         let ownProgress = engine.positions.values.reduce(0) { $0 + max(0, $1) }
