@@ -67,7 +67,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TokenwatchCoreTests", dependencies: ["TokenwatchCore"]),
-        .testTarget(name: "TokenwatchConfigTests", dependencies: ["TokenwatchConfig"]),
+        .testTarget(name: "TokenwatchConfigTests", dependencies: ["TokenwatchConfig", "TokenwatchCore"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(
             name: "PipelineTests",

@@ -1,4 +1,5 @@
 import Foundation
+import struct TokenwatchCore.SplitMix
 
 // The test side of the end-to-end checks: deterministic input streams, and a brute-force
 // computation of what every leaderboard must say, written from CONTRACT.md alone.
@@ -16,20 +17,8 @@ struct UsageEvent {
     var tokens: Int64 { input + output }
 }
 
-/// SplitMix64: deterministic test data.
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-}
+/// Deterministic test data: the project's one SplitMix.
+typealias TestRandom = SplitMix
 
 func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
     let q = a / b

@@ -1,29 +1,19 @@
 import Foundation
 import Testing
+import struct TokenwatchCore.SplitMix
 @testable import TokenwatchConfig
 
 /// Random damage to a valid configuration: the loader must answer with a value or a
 /// `ConfigurationError`, never crash or hang.
 @Suite("Configuration fuzzing")
 struct ConfigFuzzTests {
-    struct Rng: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func damagedFilesNeverCrashTheLoader() throws {
         let example = try String(contentsOfFile: URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("config/tokenwatch.yaml").path, encoding: .utf8)
         let base = Array(example.utf8)
         let alphabet = Array(" :-#\n\t\"'[]{},*&!|>%@`0123456789abcdefxyz.".utf8)
-        var rng = Rng(state: 2026)
+        var rng = SplitMix(seed: 2026)
         var errors = 0, loaded = 0
         for _ in 0..<1500 {
             var bytes = base
@@ -54,7 +44,7 @@ struct ConfigFuzzTests {
     }
 
     @Test func randomEnvironmentValuesNeverCrashTheLoader() {
-        var rng = Rng(state: 7)
+        var rng = SplitMix(seed: 7)
         let keys = ["TOKENWATCH_ENGINE_ALLOWED_LATENESS", "TOKENWATCH_WINDOWS", "TOKENWATCH_LEADERBOARD_TOP_K",
                     "TOKENWATCH_LEADERBOARD_WEEKLY_CUTOFF", "TOKENWATCH_HTTP_LISTEN", "TOKENWATCH_LEADERBOARD_RANK_BY",
                     "TOKENWATCH_ENGINE_MAX_MESSAGE_BYTES", "TOKENWATCH_SERVICE_ACCOUNTS_PATTERNS"]

@@ -152,19 +152,11 @@ struct DetectionHarness {
     }
 }
 
-/// Small deterministic generator for the tests.
-struct TestRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func int(_ range: ClosedRange<Int64>) -> Int64 { range.lowerBound + Int64(next() % UInt64(range.upperBound - range.lowerBound + 1)) }
+/// The tests' deterministic generator: the project's one SplitMix.
+typealias TestRandom = SplitMix
+
+extension SplitMix {
+    init(_ seed: UInt64) { self.init(seed: seed) }
     /// Exponentially distributed with the given mean.
     mutating func exponential(mean: Double) -> Double { -mean * log(1 - unit()) }
 }
