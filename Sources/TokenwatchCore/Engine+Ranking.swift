@@ -4,6 +4,13 @@
 // touch get new partial boards.
 
 extension Engine {
+    /// One scope's partial board as last built, with its candidates' users, so the entries of users that
+    /// did not change are reused instead of built again (each entry allocates its strings and flags).
+    struct ScopeBoard: Sendable {
+        var partial: PartialBoard
+        var users: [UInt32]
+    }
+
     /// What one window's board reads of each user, copied out of the engine so the ranking can be
     /// updated in place while it reads them.
     struct StandingReader {
@@ -50,6 +57,8 @@ extension Engine {
     /// Brings window `i`'s ranking up to date with the users changed since the last snapshot time.
     mutating func updateRanking(window i: Int) {
         if cachedPartials[i] == nil { rankings[i].invalidate() }
+        // A rebuild follows a change not told user by user (a reload, a forgotten user): no entry is reused.
+        if !rankings[i].valid { scopePartials[i] = [] }
         let reader = StandingReader(window: windows[i], knownEvents: known.events, suspicion: suspicion, detector: detector,
                                     rankBy: configuration.rankBy, unassigned: unassignedTeam)
         let less = users.less
@@ -66,11 +75,11 @@ extension Engine {
         if scopePartials[i].count < scopeCount {
             scopePartials[i].append(contentsOf: repeatElement(nil, count: scopeCount - scopePartials[i].count))
         }
-        for s in touched { scopePartials[i][s] = scopePartial(window: i, scope: s) }
+        for s in touched { scopePartials[i][s] = scopeBoard(window: i, scope: s, previous: scopePartials[i][s]) }
         var partials: [PartialBoard] = []
         for s in 0..<scopeCount where s == 0 || isPresent(window: i, scope: s) {
-            if scopePartials[i][s] == nil { scopePartials[i][s] = scopePartial(window: i, scope: s) }
-            partials.append(scopePartials[i][s]!)
+            if scopePartials[i][s] == nil { scopePartials[i][s] = scopeBoard(window: i, scope: s, previous: nil) }
+            partials.append(scopePartials[i][s]!.partial)
         }
         return partials
     }
@@ -80,17 +89,32 @@ extension Engine {
         rankings[i].scopes[s].active > 0 || knownPerTeam[UInt32(s - 1)] != nil
     }
 
-    /// The partial board of one scope of window `i`, from its ranking.
-    func scopePartial(window i: Int, scope s: Int) -> PartialBoard {
+    /// The partial board of one scope of window `i`, from its ranking. An entry of `previous` is reused for a
+    /// user not changed since: any change of a listed user touches the scope, so its last build saw the user as is.
+    func scopeBoard(window i: Int, scope s: Int, previous: ScopeBoard?) -> ScopeBoard {
         let w = windows[i]
-        let scope = rankings[i].scopes[s]
-        let candidates = rankings[i].top(s).map { c in
-            PartialBoard.Candidate(value: c.value, entry: entry(rank: 0, user: c.user, window: w))
+        let isChanged = w.isChangedUser
+        var candidates: [PartialBoard.Candidate] = []
+        var users: [UInt32] = []
+        candidates.reserveCapacity(rankings[i].k)
+        users.reserveCapacity(rankings[i].k)
+        for c in rankings[i].top(s) {
+            let u = Int(c.user)
+            let e: LeaderboardEntry
+            if let previous, !(u < isChanged.count && isChanged[u]), let j = previous.users.firstIndex(of: c.user) {
+                e = previous.partial.candidates[j].entry
+            } else {
+                e = entry(rank: 0, user: c.user, window: w)
+            }
+            candidates.append(PartialBoard.Candidate(value: c.value, entry: e))
+            users.append(c.user)
         }
+        let scope = rankings[i].scopes[s]
         let known = s == 0 ? self.known.active.count : knownPerTeam[UInt32(s - 1)] ?? 0
-        return PartialBoard(window: w.spec.name, scope: s == 0 ? "global" : "team:" + teams.string(UInt32(s - 1)),
-                            candidates: candidates, activeUsers: scope.active, knownUsers: known + scope.extraKnown,
-                            effectiveActiveUsers: scope.effective)
+        let name = previous?.partial.scope ?? (s == 0 ? "global" : "team:" + teams.string(UInt32(s - 1)))
+        let partial = PartialBoard(window: w.spec.name, scope: name, candidates: candidates, activeUsers: scope.active,
+                                   knownUsers: known + scope.extraKnown, effectiveActiveUsers: scope.effective)
+        return ScopeBoard(partial: partial, users: users)
     }
 
     /// Users whose flags or suspicion the rules' step changed are changed users of every window; a change

@@ -123,7 +123,7 @@ public struct Engine: Sendable {
     /// Per window, the boards' incremental ranking (derived state, not checkpointed).
     var rankings: [BoardRanking] = []
     /// Per window and ranking scope (0 global, team + 1), the partial board last built for it.
-    var scopePartials: [[PartialBoard?]] = []
+    var scopePartials: [[ScopeBoard?]] = []
     /// Per user, the team `knownPerTeam` counts them in (-1: not a known user).
     var knownTeamCounted: [Int32] = []
     public internal(set) var counters = EngineCounters()
