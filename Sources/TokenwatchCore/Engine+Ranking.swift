@@ -75,11 +75,12 @@ extension Engine {
         if scopePartials[i].count < scopeCount {
             scopePartials[i].append(contentsOf: repeatElement(nil, count: scopeCount - scopePartials[i].count))
         }
-        for s in touched { scopePartials[i][s] = scopeBoard(window: i, scope: s, previous: scopePartials[i][s]) }
+        for s in touched { refreshScopeBoard(window: i, scope: s) }
         var partials: [PartialBoard] = []
+        partials.reserveCapacity(scopeCount)
         for s in 0..<scopeCount where s == 0 || isPresent(window: i, scope: s) {
-            if scopePartials[i][s] == nil { scopePartials[i][s] = scopeBoard(window: i, scope: s, previous: nil) }
-            partials.append(scopePartials[i][s]!.partial)
+            if scopePartials[i][s] == nil { refreshScopeBoard(window: i, scope: s) }
+            partials.append(scopePartials[i][s].unsafelyUnwrapped.partial)
         }
         return partials
     }
@@ -89,11 +90,23 @@ extension Engine {
         rankings[i].scopes[s].active > 0 || knownPerTeam[UInt32(s - 1)] != nil
     }
 
+    /// Builds scope `s`'s board of window `i` again, moving the previous one out (no copy) to reuse its entries.
+    mutating func refreshScopeBoard(window i: Int, scope s: Int) {
+        let previous = scopePartials[i][s].take()
+        scopePartials[i][s] = scopeBoard(window: i, scope: s, previous: previous)
+    }
+
     /// The partial board of one scope of window `i`, from its ranking. An entry of `previous` is reused for a
     /// user not changed since: any change of a listed user touches the scope, so its last build saw the user as is.
     func scopeBoard(window i: Int, scope s: Int, previous: ScopeBoard?) -> ScopeBoard {
         let w = windows[i]
         let isChanged = w.isChangedUser
+        let scope = rankings[i].scopes[s]
+        let known = s == 0 ? self.known.active.count : knownPerTeam[UInt32(s - 1)] ?? 0
+        if let previous, Self.holds(previous, top: rankings[i].top(s), isChanged: isChanged, active: scope.active,
+                                    known: known + scope.extraKnown, effective: scope.effective) {
+            return previous
+        }
         var candidates: [PartialBoard.Candidate] = []
         var users: [UInt32] = []
         candidates.reserveCapacity(rankings[i].k)
@@ -109,12 +122,24 @@ extension Engine {
             candidates.append(PartialBoard.Candidate(value: c.value, entry: e))
             users.append(c.user)
         }
-        let scope = rankings[i].scopes[s]
-        let known = s == 0 ? self.known.active.count : knownPerTeam[UInt32(s - 1)] ?? 0
         let name = previous?.partial.scope ?? (s == 0 ? "global" : "team:" + teams.string(UInt32(s - 1)))
         let partial = PartialBoard(window: w.spec.name, scope: name, candidates: candidates, activeUsers: scope.active,
                                    knownUsers: known + scope.extraKnown, effectiveActiveUsers: scope.effective)
         return ScopeBoard(partial: partial, users: users)
+    }
+
+    /// Whether a scope's board as last built still stands: the same users with the same values on top,
+    /// none of them changed since, and the same counts.
+    static func holds(_ board: ScopeBoard, top: ArraySlice<BoardRanking.Candidate>, isChanged: [Bool],
+                      active: Int, known: Int, effective: Int) -> Bool {
+        let p = board.partial
+        guard p.activeUsers == active, p.knownUsers == known, p.effectiveActiveUsers == effective,
+              board.users.count == top.count else { return false }
+        for (j, c) in top.enumerated() {
+            let u = Int(c.user)
+            if board.users[j] != c.user || p.candidates[j].value != c.value || (u < isChanged.count && isChanged[u]) { return false }
+        }
+        return true
     }
 
     /// Users whose flags or suspicion the rules' step changed are changed users of every window; a change
