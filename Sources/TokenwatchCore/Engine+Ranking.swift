@@ -22,7 +22,7 @@ extension Engine {
         let unassigned: UInt32
 
         /// The user's standing on the window's boards; nil when not active in the window.
-        func standing(_ user: UInt32) -> BoardRanking.Standing? {
+        @inline(__always) func standing(_ user: UInt32) -> BoardRanking.Standing? {
             let u = Int(user)
             guard u < window.events.count, window.events[u] > 0 else { return nil }
             let s = suspicion[u]
@@ -63,7 +63,7 @@ extension Engine {
                                     rankBy: configuration.rankBy, unassigned: unassignedTeam)
         let less = users.less
         rankings[i].update(changed: windows[i].changedUsers, isChanged: windows[i].isChangedUser, active: windows[i].active,
-                           teamCount: teams.count, standing: reader.standing, less: less)
+                           teamCount: teams.count, standing: { reader.standing($0) }, less: less)
     }
 
     /// Window `i`'s partial boards after `updateRanking`: the touched scopes' boards are built again, the
