@@ -148,8 +148,23 @@ extension BoardRanking {
     }
 
     /// Takes the changed users out of scope `s`'s list: the others keep their order and the invariant.
+    /// A plain loop over the flags' buffer: `removeAll(where:)` with a closure over `isChanged` retained and
+    /// released the array for every member (two thirds of this type's instructions with 100k users).
     private mutating func removeChanged(from s: Int, isChanged: [Bool]) {
-        scopes[s].list.removeAll { Int($0.user) < isChanged.count && isChanged[Int($0.user)] }
+        var list: [Candidate] = []
+        swap(&list, &scopes[s].list)
+        isChanged.withUnsafeBufferPointer { flags in
+            var kept = 0
+            for j in list.indices {
+                let u = Int(list[j].user)
+                if !(u < flags.count && flags[u]) {
+                    list[kept] = list[j]
+                    kept += 1
+                }
+            }
+            list.removeLast(list.count - kept)
+        }
+        swap(&list, &scopes[s].list)
     }
 
     /// Moves one changed user's counts from the scope it was counted in to the one it is in now, and
