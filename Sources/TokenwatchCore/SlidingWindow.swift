@@ -237,7 +237,7 @@ public struct SlidingWindow: Sendable {
     }
 
     /// The team of the user's newest bucket inside the counted range.
-    public func team(of user: UInt32) -> UInt32? {
+    @inline(__always) public func team(of user: UInt32) -> UInt32? {
         let u = Int(user)
         guard u < hot.count else { return nil }
         let h = hot[u]
