@@ -388,11 +388,9 @@ extension Engine {
         }
         for i in windows.indices { windows[i].ensureUser(UInt32(max(users.count, 1) - 1)) }
         known.ensureUser(UInt32(max(users.count, 1) - 1))
-        // Team counts and board caches are derived state.
-        let saved = known.changed
-        knownPerTeam = [:]
-        for u in known.active { knownPerTeam[known.team(of: u) ?? unassignedTeam, default: 0] += 1 }
-        known.changed = saved
+        // Team counts and board rankings are derived state: rebuilt here and at the first snapshot.
+        trackChangedUsers()
+        recountKnown()
     }
 
     private mutating func readState(_ r: inout BinaryReader) throws {

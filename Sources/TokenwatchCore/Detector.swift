@@ -76,6 +76,8 @@ public struct Detector: Sendable {
     var lastCutoffEvaluated = Int64.min
     /// Set when a flag or suspicion changed (boards must be rebuilt); cleared by the engine.
     var changed = false
+    /// Users whose flags or suspicion `step` may have changed, until the engine takes them (its boards' ranking).
+    var changedUsers: [UInt32] = []
     public internal(set) var counters = DetectionCounters()
 
     init(configuration: DetectionConfiguration, snapshotIntervalMs: Int64) {
@@ -107,6 +109,7 @@ public struct Detector: Sendable {
         fresh.weeks = weeks
         fresh.lastCutoffEvaluated = lastCutoffEvaluated
         fresh.changed = true
+        fresh.changedUsers = changedUsers
         fresh.counters = counters
         self = fresh
     }
@@ -365,6 +368,7 @@ public struct Detector: Sendable {
             }
         }
         if !touched.isEmpty { changed = true }
+        changedUsers.append(contentsOf: touched)
     }
 
     /// Folds the closed week into each active user's own sprint baseline, except the users it found sprinting.

@@ -11,8 +11,7 @@ extension Engine {
         for i in windows.indices { windows[i].forget(user: u) }
         for i in unreported.indices { unreported[i].forget(user: u) }
         known.forget(user: u)
-        knownPerTeam = [:]
-        for v in known.active { knownPerTeam[known.team(of: v) ?? unassignedTeam, default: 0] += 1 }
+        recountKnown()
         known.changed = true
         detector.forget(user: u)
         if Int(u) < suspicion.count { suspicion[Int(u)] = 0 }

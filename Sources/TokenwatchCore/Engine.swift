@@ -120,8 +120,12 @@ public struct Engine: Sendable {
     var published = PublishedBoards()
     /// This engine's partial boards of each window at the last snapshot (nil: build at the next one).
     var cachedPartials: [[PartialBoard]?]
-    /// Set when the rules changed a flag or suspicion: every board is rebuilt at this snapshot.
-    var boardsStale = false
+    /// Per window, the boards' incremental ranking (derived state, not checkpointed).
+    var rankings: [BoardRanking] = []
+    /// Per window and ranking scope (0 global, team + 1), the partial board last built for it.
+    var scopePartials: [[ScopeBoard?]] = []
+    /// Per user, the team `knownPerTeam` counts them in (-1: not a known user).
+    var knownTeamCounted: [Int32] = []
     public internal(set) var counters = EngineCounters()
     /// Event ids of events not keyed by their `user_id`, across partitions (see `process`).
     var unkeyedIds: EventIdFilter
@@ -163,11 +167,14 @@ public struct Engine: Sendable {
         unassignedTeam = teams.intern("unassigned")
         detector = Detector(configuration: configuration.detection, snapshotIntervalMs: configuration.snapshotIntervalMs)
         unkeyedIds = EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition)
+        resetRankings()
+        trackChangedUsers()
     }
 
     /// Takes new rule settings (SIGHUP) without losing any state.
     public mutating func reconfigureRules(_ detection: DetectionConfiguration) {
         detector.reconfigure(detection)
+        resetRankings()
     }
 
     // MARK: - Partitions
@@ -566,7 +573,7 @@ public struct Engine: Sendable {
             unreported[i].advance(toEnd: unreported[i].bucket(of: unreported[i].spec.end(asOf: asOf)))
         }
         known.advance(toEnd: known.bucket(of: known.spec.end(asOf: asOf)))
-        if known.changed { recountKnown() }
+        applyKnownChanges()
     }
 
     /// The windows the peer rules read at `asOf`: every shard's `peerSample` of them is needed.
@@ -588,15 +595,16 @@ public struct Engine: Sendable {
                       unassigned: unassignedTeam, peerReferences: peerReferences, suspicion: &suspicion, outbox: &outbox)
         // Alerts belong to this snapshot time, like the boards (replay ranges select on it).
         for i in firstAlert..<outbox.count { outbox[i].eventTime = asOf }
-        if detector.changed { boardsStale = true }
-        detector.changed = false
+        takeRuleChanges()
     }
 
     /// This engine's partial boards of window `i` at the current snapshot, and whether they changed
-    /// since the previous snapshot (else the cached ones are returned).
+    /// since the previous snapshot (else the cached ones are returned). Costs what changed plus k per
+    /// touched scope (`BoardRanking`); equal to `buildPartials(window:)`.
     mutating func partialBoards(window i: Int) -> (changed: Bool, boards: [PartialBoard]) {
-        if let cached = cachedPartials[i], !windows[i].changed, !known.changed, !boardsStale { return (false, cached) }
-        let partials = buildPartials(window: i)
+        updateRanking(window: i)
+        defer { windows[i].clearChangedUsers() }
+        guard let partials = rankedPartials(window: i) else { return (false, cachedPartials[i]!) }
         cachedPartials[i] = partials
         windows[i].changed = false
         return (true, partials)
@@ -605,7 +613,6 @@ public struct Engine: Sendable {
     /// A snapshot's last step, once its boards are built.
     mutating func completeSnapshot(asOf: Int64) {
         known.changed = false
-        boardsStale = false
         lastSnapshotAt = asOf
         counters.snapshots += 1
         // A metric series silent for the dedup horizon has ended (a session, an install): its memory goes.
@@ -642,6 +649,7 @@ public struct Engine: Sendable {
         cachedBoards = Array(repeating: [], count: windows.count)
         cachedPartials = Array(repeating: nil, count: windows.count)
         published = PublishedBoards()
+        resetRankings()
     }
 
     private mutating func releasePending(before asOf: Int64) {
@@ -662,15 +670,8 @@ public struct Engine: Sendable {
         releaseForwarded(before: asOf)
     }
 
-    private mutating func recountKnown() {
-        knownPerTeam = [:]
-        for u in known.active {
-            let team = known.team(of: u) ?? unassignedTeam
-            knownPerTeam[team, default: 0] += 1
-        }
-    }
-
-    /// Ranks this engine's active users of one window, per scope. Team scopes: every team with a known or active user.
+    /// Ranks this engine's active users of one window, per scope, from scratch: the reference the incremental
+    /// ranking (`partialBoards`) must equal. Team scopes: every team with a known or active user.
     func buildPartials(window i: Int) -> [PartialBoard] {
         let w = windows[i]
         let k = configuration.topK
@@ -709,11 +710,7 @@ public struct Engine: Sendable {
     }
 
     @inline(__always) func rankValue(user u: UInt32, window w: SlidingWindow) -> Int64 {
-        switch configuration.rankBy {
-        case .tokens: return w.tokens[Int(u)]
-        case .effectiveTokens: return effectiveTokens(w.tokens[Int(u)], suspicion: suspicion[Int(u)])
-        case .outcomes: return w.outcomes[Int(u)]
-        }
+        Self.rankValue(configuration.rankBy, user: Int(u), window: w, suspicion: suspicion[Int(u)])
     }
 
     @inline(__always) func effectiveTokens(_ tokens: Int64, suspicion s: Double) -> Int64 {

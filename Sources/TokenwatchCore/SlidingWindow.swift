@@ -52,6 +52,11 @@ public struct SlidingWindow: Sendable {
     var calendar = BucketCalendar()
     /// Set whenever a total or the active set changes; cleared by whoever reads the board.
     public var changed = true
+    /// Whether `changedUsers` is kept (the windows boards or the known counts read; off for the others).
+    var tracksChangedUsers = false
+    /// Users whose totals or team may have changed since `clearChangedUsers()`, each once (`isChangedUser`).
+    private(set) var changedUsers: [UInt32] = []
+    private(set) var isChangedUser: [Bool] = []
 
     public init(spec: WindowSpec, end: Int64 = Int64.min / 4) {
         self.spec = spec
@@ -126,6 +131,7 @@ public struct SlidingWindow: Sendable {
         events[u] &+= e
         outcomes[u] &+= o
         changed = true
+        if tracksChangedUsers { markChanged(UInt32(truncatingIfNeeded: u)) }
         let isActive = events[u] > 0
         if isActive && !wasActive {
             activeIndex[u] = Int32(active.count)
@@ -138,6 +144,25 @@ public struct SlidingWindow: Sendable {
             active.removeLast()
             activeIndex[u] = -1
         }
+    }
+
+    /// Records `user` among the changed users (the window's own changes, and those of what its boards read
+    /// besides the window: suspicion, flags, being known). No allocation once the buffers have grown.
+    @inline(__always) mutating func markChanged(_ user: UInt32) {
+        let u = Int(user)
+        if u >= isChangedUser.count {
+            isChangedUser.append(contentsOf: repeatElement(false, count: u - isChangedUser.count + 1))
+        }
+        if !isChangedUser[u] {
+            isChangedUser[u] = true
+            changedUsers.append(user)
+        }
+    }
+
+    /// Forgets the changed users (their boards have been updated), keeping the buffers.
+    mutating func clearChangedUsers() {
+        for u in changedUsers { isChangedUser[Int(u)] = false }
+        changedUsers.removeAll(keepingCapacity: true)
     }
 
     /// Takes a forgotten user's bucket out of the running totals (`forget(user:)`).
@@ -212,7 +237,7 @@ public struct SlidingWindow: Sendable {
     }
 
     /// The team of the user's newest bucket inside the counted range.
-    public func team(of user: UInt32) -> UInt32? {
+    @inline(__always) public func team(of user: UInt32) -> UInt32? {
         let u = Int(user)
         guard u < hot.count else { return nil }
         let h = hot[u]
