@@ -110,6 +110,29 @@ struct IncrementalRankingTests {
         }
     }
 
+    /// The rules' own alerts (not injected suspicion) change flags, suspicion and effective figures:
+    /// a machine-like user (one identical request every 30 s, day and night) among the random ones.
+    @Test(arguments: [RankBy.effectiveTokens, .tokens])
+    func equalsFullRecomputationWhileRulesFire(rankBy: RankBy) {
+        var engine = Engine(configuration: Self.config(rankBy: rankBy, topK: 3))
+        engine.assign(partitions: [0])
+        var events = Self.stream(seed: 9, users: 30, events: 3000)
+        let end = events.map(\.ts).max()!
+        var n = 0
+        for ts in stride(from: Self.t0, through: end, by: 30_000) {
+            events.append(TestEvent(id: "bot\(n)", ts: ts, user: "bot", team: "alpha", input: 2_000, output: 500, accepted: true))
+            n += 1
+        }
+        events.sort { $0.ts < $1.ts }
+        var snapshots = 0
+        for (offset, e) in events.enumerated() {
+            engine.feed(e, partition: 0, offset: Int64(offset))
+            if offset % 7 == 0 { snapshots += Self.snapshotChecking(&engine) }
+        }
+        #expect(snapshots > 300)
+        #expect(engine.detector.counters.fired.values.reduce(0, +) > 0, "no rule fired: the test proves less")
+    }
+
     @Test func forgettingAUserRebuildsExactly() {
         var engine = Engine(configuration: Self.config(rankBy: .effectiveTokens, topK: 3))
         engine.assign(partitions: [0])
