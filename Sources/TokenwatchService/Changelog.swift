@@ -3,9 +3,10 @@ import TokenwatchCore
 /// The changelog topic's record format: a stamped checkpoint file cut into chunks, so a standby (or any
 /// instance that becomes active) restores the last active instance's state instead of re-reading the input.
 ///
-/// Each chunk's key is `<group_id>/state/<slot>/<index>`, so deployments that share the topic never mix. Writes alternate between two slots, so while one checkpoint
-/// is being written (or was cut short by a crash) the previous complete one stays readable, and on a
-/// compacted topic the latest value per key is all that is kept. A chunk's value is a fixed header (magic,
+/// Each chunk's key is `<group_id>/state/<slot>/<index>`, so deployments that share the topic never mix.
+/// Writes alternate between two slots, so while one checkpoint is being written (or was cut short by a
+/// crash) the previous complete one stays readable, and on a compacted topic the latest value per key is
+/// all that is kept. A chunk's value is a fixed header (magic,
 /// the checkpoint's id, its progress, its chunk index and count, its total length and hash) and the bytes.
 enum ChangelogRecord {
     static let magic: [UInt8] = Array("TWCL".utf8)
