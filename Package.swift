@@ -44,7 +44,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // The daemon and the tools around it: pipeline, checkpoints, dev broker, load generator.
+        // Synthetic users and personas (honest and gaming) for loadgen, simulate, evaluate, bench and tests.
+        .target(name: "TokenwatchSimulation", dependencies: ["TokenwatchCore"]),
+        // The daemon and the tools around it: pipeline, checkpoints, changelog, election, dev broker, replay.
         .target(
             name: "TokenwatchService",
             dependencies: [
@@ -61,6 +63,7 @@ let package = Package(
             name: "tokenwatch",
             dependencies: [
                 "TokenwatchService",
+                "TokenwatchSimulation",
                 "TokenwatchConfig",
                 "TokenwatchCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -71,7 +74,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["TokenwatchService", "TokenwatchCore", "TokenwatchConfig", "Kafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TokenwatchService", "TokenwatchSimulation", "TokenwatchCore", "TokenwatchConfig", "Kafka", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -3,6 +3,7 @@ import Foundation
 import TokenwatchConfig
 import TokenwatchCore
 import TokenwatchService
+import TokenwatchSimulation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import TokenwatchCore
 import TokenwatchService
+import TokenwatchSimulation
 
 /// The demo's producer: the mixed population's events, paced so event time runs `speed` times faster
 /// than the clock and ends near now (event times never pass the wall clock, which future-skew checks).

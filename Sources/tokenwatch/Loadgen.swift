@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import TokenwatchCore
 import TokenwatchService
+import TokenwatchSimulation
 
 struct Loadgen: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Produce synthetic AI-usage events (deterministic with --seed).")

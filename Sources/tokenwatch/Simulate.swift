@@ -3,6 +3,7 @@ import Foundation
 import TokenwatchConfig
 import TokenwatchCore
 import TokenwatchService
+import TokenwatchSimulation
 
 /// Buffered append-only output file.
 final class OutputFile {

@@ -4,6 +4,7 @@ import Logging
 import Testing
 import TokenwatchCore
 @testable import TokenwatchService
+@testable import TokenwatchSimulation
 
 /// Synthetic history written as JSON lines, with disorder, duplicates and some very late events.
 func writeHistory(to path: String, events: Int, users: Int, start: Int64, spanMs: Int64, seed: UInt64) throws -> [[UInt8]] {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import TokenwatchCore
 @testable import TokenwatchService
+@testable import TokenwatchSimulation
 
 @Suite("The regular synthetic stream")
 struct SyntheticTrafficTests {
