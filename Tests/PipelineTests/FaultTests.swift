@@ -48,7 +48,9 @@ struct FaultTests {
 
         let pipeline = pipeline(cluster, group: "faults-\(getpid())", stateDirectory: dir + "/state")
         let run = Task { try await pipeline.run() }
-        #expect(try await wait(seconds: 120) { pipeline.status.consumed >= half })
+        // Alone this takes seconds; beside the other suites of a full run (which share the two cores and
+        // the cooperative pool) it has taken up to 150 s: the bound is for liveness, not speed.
+        #expect(try await wait(seconds: 300) { pipeline.status.consumed >= half })
 
         // More input arrives, and at once the broker goes away for four seconds while the daemon is
         // fetching it and publishing boards; when it is back, produce requests fail with retriable
@@ -58,7 +60,7 @@ struct FaultTests {
         try await Task.sleep(for: .seconds(4))
         cluster.pushRequestErrors(apiKey: 0, errors: [6, 7, 6, 7, 6, 7])
         try cluster.setBrokerUp(1)
-        #expect(try await wait(seconds: 180) { pipeline.status.consumed >= lines.count })
+        #expect(try await wait(seconds: 300) { pipeline.status.consumed >= lines.count })
         #expect(try await wait(seconds: 120) { pipeline.status.inFlight == 0 })
         pipeline.requestStop()
         try await run.value

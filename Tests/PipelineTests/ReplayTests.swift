@@ -53,7 +53,13 @@ func asOf(_ line: String) -> Int64 {
     return (o["as_of"] as! NSNumber).int64Value
 }
 
+/// No logs, unless `TOKENWATCH_TEST_LOGS` is set (then info and above to stderr, to see where time goes).
 func quietLogger() -> Logger {
+    if ProcessInfo.processInfo.environment["TOKENWATCH_TEST_LOGS"] != nil {
+        var l = Logger(label: "test", factory: { StreamLogHandler.standardError(label: $0) })
+        l.logLevel = .info
+        return l
+    }
     var l = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     l.logLevel = .critical
     return l
