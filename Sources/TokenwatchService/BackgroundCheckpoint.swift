@@ -21,7 +21,7 @@ final class BackgroundCheckpoint: Sendable {
     init(engine: ShardedEngine, identity: StateIdentity, store: CheckpointStore, changelog: ChangelogWriter? = nil) {
         offsets = engine.positions
         startedAtMs = WallClock.monotonicMs()
-        let progress = offsets.values.reduce(0) { $0 + max(0, $1) }
+        let progress = ChangelogRecord.Stamp.progress(of: offsets)
         let thread = Thread { [self, engine] in
             var file: [UInt8] = []
             let result = Result<Int64, any Error> {

@@ -28,6 +28,9 @@ enum ChangelogRecord {
         var totalBytes: UInt64
         var hash: UInt64
 
+        /// The progress of a state whose next offsets are `positions` (-1: nothing read yet).
+        static func progress(of positions: [Int32: Int64]) -> Int64 { positions.values.reduce(0) { $0 + max(0, $1) } }
+
         /// Orders checkpoints: further progress first, then the later write (then the id, so the order is total).
         func isNewer(than other: Stamp) -> Bool {
             (progress, writtenAtMs, id) > (other.progress, other.writtenAtMs, other.id)

@@ -94,7 +94,7 @@ final class LiveLoop {
             _ = InternalTopic.ensure(topic, partitions: 1, configs: ["cleanup.policy": "compact"], consumer: consumer,
                                      configuration: pipeline.kafkaConfiguration(), logger: logger)
             changelogWriter = try ChangelogWriter(topic: topic, group: settings.groupId, configuration: pipeline.kafkaConfiguration(), logger: logger)
-            changelogReader = try ChangelogReader(topic: topic, group: settings.groupId, configuration: pipeline.kafkaConfiguration(), logger: logger)
+            changelogReader = try Self.changelogReader(topic: topic, pipeline: pipeline)
         } else {
             changelogWriter = nil
             changelogReader = nil
@@ -283,8 +283,10 @@ final class LiveLoop {
             logger.warning("standby: another instance is active; leaving the input group")
             try commitCycle(final: true)
             try consumer.unsubscribe()
-            changelogReader = settings.changelogTopic.flatMap {
-                try? ChangelogReader(topic: $0, group: settings.groupId, configuration: pipeline.kafkaConfiguration(), logger: logger)
+            do {
+                changelogReader = try settings.changelogTopic.map { try Self.changelogReader(topic: $0, pipeline: pipeline) }
+            } catch {
+                logger.error("cannot follow the changelog; a takeover will use this instance's own state", metadata: ["error": "\(error)"])
             }
         }
         self.active = active
@@ -560,7 +562,7 @@ extension LiveLoop {
         let (newest, complete) = reader.catchUp(timeout: .seconds(20)) { pipeline.beatNow() }
         let readMs = WallClock.monotonicMs() - began
         if !complete { logger.warning("the changelog could not be read to its end; using the newest state read", metadata: ["topic": "\(reader.topic)"]) }
-        let ownProgress = engine.positions.values.reduce(0) { $0 + max(0, $1) }
+        let ownProgress = ChangelogRecord.Stamp.progress(of: engine.positions)
         guard let newest, newest.stamp.progress > ownProgress else {
             logger.info("own state is as far along as the changelog's; keeping it",
                         metadata: ["changelog_progress": "\(newest?.stamp.progress ?? -1)", "own_progress": "\(ownProgress)"])
@@ -596,12 +598,15 @@ extension LiveLoop {
         let restored = try ShardedEngine(configuration: settings.engine, inputTopic: settings.inputTopic, shards: engine.shards.count,
                                          keyedPartitions: engine.keyedPartitions, keyedBase: engine.keyedBase,
                                          restoring: stamped.engineBytes)
-        let decodedAt = WallClock.monotonicMs()
-        defer { logger.debug("changelog state checked against the brokers' offsets", metadata: ["ms": "\(WallClock.monotonicMs() - decodedAt)"]) }
         if let reason = Self.inconsistentPositions(restored, consumer: consumer, inputs: inputs, logger: logger) {
             throw PipelineRefusal(reason)
         }
         return restored
+    }
+
+    /// A reader of this group's chunks in the changelog `topic`.
+    static func changelogReader(topic: String, pipeline: Pipeline) throws -> ChangelogReader {
+        try ChangelogReader(topic: topic, group: pipeline.settings.groupId, configuration: pipeline.kafkaConfiguration(), logger: pipeline.logger)
     }
 
     /// Replaces the engine by a restored one, on the same threads and partitions.
