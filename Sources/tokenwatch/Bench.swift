@@ -38,38 +38,7 @@ struct Bench: ParsableCommand {
         if let brokers { return try endToEnd(brokers: brokers) }
         guard let spanMs = DurationText.parse(span) else { throw ValidationError("--span is not a duration") }
         // Encode every message up front so only the engine is timed.
-        var buffer: [UInt8] = []
-        var bounds: [(start: Int, count: Int, partition: Int32)] = []
-        buffer.reserveCapacity(events * 330)
-        var partitionOf: [String: Int32] = [:]
-        func add(_ key: String, _ value: [UInt8]) {
-            let p = partitionOf[key] ?? {
-                let v = Int32(Array(key.utf8).withUnsafeBytes { ByteHash.hash($0, seed: 42) } % UInt64(partitions))
-                partitionOf[key] = v
-                return v
-            }()
-            bounds.append((buffer.count, value.count, p))
-            buffer.append(contentsOf: value)
-        }
-        if scenario == "regular" {
-            var traffic = SyntheticTraffic(users: users, seed: seed)
-            let start: Int64 = 1_795_000_000_000
-            for i in 0..<events {
-                let (key, value) = traffic.next(ts: start + Int64(Double(spanMs) * Double(i) / Double(events)))
-                add(key, value)
-            }
-        } else {
-            let day: Int64 = 86_400_000
-            var population = try SyntheticPopulation(scenario: scenario, users: users, seed: seed, start: 1_793_577_600_000,
-                                                     days: Int((spanMs + day - 1) / day))
-            outer: while let batch = population.nextDay() {
-                for e in batch {
-                    if bounds.count >= events { break outer }
-                    let (key, value) = population.encode(e)
-                    add(key, value)
-                }
-            }
-        }
+        let (buffer, bounds) = try encodedTraffic(spanMs: spanMs)
         let count = bounds.count
         var configuration = EngineConfiguration()
         if rules == "off" { configuration.detection = configuration.detection.allDisabled }
@@ -127,6 +96,43 @@ struct Bench: ParsableCommand {
         if !lastFired.isEmpty {
             print("alerts fired by rule: " + lastFired.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
+    }
+
+    /// `--events` messages of the chosen traffic, encoded into one buffer, each with its place and partition.
+    func encodedTraffic(spanMs: Int64) throws -> (buffer: [UInt8], bounds: [(start: Int, count: Int, partition: Int32)]) {
+        var buffer: [UInt8] = []
+        var bounds: [(start: Int, count: Int, partition: Int32)] = []
+        buffer.reserveCapacity(events * 330)
+        var partitionOf: [String: Int32] = [:]
+        func add(_ key: String, _ value: [UInt8]) {
+            let p = partitionOf[key] ?? {
+                let v = Int32(Array(key.utf8).withUnsafeBytes { ByteHash.hash($0, seed: 42) } % UInt64(partitions))
+                partitionOf[key] = v
+                return v
+            }()
+            bounds.append((buffer.count, value.count, p))
+            buffer.append(contentsOf: value)
+        }
+        if scenario == "regular" {
+            var traffic = SyntheticTraffic(users: users, seed: seed)
+            let start: Int64 = 1_795_000_000_000
+            for i in 0..<events {
+                let (key, value) = traffic.next(ts: start + Int64(Double(spanMs) * Double(i) / Double(events)))
+                add(key, value)
+            }
+        } else {
+            let day: Int64 = 86_400_000
+            var population = try SyntheticPopulation(scenario: scenario, users: users, seed: seed, start: 1_793_577_600_000,
+                                                     days: Int((spanMs + day - 1) / day))
+            outer: while let batch = population.nextDay() {
+                for e in batch {
+                    if bounds.count >= events { break outer }
+                    let (key, value) = population.encode(e)
+                    add(key, value)
+                }
+            }
+        }
+        return (buffer, bounds)
     }
 
     /// Runs the live pipeline (fresh group, fresh state) over a topic that already holds `--events`
