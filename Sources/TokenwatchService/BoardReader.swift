@@ -7,37 +7,9 @@ public enum BoardReader {
     /// key (`"<window>|<scope>"`) → the latest board's JSON object.
     public static func latestBoards(brokers: String, topic: String, librdkafka: [String: String] = [:],
                                     logger: Logger, timeout: Duration = .seconds(15)) throws -> [String: [String: Any]] {
-        var config = librdkafka
-        config["bootstrap.servers"] = brokers
-        config["enable.partition.eof"] = "false"
-        // A throwaway group id: manual assignment never joins it and nothing is committed.
-        config["group.id"] = config["group.id"] ?? "tokenwatch-reader-\(getpid())"
-        let consumer = try KafkaConsumer(configuration: config, logger: logger)
-        defer { consumer.close() }
-        let count = try consumer.partitionCount(topic: topic, timeout: timeout)
-        var ends: [Int32: Int64] = [:]
-        var assignment: [TopicPartitionOffset] = []
-        for p in 0..<Int32(count) {
-            let w = try consumer.watermarks(topic: topic, partition: p, timeout: timeout)
-            if w.high > w.low {
-                ends[p] = w.high
-                assignment.append(TopicPartitionOffset(topic: topic, partition: p, offset: w.low))
-            }
-        }
         var boards: [String: [String: Any]] = [:]
-        guard !assignment.isEmpty else { return boards }
-        try consumer.assign(assignment)
-        var position: [Int32: Int64] = [:]
-        let deadline = ContinuousClock.now + timeout * 4
-        while ends.contains(where: { (position[$0.key] ?? 0) < $0.value }) && ContinuousClock.now < deadline {
-            _ = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(200)) { m in
-                guard m.error == nil else { return }
-                position[m.partition] = m.offset + 1
-                let key = String(decoding: m.key, as: UTF8.self)
-                if let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] {
-                    boards[key] = o
-                }
-            }
+        try TopicScan.forEach(brokers: brokers, topic: topic, librdkafka: librdkafka, logger: logger, timeout: timeout) { key, o in
+            boards[String(decoding: key, as: UTF8.self)] = o
         }
         return boards
     }

@@ -6,6 +6,15 @@ import Logging
 public enum TopicScan {
     public static func objects(brokers: String, topic: String, librdkafka: [String: String] = [:],
                                logger: Logger, timeout: Duration = .seconds(15)) throws -> [[String: Any]] {
+        var out: [[String: Any]] = []
+        try forEach(brokers: brokers, topic: topic, librdkafka: librdkafka, logger: logger, timeout: timeout) { _, o in out.append(o) }
+        return out
+    }
+
+    /// Hands `visit` each message's key and JSON object (messages that are not JSON objects are skipped),
+    /// from the beginning of each partition to its end as it was when the scan began.
+    public static func forEach(brokers: String, topic: String, librdkafka: [String: String] = [:], logger: Logger,
+                               timeout: Duration = .seconds(15), _ visit: (_ key: [UInt8], _ object: [String: Any]) -> Void) throws {
         var config = librdkafka
         config["bootstrap.servers"] = brokers
         config["enable.partition.eof"] = "false"
@@ -22,8 +31,7 @@ public enum TopicScan {
             ends[p] = w.high
             assignment.append(TopicPartitionOffset(topic: topic, partition: p, offset: w.low))
         }
-        var out: [[String: Any]] = []
-        guard !assignment.isEmpty else { return out }
+        guard !assignment.isEmpty else { return }
         try consumer.assign(assignment)
         var position: [Int32: Int64] = [:]
         let deadline = ContinuousClock.now + timeout * 4
@@ -31,10 +39,9 @@ public enum TopicScan {
             _ = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(200)) { m in
                 guard m.error == nil else { return }
                 position[m.partition] = m.offset + 1
-                if let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] { out.append(o) }
+                if let o = try? JSONSerialization.jsonObject(with: Data(m.payload)) as? [String: Any] { visit(Array(m.key), o) }
             }
         }
-        return out
     }
 
     /// The JSON objects of a JSON-lines file (a replay's `leaderboard.jsonl` or `alerts.jsonl`).
