@@ -11,35 +11,34 @@ final class LeaderElection {
     private(set) var isLeader = false
     /// True once the group has answered at least once (an assignment, possibly empty).
     private(set) var settled = false
+    private var closed = false
 
     init(settings: PipelineSettings, configuration: [String: String], logger: Logger) throws {
         var config = configuration
         config["group.id"] = settings.groupId + ".leader"
         // The election holds no data to read: never fetch from the start of a long topic.
         config["auto.offset.reset"] = "latest"
-        // Not cooperative-sticky, though it would keep partition 0 in place by itself: librdkafka 2.0.2
-        // aborts when such a consumer is destroyed before its first assignment (librdkafka #4312).
+        // Sticky: the cooperative-sticky assignor leaves partition 0 with its owner when another instance
+        // joins (range or roundrobin hand it to whichever member id sorts first, a new one half the time).
+        config["partition.assignment.strategy"] = "cooperative-sticky"
         consumer = try KafkaConsumer(configuration: config, logger: logger)
         topic = settings.leaderTopic
         _ = InternalTopic.ensure(topic, partitions: 1, consumer: consumer, configuration: configuration, logger: logger)
         try consumer.subscribe(topics: [topic])
     }
 
-    deinit { consumer.close() }
+    deinit { close() }
 
     /// Serves the election group (heartbeats, rebalances); returns the new role when it changed.
     ///
-    /// The role changes only once a rebalance is complete (its assignment arrived): with the eager
-    /// protocol every instance that joins the group revokes every partition first, and stepping down on
-    /// that revocation would make the active instance leave the input group and rejoin it for nothing.
-    /// Until the assignment arrives the role stays as it was; two instances that both believe they are
-    /// active meanwhile publish nothing wrong (each holds back the boards of partitions it does not hold).
+    /// The role follows the assignment once a rebalance has handed out partitions: cooperative rebalances
+    /// revoke only what moves, so the active instance keeps partition 0, and its role, while others join
+    /// or leave. A lost assignment (the session timed out) steps down at once.
     func poll() -> Bool? {
         _ = consumer.poll(maxMessages: 64, timeout: .zero) { _ in }
         let events = consumer.takeRebalanceEvents()
-        guard let last = events.last else { return nil }
-        guard case .assigned = last else { return nil }
-        settled = true
+        guard !events.isEmpty else { return nil }
+        if events.contains(where: { if case .assigned = $0 { true } else { false } }) { settled = true }
         let holds = ((try? consumer.assignment()) ?? []).contains { $0.topic == topic && $0.partition == 0 }
         guard holds != isLeader else { return nil }
         isLeader = holds
@@ -47,7 +46,25 @@ final class LeaderElection {
     }
 
     /// Leaves the election group at once (on stop), so a standby takes over without waiting for a timeout.
-    func resign() { consumer.close() }
+    func resign() { close() }
+
+    /// Closes the consumer, and destroys it only once it had an assignment: librdkafka 2.0.2 crashes
+    /// destroying a cooperative-sticky consumer between its first JoinGroup and its first assignment
+    /// (librdkafka #4312, fixed in 2.2.1). It waits up to `settleTimeout` for that assignment; a consumer
+    /// that never got one is closed (it leaves the group) and its handle is kept until the process exits.
+    private func close(settleTimeout: Duration = .seconds(5)) {
+        guard !closed else { return }
+        closed = true
+        let clock = ContinuousClock()
+        let deadline = clock.now + settleTimeout
+        while !settled && clock.now < deadline {
+            _ = consumer.poll(maxMessages: 64, timeout: .milliseconds(50)) { _ in }
+            if consumer.takeRebalanceEvents().contains(where: { if case .assigned = $0 { true } else { false } }) { settled = true }
+        }
+        consumer.close()
+        if !settled { _ = Unmanaged.passRetained(consumer) }
+    }
+
 }
 
 /// tokenwatch's own topics (`kafka.internal_topic_prefix`), created at start when the cluster lacks them.
