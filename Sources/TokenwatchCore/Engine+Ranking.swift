@@ -13,7 +13,7 @@ extension Engine {
 
     /// What one window's board reads of each user, copied out of the engine so the ranking can be
     /// updated in place while it reads them.
-    struct StandingReader {
+    struct StandingReader: StandingSource {
         let window: SlidingWindow
         let knownEvents: [Int64]
         let suspicion: [Double]
@@ -61,9 +61,11 @@ extension Engine {
         if !rankings[i].valid { scopePartials[i] = [] }
         let reader = StandingReader(window: windows[i], knownEvents: known.events, suspicion: suspicion, detector: detector,
                                     rankBy: configuration.rankBy, unassigned: unassignedTeam)
-        let less = users.less
-        rankings[i].update(changed: windows[i].changedUsers, isChanged: windows[i].isChangedUser, active: windows[i].active,
-                           teamCount: teams.count, standing: { reader.standing($0) }, less: less)
+        let users = self.users, teamCount = teams.count
+        users.withLess { less in
+            rankings[i].update(changed: windows[i].changedUsers, isChanged: windows[i].isChangedUser, active: windows[i].active,
+                               teamCount: teamCount, standing: reader, less: less)
+        }
     }
 
     /// Window `i`'s partial boards after `updateRanking`: the touched scopes' boards are built again, the

@@ -73,17 +73,29 @@ public struct Interner: Sendable {
 
     /// Compares the strings of two ids byte-wise (the order used for tie-breaking).
     public func less(_ a: UInt32, _ b: UInt32) -> Bool {
+        bytes.withUnsafeBufferPointer { p in starts.withUnsafeBufferPointer { s in Self.less(a, b, bytes: p, starts: s) } }
+    }
+
+    /// Calls `body` with `less` over the interner's buffers. A comparator that captures the interner
+    /// itself (`users.less`) retains and releases its four arrays on every call once the optimiser
+    /// specialises it into the caller; this one captures two buffer pointers.
+    public func withLess<R>(_ body: ((UInt32, UInt32) -> Bool) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { p in
+            try starts.withUnsafeBufferPointer { s in try body { a, b in Self.less(a, b, bytes: p, starts: s) } }
+        }
+    }
+
+    @inline(__always) static func less(_ a: UInt32, _ b: UInt32, bytes p: UnsafeBufferPointer<UInt8>,
+                                       starts: UnsafeBufferPointer<UInt32>) -> Bool {
         if a == b { return false }
         let a0 = Int(starts[Int(a)]), a1 = Int(starts[Int(a) + 1])
         let b0 = Int(starts[Int(b)]), b1 = Int(starts[Int(b) + 1])
-        return bytes.withUnsafeBufferPointer { p in
-            var i = a0, j = b0
-            while i < a1 && j < b1 {
-                if p[i] != p[j] { return p[i] < p[j] }
-                i += 1; j += 1
-            }
-            return (a1 - a0) < (b1 - b0)
+        var i = a0, j = b0
+        while i < a1 && j < b1 {
+            if p[i] != p[j] { return p[i] < p[j] }
+            i += 1; j += 1
         }
+        return (a1 - a0) < (b1 - b0)
     }
 
     private func equals(_ id: Int, _ key: UnsafeRawBufferPointer) -> Bool {

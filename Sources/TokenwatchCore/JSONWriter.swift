@@ -63,7 +63,7 @@ public struct JSONWriter: Sendable {
     /// A decimal rounded to `decimals` places, trailing zeros trimmed (`0.8120` → `0.812`, `1.0` → `1`).
     public mutating func decimal(_ v: Double, decimals: Int = 4) {
         separator()
-        bytes.append(contentsOf: Array(Self.formatDecimal(v, decimals: decimals).utf8))
+        Self.appendDecimal(v, decimals: decimals, to: &bytes)
         needsComma = true
     }
 
@@ -75,43 +75,62 @@ public struct JSONWriter: Sendable {
     }
 
     public static func formatDecimal(_ v: Double, decimals: Int) -> String {
-        guard v.isFinite else { return "0" }
+        var text: [UInt8] = []
+        appendDecimal(v, decimals: decimals, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends `formatDecimal`'s text byte by byte: boards write several decimals per entry, and building
+    /// them as strings (then trimming the zeros) was a tenth of the snapshot's instructions.
+    static func appendDecimal(_ v: Double, decimals: Int, to out: inout [UInt8]) {
+        guard v.isFinite else { out.append(UInt8(ascii: "0")); return }
+        let places = min(max(decimals, 0), 18)
         var scale: Int64 = 1
-        for _ in 0..<decimals { scale *= 10 }
+        for _ in 0..<places { scale *= 10 }
         let scaled = (v * Double(scale)).rounded()
-        guard abs(scaled) < 9.0e18 else { return String(Int64(v.rounded())) }
+        guard abs(scaled) < 9.0e18 else {
+            // Too large for the fixed-point path: whole, or in Swift's shortest form (valid JSON) past Int64.
+            if abs(v) < 9.2e18 { appendInteger(Int64(v.rounded()), to: &out) } else { out.append(contentsOf: v.description.utf8) }
+            return
+        }
         var n = Int64(scaled)
-        let negative = n < 0
-        if negative { n = -n }
-        var whole = String(n / scale)
-        var frac = String(n % scale)
-        frac = String(repeating: "0", count: decimals - frac.count) + frac
-        while frac.last == "0" { frac.removeLast() }
-        if negative && (n != 0) { whole = "-" + whole }
-        return frac.isEmpty ? whole : whole + "." + frac
+        if n < 0 { out.append(UInt8(ascii: "-")); n = -n }
+        appendInteger(n / scale, to: &out)
+        var frac = n % scale
+        guard frac != 0 else { return }
+        var digits = places
+        while frac % 10 == 0 { frac /= 10; digits -= 1 }
+        out.append(UInt8(ascii: "."))
+        // Leading zeros of the fraction (0.05 at 4 places: frac 5 of 2 digits → "05").
+        var width = 1, t = frac
+        while t >= 10 { t /= 10; width += 1 }
+        for _ in width..<digits { out.append(UInt8(ascii: "0")) }
+        appendInteger(frac, to: &out)
+    }
+
+    private static func appendInteger(_ v: Int64, to out: inout [UInt8]) {
+        if v == 0 { out.append(48); return }
+        var x = v.magnitude
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while x > 0 {
+                d[count] = UInt8(48 + x % 10)
+                x /= 10
+                count += 1
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
+        }
     }
 
     @inline(__always) private mutating func separator() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 
-    private mutating func appendInt(_ v: Int64) {
-        if v == 0 { bytes.append(48); return }
-        var x = v.magnitude
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &tmp) { buf in
-            while x > 0 {
-                buf[n] = UInt8(48 + x % 10)
-                x /= 10
-                n += 1
-            }
-            if v < 0 { bytes.append(UInt8(ascii: "-")) }
-            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(buf[i]) }
-        }
-    }
+    private mutating func appendInt(_ v: Int64) { Self.appendInteger(v, to: &bytes) }
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
