@@ -33,6 +33,8 @@ public enum BoardPrivacy {
     public static func apply(_ boards: [LeaderboardSnapshot], _ p: PrivacyConfiguration) -> [LeaderboardSnapshot] {
         guard p.isActive else { return boards }
         let hidden = p.minGroupSize > 1 ? suppressedTeams(boards, minGroupSize: p.minGroupSize) : []
+        // Nothing withheld and no pseudonyms: the boards stand as they are (no lookups per entry).
+        if hidden.isEmpty && p.pseudonymKey == nil { return boards }
         var out: [LeaderboardSnapshot] = []
         out.reserveCapacity(boards.count)
         for var board in boards where !(board.scope.hasPrefix("team:") && hidden.contains(String(board.scope.dropFirst(5)))) {

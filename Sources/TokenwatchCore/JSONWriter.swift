@@ -15,8 +15,9 @@ public struct JSONWriter: Sendable {
     public mutating func key(_ k: StaticString) {
         separator()
         bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        appendLiteral(k)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -50,13 +51,13 @@ public struct JSONWriter: Sendable {
 
     public mutating func bool(_ v: Bool) {
         separator()
-        bytes.append(contentsOf: v ? Array("true".utf8) : Array("false".utf8))
+        appendLiteral(v ? "true" : "false")
         needsComma = true
     }
 
     public mutating func null() {
         separator()
-        bytes.append(contentsOf: Array("null".utf8))
+        appendLiteral("null")
         needsComma = true
     }
 
@@ -109,21 +110,45 @@ public struct JSONWriter: Sendable {
     }
 
     private static func appendInteger(_ v: Int64, to out: inout [UInt8]) {
-        if v == 0 { out.append(48); return }
-        var x = v.magnitude
         if v < 0 { out.append(UInt8(ascii: "-")) }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
+        var x = v.magnitude
+        if x < 10 { out.append(48 + UInt8(x)); return }
+        // Two digits per division, written from the end of a 20-byte scratch.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
         withUnsafeMutableBytes(of: &digits) { d in
-            while x > 0 {
-                d[count] = UInt8(48 + x % 10)
-                x /= 10
-                count += 1
+            var i = 20
+            while x >= 100 {
+                let pair = Int(x % 100) * 2
+                x /= 100
+                i -= 2
+                d[i] = Self.digitPairs[pair]
+                d[i + 1] = Self.digitPairs[pair + 1]
             }
-            for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
+            if x >= 10 {
+                i -= 2
+                d[i] = Self.digitPairs[Int(x) * 2]
+                d[i + 1] = Self.digitPairs[Int(x) * 2 + 1]
+            } else {
+                i -= 1
+                d[i] = 48 + UInt8(x)
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i..<20]))
         }
+    }
+
+    /// "00" to "99", two ASCII bytes each.
+    private static let digitPairs: [UInt8] = {
+        var pairs: [UInt8] = []
+        for n in 0..<100 {
+            let tens = UInt8(n / 10), ones = UInt8(n % 10)
+            pairs.append(48 + tens)
+            pairs.append(48 + ones)
+        }
+        return pairs
+    }()
+
+    private mutating func appendLiteral(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     @inline(__always) private mutating func separator() {
@@ -136,18 +161,22 @@ public struct JSONWriter: Sendable {
 
     private mutating func appendEscaped(_ s: UnsafeRawBufferPointer) {
         bytes.append(UInt8(ascii: "\""))
-        for c in s {
+        // Runs that need no escaping (nearly every id and name) are appended whole.
+        var runStart = 0
+        for (i, c) in s.enumerated() where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") {
+            if i > runStart { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: s[runStart..<i])) }
+            runStart = i + 1
             switch c {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-            case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0..<0x20:
+            case UInt8(ascii: "\""): bytes.append(92); bytes.append(34)
+            case UInt8(ascii: "\\"): bytes.append(92); bytes.append(92)
+            case 0x0A: bytes.append(92); bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(92); bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(92); bytes.append(UInt8(ascii: "t"))
+            default:
                 bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, Self.hex[Int(c >> 4)], Self.hex[Int(c & 15)]])
-            default: bytes.append(c)
             }
         }
+        if runStart < s.count { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: s[runStart...])) }
         bytes.append(UInt8(ascii: "\""))
     }
 }

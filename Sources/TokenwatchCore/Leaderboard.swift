@@ -143,12 +143,22 @@ struct PublishedBoards: Sendable {
 
     /// Takes the newly merged boards, reusing the bytes of every board equal to its previous version.
     mutating func update(_ merged: [LeaderboardSnapshot]) {
-        var previous: [String: Int] = [:]
-        for (i, b) in boards.enumerated() { previous[b.key] = i }
+        // Boards come in the same order from one snapshot time to the next unless a scope appeared or
+        // left: look at the same position first, and index the previous boards by key only when needed.
+        var previous: [String: Int]?
         var fresh: [BoardBytes] = []
         fresh.reserveCapacity(merged.count)
-        for board in merged {
-            if let i = previous[board.key], boards[i] == board { fresh.append(bytes[i]) } else { fresh.append(BoardBytes(board)) }
+        for (j, board) in merged.enumerated() {
+            var i: Int? = j < boards.count && boards[j].window == board.window && boards[j].scope == board.scope ? j : nil
+            if i == nil {
+                if previous == nil {
+                    var index: [String: Int] = [:]
+                    for (i, b) in boards.enumerated() { index[b.key] = i }
+                    previous = index
+                }
+                i = previous?[board.key]
+            }
+            if let i, boards[i] == board { fresh.append(bytes[i]) } else { fresh.append(BoardBytes(board)) }
         }
         boards = merged
         bytes = fresh

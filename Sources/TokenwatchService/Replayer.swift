@@ -162,24 +162,29 @@ public final class Replayer {
     /// default partitioner gives its `user_id` among `partitions`, as on the live topic.
     public func replayFile<S: ReplaySink>(path: String, partitions: Int32, sink: inout S) throws -> ReplaySummary {
         let started = WallClock.monotonicMs()
-        // First pass: how many lines each partition holds, so exhausted partitions stop holding the watermark.
+        // First pass: each line's partition (kept, so the second pass does not decode a line twice), and
+        // how many lines each partition holds, so exhausted partitions stop holding the watermark.
         var counts: [Int32: Int64] = [:]
         for p in 0..<partitions { counts[p] = 0 }
-        var total: Int64 = 0
+        var lineParts: [Int32] = []
         var keyDecoder = EventDecoder(maxMessageBytes: Int.max)
         let scan = try LineReader(path: path)
         while try scan.next({ line in
             guard !line.isEmpty else { return }
-            counts[Self.partition(of: line, partitions: partitions, decoder: &keyDecoder), default: 0] += 1
-            total += 1
+            let p = Self.partition(of: line, partitions: partitions, decoder: &keyDecoder)
+            counts[p, default: 0] += 1
+            lineParts.append(p)
         }) {}
-        progress.start(total: total, unit: "events")
+        progress.start(total: Int64(lineParts.count), unit: "events")
         var d = makeDrive(counts: counts)
         var offsets = [Int64](repeating: 0, count: Int(partitions))
+        var lineIndex = 0
         let reader = try LineReader(path: path)
         while try reader.next({ line in
             guard !line.isEmpty else { return }
-            let p = Self.partition(of: line, partitions: partitions, decoder: &keyDecoder)
+            // The file changed between the passes if it has more lines now: place them as the first pass would.
+            let p = lineIndex < lineParts.count ? lineParts[lineIndex] : Self.partition(of: line, partitions: partitions, decoder: &keyDecoder)
+            lineIndex += 1
             try feed(&d, partition: p, offset: offsets[Int(p)], payload: line, receivedAt: 0, sink: &sink)
             offsets[Int(p)] += 1
             progress.update(done: Int64(d.summary.messages))
