@@ -450,6 +450,7 @@ struct JSONCursor {
     mutating func readSpan(scratch: inout [UInt8]) throws(DeadLetterReason) -> TextSpan {
         i += 1
         let s = i
+        skipPlainASCII()
         while i < count {
             let c = base[i]
             if c == UInt8(ascii: "\"") {
@@ -467,6 +468,23 @@ struct JSONCursor {
         let start = scratch.count
         try continueString(into: &scratch)
         return TextSpan(start: Int32(start), count: Int32(scratch.count - start))
+    }
+
+    /// Moves over string bytes that need no attention (printable ASCII other than `"` and `\\`) eight at
+    /// a time; stops at the first word holding anything else, which the byte loop then reads.
+    @inline(__always) mutating func skipPlainASCII() {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let quotes = ones &* UInt64(UInt8(ascii: "\"")), backslashes = ones &* UInt64(UInt8(ascii: "\\"))
+        while i + 8 <= count {
+            let v = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            // Each term is non-zero when some byte is: below 0x20, a quote, a backslash, or 0x80 and above
+            // (the classic "has zero byte" test; it may report a clean word, never miss a byte).
+            let control = (v &- ones &* 0x20) & ~v & highs
+            let quote = ((v ^ quotes) &- ones) & ~(v ^ quotes) & highs
+            let backslash = ((v ^ backslashes) &- ones) & ~(v ^ backslashes) & highs
+            if (control | quote | backslash | (v & highs)) != 0 { return }
+            i += 8
+        }
     }
 
     /// Reads a string (cursor on the opening quote), appending its decoded UTF-8 to `out`.

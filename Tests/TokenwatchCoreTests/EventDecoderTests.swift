@@ -102,6 +102,34 @@ struct EventDecoderTests {
         #expect(reason("{\"event_id\":\"e\u{01}\",\"ts\":1,\"user_id\":\"a\",\"input_tokens\":1,\"output_tokens\":1}") == "invalid_json")
     }
 
+    /// The decoder skips plain ASCII eight bytes at a time: a byte that needs attention at any offset of
+    /// a word (an escape, a multi-byte or invalid UTF-8 sequence, a control byte) is still seen.
+    @Test func specialBytesAtEveryOffsetOfAWord() {
+        func user(_ inner: [UInt8]) -> [UInt8] {
+            Array(#"{"event_id":"e1","ts":1,"user_id":""#.utf8) + inner + Array(#"","input_tokens":1,"output_tokens":1}"#.utf8)
+        }
+        func decoded(_ bytes: [UInt8]) -> Result<String, DeadLetterReason> {
+            var decoder = EventDecoder()
+            return bytes.withUnsafeBytes { buf in
+                do throws(DeadLetterReason) {
+                    let e = try decoder.decode(buf)
+                    return .success(decoder.string(e.userId) ?? "<none>")
+                } catch { return .failure(error) }
+            }
+        }
+        for offset in 0..<20 {
+            let before = Array(repeating: UInt8(ascii: "a"), count: offset), after = Array("bcdefghijk".utf8)
+            let plain = String(decoding: before, as: UTF8.self), tail = "bcdefghijk"
+            #expect(decoded(user(before + Array(#"\""#.utf8) + after)) == .success(plain + "\"" + tail))
+            #expect(decoded(user(before + Array(#"\n"#.utf8) + after)) == .success(plain + "\n" + tail))
+            #expect(decoded(user(before + Array("é".utf8) + after)) == .success(plain + "é" + tail))
+            #expect(decoded(user(before + [0x7F] + after)) == .success(plain + "\u{7F}" + tail))
+            #expect(decoded(user(before + [0x01] + after)) == .failure(.invalidJSON))
+            #expect(decoded(user(before + [0xC3] + after)) == .failure(.invalidUTF8))
+            #expect(decoded(user(before + [0xFF] + after)) == .failure(.invalidUTF8))
+        }
+    }
+
     @Test func boundsStrings() {
         let longId = String(repeating: "x", count: 129)
         #expect(reason(#"{"event_id":"\#(longId)","ts":1,"user_id":"a","input_tokens":1,"output_tokens":1}"#) == "too_long:event_id")
