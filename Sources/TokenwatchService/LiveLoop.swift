@@ -442,7 +442,10 @@ final class LiveLoop {
             // The core writes event time into an alert's `emitted_at`; live, it is the wall clock.
             let record = record.kind == .alert ? record.stampingEmittedAt(WallClock.nowMs()) : record
             pipeline.events.publish(record)  // the dashboard's live feed; a queue append, never blocks
-            outputs.send(topic: topic(for: record.kind), key: record.key, value: record.value)
+            // Alerts carry what the latency histograms measure from: when the watermark passed their
+            // snapshot time, and that snapshot time (the event time the alert describes up to).
+            let alert = record.kind == .alert ? (emittedMs: emittedAtMs, eventTs: record.eventTime ?? WallClock.nowMs()) : nil
+            outputs.send(topic: topic(for: record.kind), key: record.key, value: record.value, alert: alert)
         }
     }
 

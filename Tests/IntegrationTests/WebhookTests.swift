@@ -144,6 +144,7 @@ struct WebhookTests {
             try await h.produce(brokers: brokers, topic: "ai-usage", Array(lines[half...]))
             try await Self.waitForBoards(h, brokers: brokers, through: lines, daemon: run)
             let expected = try await Self.waitForDeliveries(h, receiver, brokers: brokers, daemon: run)
+            try await Self.checkAlertLatencyMetrics(h, daemon: run)
             h.expect(try await h.stop(run) == 0, "the second run did not stop cleanly")
 
             let republished = expected.all - expected.distinct.count
@@ -163,6 +164,25 @@ struct WebhookTests {
             h.expect(slack.contains { $0.contains("*FIRING*") } && slack.contains { $0.contains("*RESOLVED*") }, "no firing or no resolved message in Slack")
             print("webhooks: \(expected.distinct.count) alert states (\(republished) republished after the restart), \(am.count) alertmanager posts, \(slack.count) slack posts")
         }
+    }
+
+    /// `/metrics`: every alert this run published and the broker acknowledged is in both latency
+    /// histograms (they stayed empty for a while: the alerts were sent without what they measure from).
+    static func checkAlertLatencyMetrics(_ h: Harness, daemon: Child) async throws {
+        guard let address = daemon.stderr.firstMatch(of: /address=(127\.0\.0\.1:\d+)/)?.output.1 else {
+            throw h.fail("the daemon logged no HTTP address")
+        }
+        let run = try await h.runTool("curl-metrics", URL(fileURLWithPath: "/usr/bin/curl"), ["-sf", "http://\(address)/metrics"])
+        let lines = run.stdout.split(separator: "\n")
+        func value(_ prefix: String) -> Double {
+            lines.filter { $0.hasPrefix(prefix) }.compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+        }
+        let published = value("tokenwatch_alerts_total{")
+        h.expect(published > 0, "the run published no alert, so the latency histograms were not tested")
+        h.expect(value("tokenwatch_alert_emit_to_ack_seconds_count ") == published,
+                 "alert emit-to-ack observations: \(value("tokenwatch_alert_emit_to_ack_seconds_count ")), alerts published: \(published)")
+        h.expect(value("tokenwatch_alert_event_to_ack_seconds_count ") == published,
+                 "alert event-to-ack observations: \(value("tokenwatch_alert_event_to_ack_seconds_count ")), alerts published: \(published)")
     }
 
     /// The mixed population over two days as (key, value) lines, in event-time order.
