@@ -64,7 +64,6 @@ final class LeaderElection {
         consumer.close()
         if !settled { _ = Unmanaged.passRetained(consumer) }
     }
-
 }
 
 /// tokenwatch's own topics (`kafka.internal_topic_prefix`), created at start when the cluster lacks them.
