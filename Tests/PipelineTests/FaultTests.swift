@@ -86,7 +86,19 @@ struct FaultTests {
         var sink = try DirectorySink(directory: dir + "/replay")
         _ = try replayer.replayTopic(brokers: cluster.bootstrapServers, topic: "ai-usage", librdkafka: [:], sink: &sink)
         let expected = try readLines(dir + "/replay/leaderboard.jsonl").filter { asOf($0) <= lastLive }
-        #expect(Set(byKey.values) == Set(expected))
+        // Named by (window, scope, as_of), so a failure says which boards are missing or differ, not
+        // two sets of a thousand boards each.
+        var expectedByKey: [String: String] = [:]
+        for line in expected {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            expectedByKey["\(o["window"]!)|\(o["scope"]!)|\(asOf(line))"] = line
+        }
+        let missing = expectedByKey.keys.filter { byKey[$0] == nil }.sorted()
+        let extra = byKey.keys.filter { expectedByKey[$0] == nil }.sorted()
+        let differing = byKey.keys.filter { expectedByKey[$0] != nil && expectedByKey[$0] != byKey[$0] }.sorted()
+        #expect(missing.isEmpty, "boards the replay has and the live run never published: \(missing)")
+        #expect(extra.isEmpty, "boards the live run published and the replay does not have: \(extra)")
+        #expect(differing.isEmpty, "boards whose content differs from the replay's: \(differing)")
         #expect(byKey.count == expected.count)
         #expect(expected.count > 100)
     }
