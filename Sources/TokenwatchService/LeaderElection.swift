@@ -34,8 +34,12 @@ final class LeaderElection {
     /// The role follows the assignment once a rebalance has handed out partitions: cooperative rebalances
     /// revoke only what moves, so the active instance keeps partition 0, and its role, while others join
     /// or leave. A lost assignment (the session timed out) steps down at once.
-    func poll() -> Bool? {
-        _ = consumer.poll(maxMessages: 64, timeout: .zero) { _ in }
+    func poll() -> Bool? { serve(timeout: .zero) }
+
+    /// Polls the election consumer for up to `timeout` and follows its rebalances (see `poll`).
+    @discardableResult
+    private func serve(timeout: Duration) -> Bool? {
+        _ = consumer.poll(maxMessages: 64, timeout: timeout) { _ in }
         let events = consumer.takeRebalanceEvents()
         guard !events.isEmpty else { return nil }
         if events.contains(where: { if case .assigned = $0 { true } else { false } }) { settled = true }
@@ -57,10 +61,7 @@ final class LeaderElection {
         closed = true
         let clock = ContinuousClock()
         let deadline = clock.now + settleTimeout
-        while !settled && clock.now < deadline {
-            _ = consumer.poll(maxMessages: 64, timeout: .milliseconds(50)) { _ in }
-            if consumer.takeRebalanceEvents().contains(where: { if case .assigned = $0 { true } else { false } }) { settled = true }
-        }
+        while !settled && clock.now < deadline { serve(timeout: .milliseconds(50)) }
         consumer.close()
         if !settled { _ = Unmanaged.passRetained(consumer) }
     }

@@ -108,13 +108,10 @@ final class LiveLoop {
         }
         engine = restored.engine
         workers = ShardWorkers(shards: engine.shards.count)
-        engine.parallel = workers.runner
-        engine.partitionSources = identity.inputs.sources  // dead letters name the input's topic, whatever kafka.input_topic says
+        Self.attach(&engine, workers: workers, identity: identity)
         batches = ShardBatches(shards: engine.shards.count)
         router = InputRouter(identity.inputs)
         catchingUp = restored.rebuildReason != nil
-        // Every partition holds the watermark until it is consumed here (see the type's comment).
-        engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
         pipeline.updateStatus {
             $0.inputSources = identity.inputs.sources
             $0.rebuildReason = restored.rebuildReason
@@ -615,10 +612,16 @@ extension LiveLoop {
     /// Replaces the engine by a restored one, on the same threads and partitions.
     private func install(_ restored: ShardedEngine) {
         engine = restored
-        engine.parallel = workers.runner
-        engine.partitionSources = identity.inputs.sources
-        engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
+        Self.attach(&engine, workers: workers, identity: identity)
         publishPositions()
+    }
+
+    /// Puts a started or restored engine on the shard threads and declares its partitions.
+    static func attach(_ engine: inout ShardedEngine, workers: ShardWorkers, identity: StateIdentity) {
+        engine.parallel = workers.runner
+        engine.partitionSources = identity.inputs.sources  // dead letters name the input's topic, whatever kafka.input_topic says
+        // Every partition holds the watermark until it is consumed here (see the type's comment).
+        engine.assign(partitions: (0..<Int32(identity.partitions)).map { $0 })
     }
 
     /// Counts a checkpoint's trip to the changelog; a failure is logged (the file still holds the state).
