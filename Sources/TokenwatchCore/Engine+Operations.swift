@@ -89,7 +89,7 @@ extension Engine {
             figures.append(UserSummary.WindowFigures(
                 window: w.spec.name, windowStart: lastSnapshotAt == nil ? 0 : end - w.spec.lengthMs, windowEnd: end,
                 tokens: tokens, events: has ? w.events[index] : 0, outcomes: has ? w.outcomes[index] : 0,
-                effectiveTokens: effectiveTokens(tokens, suspicion: s)))
+                effectiveTokens: Engine.effectiveTokens(tokens, suspicion: s)))
         }
         if team == nil { team = known.team(of: u) }
         return UserSummary(

@@ -37,7 +37,7 @@ extension Engine {
     @inline(__always) static func rankValue(_ rankBy: RankBy, user u: Int, window w: SlidingWindow, suspicion s: Double) -> Int64 {
         switch rankBy {
         case .tokens: return w.tokens[u]
-        case .effectiveTokens: return s <= 0 ? w.tokens[u] : Int64((Double(w.tokens[u]) * (1 - min(s, 1))).rounded())
+        case .effectiveTokens: return effectiveTokens(w.tokens[u], suspicion: s)
         case .outcomes: return w.outcomes[u]
         }
     }

@@ -713,7 +713,8 @@ public struct Engine: Sendable {
         Self.rankValue(configuration.rankBy, user: Int(u), window: w, suspicion: suspicion[Int(u)])
     }
 
-    @inline(__always) func effectiveTokens(_ tokens: Int64, suspicion s: Double) -> Int64 {
+    /// Tokens discounted by suspicion: what `effective_tokens` shows and ranks by.
+    @inline(__always) static func effectiveTokens(_ tokens: Int64, suspicion s: Double) -> Int64 {
         s <= 0 ? tokens : Int64((Double(tokens) * (1 - min(s, 1))).rounded())
     }
 
@@ -721,7 +722,7 @@ public struct Engine: Sendable {
         let s = suspicion[Int(u)]
         return LeaderboardEntry(rank: rank, userId: users.string(u), team: teams.string(w.team(of: u) ?? unassignedTeam),
                                 tokens: w.tokens[Int(u)], events: w.events[Int(u)], outcomes: w.outcomes[Int(u)],
-                                effectiveTokens: effectiveTokens(w.tokens[Int(u)], suspicion: s), suspicion: s,
+                                effectiveTokens: Self.effectiveTokens(w.tokens[Int(u)], suspicion: s), suspicion: s,
                                 flags: detector.flags(of: u))
     }
 }
