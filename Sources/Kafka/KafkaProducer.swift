@@ -1,4 +1,8 @@
 import CRdKafka
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -19,14 +23,19 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// How long `deinit` waits for `rd_kafka_destroy` on its dedicated thread. Default 10 s.
     public let shutdownTimeout: Duration
+    /// Signalled when the report thread has stopped (nil without one).
+    private let reportThreadDone: DispatchSemaphore?
 
     /// Creates the producer. Defaults, unless set by the caller: `enable.idempotence=true`,
     /// `log.queue=true` (logs go to `logger` when delivery reports are served), `linger.ms=5`.
-    /// Throws librdkafka's text for a bad property.
+    /// With `servesReportsOnOwnThread`, a thread of its own serves delivery reports as they come, so
+    /// each report's `servedAtMs` is when the broker's acknowledgement arrived, however long the owner
+    /// takes to call ``pollDeliveries(timeout:)``. Throws librdkafka's text for a bad property.
     public init(
         configuration: [String: String],
         logger: Logger,
-        shutdownTimeout: Duration = .seconds(10)
+        shutdownTimeout: Duration = .seconds(10),
+        servesReportsOnOwnThread: Bool = false
     ) throws(KafkaError) {
         let context = ProducerContext(logger: logger)
         let conf = try KafkaConfiguration.make(configuration, defaults: [
@@ -44,9 +53,25 @@ public final class KafkaProducer: @unchecked Sendable {
         self.context = context
         self.logger = logger
         self.shutdownTimeout = shutdownTimeout
+        reportThreadDone = servesReportsOnOwnThread ? Self.startReportThread(UncheckedHandle(rk), context) : nil
+    }
+
+    /// Serves callbacks until `context.stopReportThread`; nil when no thread could be started (then the
+    /// owner's polls serve them, as without the option).
+    private static func startReportThread(_ handle: UncheckedHandle, _ context: ProducerContext) -> DispatchSemaphore? {
+        let done = DispatchSemaphore(value: 0)
+        let started = DedicatedThread.spawn {
+            while !context.stopReportThread.load(ordering: .relaxed) { rd_kafka_poll(handle.pointer, 50) }
+            done.signal()
+        }
+        return started ? done : nil
     }
 
     deinit {
+        if let reportThreadDone {
+            context.stopReportThread.store(true, ordering: .relaxed)
+            reportThreadDone.wait()  // within one poll interval; the handle must outlive it
+        }
         let handle = UncheckedHandle(rk)
         let context = self.context
         let finished = DedicatedThread.run(timeout: shutdownTimeout) {
@@ -125,7 +150,13 @@ public final class KafkaProducer: @unchecked Sendable {
     /// are already waiting.
     public func pollDeliveries(timeout: Duration) -> [DeliveryReport] {
         let waiting = context.state.withLock { !$0.reports.isEmpty }
-        rd_kafka_poll(rk, waiting ? 0 : timeout.kafkaMilliseconds)
+        if reportThreadDone != nil {
+            // The report thread serves them: wait for one, in steps of a millisecond, up to `timeout`.
+            let deadline = monotonicMs() + Int64(timeout.kafkaMilliseconds)
+            while !waiting && context.state.withLock({ $0.reports.isEmpty }) && monotonicMs() < deadline { usleep(1_000) }
+        } else {
+            rd_kafka_poll(rk, waiting ? 0 : timeout.kafkaMilliseconds)
+        }
         return context.state.withLock { state in
             let reports = state.reports
             state.reports = []

@@ -37,11 +37,13 @@ enum LogForwarding {
         logger.log(level: swiftLevel, "\(text)", metadata: metadata, source: "librdkafka")
     }
 
-    private static func monotonicMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
+}
+
+/// `CLOCK_MONOTONIC` in milliseconds (the same clock as the service's `WallClock.monotonicMs`).
+func monotonicMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
 /// Lets the first of a run of identical log lines through and counts the rest, once per `windowMs`.

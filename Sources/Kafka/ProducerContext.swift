@@ -13,6 +13,8 @@ final class ProducerContext: CallbackContext, @unchecked Sendable {
     }
 
     let state = Mutex(State())
+    /// Set to stop the report thread (``KafkaProducer`` with `servesReportsOnOwnThread`).
+    let stopReportThread = Atomic<Bool>(false)
 
     /// Tokens with this bit set belong to ``KafkaProducer/send(topic:key:value:)``.
     static let sendTokenBit: UInt64 = 1 << 63
@@ -45,7 +47,8 @@ let producerDeliveryCallback: @convention(c) (
         token: UInt64(UInt(bitPattern: m._private)),
         error: error,
         partition: m.partition,
-        offset: m.offset
+        offset: m.offset,
+        servedAtMs: monotonicMs()
     ))
 }
 

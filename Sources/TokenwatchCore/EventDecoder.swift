@@ -140,11 +140,16 @@ public struct EventDecoder: Sendable {
         }
         parser.skipSpace()
         if !parser.atEnd { throw .invalidJSON }
-        for field in [EventField.eventId, .ts, .userId, .inputTokens, .outputTokens] where seen & (1 << UInt32(Self.bitIndex(field))) == 0 {
-            throw .missingField(field)
+        // The common case checks one mask; only a dead letter looks for which field is missing.
+        if seen & Self.requiredMask != Self.requiredMask {
+            for field in Self.required where seen & (1 << UInt32(Self.bitIndex(field))) == 0 { throw .missingField(field) }
         }
         return event
     }
+
+    /// The fields every event must carry, in the order a dead letter names the first missing one.
+    private static let required: [EventField] = [.eventId, .ts, .userId, .inputTokens, .outputTokens]
+    private static let requiredMask: UInt32 = required.reduce(0) { $0 | 1 << UInt32(bitIndex($1)) }
 
     private static func bitIndex(_ f: EventField) -> Int {
         switch f {

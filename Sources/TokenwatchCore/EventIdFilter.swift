@@ -20,6 +20,9 @@ public struct EventIdFilter: Sendable {
     public private(set) var forgottenEarly = 0
     private var oldestKept = Int64.min
 
+    /// Bytes of its table (`Engine.stateFootprint`).
+    var footprintBytes: Int { slots.capacity * MemoryLayout<Slot>.stride + perBucket.capacity * 16 }
+
     public init(horizonMs: Int64, maxIds: Int) {
         self.horizonMs = max(horizonMs, 1)
         // Sixteen buckets per horizon: purges free memory in sixteenths.

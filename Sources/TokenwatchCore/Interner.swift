@@ -17,6 +17,9 @@ public struct Interner: Sendable {
     /// Number of distinct strings interned.
     public var count: Int { hashes.count }
 
+    /// Bytes of its arrays (`Engine.stateFootprint`).
+    var footprintBytes: Int { bytes.capacity + starts.capacity * 4 + hashes.capacity * 8 + table.capacity * 4 }
+
     /// The id of `key`, interning it when new; `isNew` tells which.
     @inlinable public mutating func intern(_ key: UnsafeRawBufferPointer) -> (id: UInt32, isNew: Bool) {
         internBytes(key)

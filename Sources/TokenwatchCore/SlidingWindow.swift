@@ -255,6 +255,15 @@ public struct SlidingWindow: Sendable {
 
     /// Number of stored (user, bucket) entries, for memory accounting.
     public var storedBuckets: Int { calendar.pairs }
+
+    /// Bytes of its arrays, nested ones included (`Engine.stateFootprint`).
+    var footprintBytes: Int {
+        let entry = MemoryLayout<Entry>.stride
+        let perUser = hot.capacity * entry + cold.capacity * 8 + previous.capacity * 16 + (tokens.capacity + events.capacity + outcomes.capacity) * 8
+        let lists = cold.reduce(0) { $0 + $1.capacity * entry }
+        return perUser + lists + active.capacity * 4 + activeIndex.capacity * 4 + changedUsers.capacity * 4 + isChangedUser.capacity
+            + calendar.footprintBytes
+    }
 }
 
 /// Bucket → the users with an entry in it, as a sliding array of buckets (no hashing per event).
@@ -268,6 +277,9 @@ struct BucketCalendar: Sendable {
 
     /// Buckets covered, from `base`.
     var slotCount: Int { slots.count - head }
+
+    /// Bytes of its arrays (`Engine.stateFootprint`).
+    var footprintBytes: Int { slots.capacity * 8 + slots.reduce(0) { $0 + $1.capacity * 4 } }
 
     mutating func append(_ user: UInt32, bucket b: Int64) {
         if slotCount == 0 {

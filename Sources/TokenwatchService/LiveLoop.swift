@@ -86,8 +86,10 @@ final class LiveLoop {
         consumerConfig["group.id"] = settings.groupId
         consumerConfig["auto.offset.reset"] = consumerConfig["auto.offset.reset"] ?? "earliest"
         consumer = try KafkaConsumer(configuration: consumerConfig, logger: logger)
-        let producer = try KafkaProducer(configuration: pipeline.kafkaConfiguration(), logger: logger)
-        outputs = OutputSender(producer: producer, logger: logger)
+        // Reports served on their own thread carry the acknowledgement's time (the alert-latency histograms).
+        let producer = try KafkaProducer(configuration: pipeline.kafkaConfiguration(), logger: logger, servesReportsOnOwnThread: true)
+        outputs = OutputSender(producer: producer, logger: logger, eventToAckBounds: LatencyHistogram.bounds(
+            after: Double(settings.engine.allowedLatenessMs) / 1000, coarseSeconds: Double(settings.engine.snapshotIntervalMs) / 1000))
         identity = try Self.identify(consumer: consumer, settings: settings, pipeline: pipeline)
         if let topic = settings.changelogTopic {
             // Compacted: only each chunk key's latest value is needed (see `ChangelogRecord`).

@@ -6,21 +6,36 @@ import Synchronization
 public struct LatencyHistogram: Sendable, Equatable {
     /// Upper bounds in seconds (Prometheus' `le`), `+Inf` implied.
     public static let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
-    private static let boundsMs: [Double] = bounds.map { $0 * 1000 }
 
+    /// This histogram's upper bounds in seconds.
+    public let bounds: [Double]
+    private let boundsMs: [Double]
     /// Observations per bucket (not cumulative); the last slot is above every bound.
-    public private(set) var counts: [Int] = Array(repeating: 0, count: LatencyHistogram.bounds.count + 1)
+    public private(set) var counts: [Int]
     public private(set) var sumMs: Int64 = 0
     public private(set) var count = 0
 
-    public init() {}
+    public init(bounds: [Double] = LatencyHistogram.bounds) {
+        self.bounds = bounds
+        boundsMs = bounds.map { $0 * 1000 }
+        counts = Array(repeating: 0, count: bounds.count + 1)
+    }
+
+    /// Bounds for a delay that is at least `offsetSeconds` by design (an alert's event time to its
+    /// acknowledgement is at least `allowed_lateness`): the same fine steps, past the offset, then the
+    /// offset plus `coarseSeconds` (a snapshot interval) and plus that and a second.
+    public static func bounds(after offsetSeconds: Double, coarseSeconds: Double) -> [Double] {
+        let fine = [0.0, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+        return (fine + [coarseSeconds, coarseSeconds + 1, 2 * coarseSeconds, 600, 3600]).map { offsetSeconds + $0 }
+            .reduce(into: [Double]()) { out, b in if b > (out.last ?? 0) { out.append(b) } }
+    }
 
     /// Adds one observation; negative values (clock skew between producer and us) count as zero.
     public mutating func observe(milliseconds: Int64) {
         let v = max(0, milliseconds)
         var i = 0
         let ms = Double(v)
-        while i < Self.boundsMs.count && ms > Self.boundsMs[i] { i += 1 }
+        while i < boundsMs.count && ms > boundsMs[i] { i += 1 }
         counts[i] += 1
         sumMs &+= v
         count += 1
@@ -205,7 +220,7 @@ public enum PrometheusText {
     }
 
     /// RSS from /proc/self/statm (Linux); nil elsewhere.
-    static func residentBytes() -> Int? {
+    public static func residentBytes() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
@@ -225,7 +240,7 @@ public enum PrometheusText {
         mutating func histogram(_ name: String, _ help: String, _ h: LatencyHistogram) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
             var cumulative = 0
-            for (i, bound) in LatencyHistogram.bounds.enumerated() {
+            for (i, bound) in h.bounds.enumerated() {
                 cumulative += h.counts[i]
                 sample(name + "_bucket", [("le", PrometheusText.number(bound))], Double(cumulative))
             }

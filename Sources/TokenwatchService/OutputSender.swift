@@ -38,14 +38,16 @@ struct OutputSender {
     /// Alerts: from the watermark passing their snapshot time to the broker's acknowledgement.
     private(set) var alertEmitToAck = LatencyHistogram()
     /// Alerts: from the event time of the behaviour they report to the acknowledgement (wall clock).
-    private(set) var alertEventToAck = LatencyHistogram()
+    private(set) var alertEventToAck: LatencyHistogram
 
     /// How long a record held back by an error that is not retriable waits before the next try.
     static let permanentRetryMs: Int64 = 5_000
 
-    init(producer: KafkaProducer, logger: Logger) {
+    /// `eventToAckBounds`: the buckets of `alertEventToAck`, which starts at `allowed_lateness` by design.
+    init(producer: KafkaProducer, logger: Logger, eventToAckBounds: [Double] = LatencyHistogram.bounds) {
         self.producer = producer
         self.logger = logger
+        alertEventToAck = LatencyHistogram(bounds: eventToAckBounds)
     }
 
     /// Outputs not yet acknowledged: in flight plus waiting.
@@ -91,8 +93,11 @@ struct OutputSender {
         for report in reports {
             guard let item = inFlight.removeValue(forKey: report.token) else { continue }
             if report.error == nil, let alert = item.alert {
-                alertEmitToAck.observe(milliseconds: WallClock.monotonicMs() - alert.emittedMs)
-                alertEventToAck.observe(milliseconds: WallClock.nowMs() - alert.eventTs)
+                // The report's own time: the producer serves reports on a thread of its own (LiveLoop), so
+                // it is when the acknowledgement came, not when this loop got round to reading it.
+                let ackedMonotonic = report.servedAtMs > 0 ? report.servedAtMs : WallClock.monotonicMs()
+                alertEmitToAck.observe(milliseconds: ackedMonotonic - alert.emittedMs)
+                alertEventToAck.observe(milliseconds: WallClock.nowMs() - (WallClock.monotonicMs() - ackedMonotonic) - alert.eventTs)
             }
             if let error = report.error {
                 if !error.isRetriable { noteBlocked(item, error, now: WallClock.monotonicMs()) }

@@ -26,6 +26,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokenmaxxing rules: on (every rule at its defaults) or off (none run).") var rules = "on"
     @Option(help: "Traffic: regular (uniform stream of regular users) or a simulate scenario such as mixed (users' own timelines over --span).")
     var scenario = "regular"
+    @Flag(help: "Every performance target in one table, each figure next to its reference measured in the same run (kcat, a Python json.loads loop); takes a few minutes.")
+    var targets = false
+    @Flag(help: ArgumentHelp("The engine's memory and checkpoint pause with --users (for --targets, in a child process).", visibility: .hidden))
+    var memoryProbe = false
 
     func validate() throws {
         if rules != "on" && rules != "off" { throw ValidationError("--rules must be on or off") }
@@ -35,51 +39,39 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if memoryProbe { return try MemoryProbe.run(events: events, users: users) }
+        if targets {
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-targets-\(getpid())").path
+            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            var targets = PerformanceTargets(scratch: scratch, executable: executable)
+            let rows = try targets.run()
+            print(PerformanceTargets.table(rows))
+            if !targets.notes.isEmpty { print("\n" + targets.notes.joined(separator: "\n")) }
+            return
+        }
         if let brokers { return try endToEnd(brokers: brokers) }
         guard let spanMs = DurationText.parse(span) else { throw ValidationError("--span is not a duration") }
         // Encode every message up front so only the engine is timed.
-        let (buffer, bounds) = try encodedTraffic(spanMs: spanMs)
-        let count = bounds.count
+        let traffic = scenario == "regular"
+            ? try BenchTraffic.regular(events: events, users: users, partitions: partitions, spanMs: spanMs, seed: seed)
+            : try BenchTraffic.population(scenario: scenario, events: events, users: users, partitions: partitions, spanMs: spanMs, seed: seed)
+        let count = traffic.count
         var configuration = EngineConfiguration()
         if rules == "off" { configuration.detection = configuration.detection.allDisabled }
-        print("bench: \(count) events, \(users) users, \(partitions) partitions, span \(span), scenario \(scenario), rules \(rules), \(buffer.count / max(count, 1)) bytes/event")
+        print("bench: \(count) events, \(users) users, \(partitions) partitions, span \(span), scenario \(scenario), rules \(rules), \(traffic.buffer.count / max(count, 1)) bytes/event")
         var best = Double.infinity
         var bestPerEvent = Double.infinity
         var lastFired: [String: Int] = [:]
         for round in 1...max(repeats, 1) {
-            var engine = Engine(configuration: configuration)
-            engine.assign(partitions: (0..<Int32(partitions)).map { $0 })
-            var offsets = Array(repeating: Int64(0), count: partitions)
-            var outputs = 0
-            var inSnapshots: UInt64 = 0  // time spent emitting snapshots (boards, boundary rules, alerts)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            buffer.withUnsafeBytes { all in
-                for (i, b) in bounds.enumerated() {
-                    let msg = UnsafeRawBufferPointer(rebasing: all[b.start..<(b.start + b.count)])
-                    engine.process(msg, partition: b.partition, offset: offsets[Int(b.partition)])
-                    offsets[Int(b.partition)] += 1
-                    if i & 4095 == 0 {
-                        let s0 = DispatchTime.now().uptimeNanoseconds
-                        engine.emitDueSnapshots()
-                        outputs += engine.takeOutputs().count
-                        inSnapshots += DispatchTime.now().uptimeNanoseconds - s0
-                    }
-                }
-            }
-            let s0 = DispatchTime.now().uptimeNanoseconds
-            engine.emitDueSnapshots()
-            outputs += engine.takeOutputs().count
-            let t1 = DispatchTime.now().uptimeNanoseconds
-            inSnapshots += t1 - s0
-            let seconds = Double(t1 - t0) / 1e9
-            let snapshotSeconds = Double(inSnapshots) / 1e9
-            best = min(best, seconds)
-            bestPerEvent = min(bestPerEvent, seconds - snapshotSeconds)
+            let r = BenchRound.run(traffic, configuration: configuration)
+            let engine = r.engine
+            best = min(best, r.seconds)
+            bestPerEvent = min(bestPerEvent, r.perEventSeconds)
             lastFired = engine.detector.counters.fired
             let fired = lastFired.values.reduce(0, +)
             print(String(format: "round %d: %.3f s, %.0f events/s; per-event path %.3f s (%.0f events/s), snapshots %.3f s; %d outputs, %d counted, %d duplicates, %d dead letters, %d alerts fired",
-                         round, seconds, Double(count) / seconds, seconds - snapshotSeconds, Double(count) / (seconds - snapshotSeconds),
-                         snapshotSeconds, outputs, engine.counters.counted,
+                         round, r.seconds, Double(count) / r.seconds, r.perEventSeconds, Double(count) / r.perEventSeconds,
+                         r.snapshotSeconds, r.outputs, engine.counters.counted,
                          engine.counters.duplicates, engine.counters.deadLetterTotal, fired))
             if checkpoint && round == max(repeats, 1) {
                 let c0 = DispatchTime.now().uptimeNanoseconds
@@ -98,49 +90,24 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// `--events` messages of the chosen traffic, encoded into one buffer, each with its place and partition.
-    func encodedTraffic(spanMs: Int64) throws -> (buffer: [UInt8], bounds: [(start: Int, count: Int, partition: Int32)]) {
-        var buffer: [UInt8] = []
-        var bounds: [(start: Int, count: Int, partition: Int32)] = []
-        buffer.reserveCapacity(events * 330)
-        var partitionOf: [String: Int32] = [:]
-        func add(_ key: String, _ value: [UInt8]) {
-            let p = partitionOf[key] ?? {
-                let v = Int32(Array(key.utf8).withUnsafeBytes { ByteHash.hash($0, seed: 42) } % UInt64(partitions))
-                partitionOf[key] = v
-                return v
-            }()
-            bounds.append((buffer.count, value.count, p))
-            buffer.append(contentsOf: value)
-        }
-        if scenario == "regular" {
-            var traffic = SyntheticTraffic(users: users, seed: seed)
-            let start: Int64 = 1_795_000_000_000
-            for i in 0..<events {
-                let (key, value) = traffic.next(ts: start + Int64(Double(spanMs) * Double(i) / Double(events)))
-                add(key, value)
-            }
-        } else {
-            let day: Int64 = 86_400_000
-            var population = try SyntheticPopulation(scenario: scenario, users: users, seed: seed, start: 1_793_577_600_000,
-                                                     days: Int((spanMs + day - 1) / day))
-            outer: while let batch = population.nextDay() {
-                for e in batch {
-                    if bounds.count >= events { break outer }
-                    let (key, value) = population.encode(e)
-                    add(key, value)
-                }
-            }
-        }
-        return (buffer, bounds)
-    }
-
     /// Runs the live pipeline (fresh group, fresh state) over a topic that already holds `--events`
     /// messages and reports the time from start until all of them were consumed and processed.
     func endToEnd(brokers: String) throws {
+        let run = try measureEndToEnd(brokers: brokers)
+        let status = run.status
+        print(String(format: "end to end: %d events in %.2f s from start (%.0f events/s), %.2f s from the first message (%.0f events/s); %d counted, %d dead letters; %d standbys, changelog %@, %d changelog writes of %.1f MB",
+                     status.consumed, run.total, Double(status.consumed) / run.total, run.afterFirst, Double(status.consumed) / run.afterFirst,
+                     status.counters.counted, status.counters.deadLetterTotal, standbys, changelog, status.changelogWrites,
+                     Double(status.changelogBytes ?? 0) / 1e6))
+        if takeover { try timeTakeovers(brokers: brokers, group: run.group, scratch: run.scratch) }
+        try? FileManager.default.removeItem(atPath: run.scratch)
+    }
+
+    /// The live pipeline from start until `--events` messages were consumed and processed: seconds from
+    /// start and from its first message, and its status then.
+    func measureEndToEnd(brokers: String) throws -> (total: Double, afterFirst: Double, status: PipelineStatus, group: String, scratch: String) {
         let group = "tokenwatch-bench-\(getpid())"
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-bench-\(getpid())").path
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let first = BenchInstance(settings: try benchSettings(brokers: brokers, group: group, state: scratch + "/0"))
         var others: [BenchInstance] = []
@@ -159,13 +126,7 @@ struct Bench: ParsableCommand {
         let status = first.pipeline.status
         first.stop()
         for standby in others { standby.stop() }
-        let total = Double(t1 - t0) / 1e9
-        let afterFirst = Double(t1 - max(firstAt, t0)) / 1e9
-        print(String(format: "end to end: %d events in %.2f s from start (%.0f events/s), %.2f s from the first message (%.0f events/s); %d counted, %d dead letters; %d standbys, changelog %@, %d changelog writes of %.1f MB",
-                     status.consumed, total, Double(status.consumed) / total, afterFirst, Double(status.consumed) / afterFirst,
-                     status.counters.counted, status.counters.deadLetterTotal, standbys, changelog, status.changelogWrites,
-                     Double(status.changelogBytes ?? 0) / 1e6))
-        if takeover { try timeTakeovers(brokers: brokers, group: group, scratch: scratch) }
+        return (Double(t1 - t0) / 1e9, Double(t1 - max(firstAt, t0)) / 1e9, status, group, scratch)
     }
 
     /// A fresh instance of the group takes over from the changelog the stopped one left; then a fresh

@@ -24,6 +24,8 @@ struct Loadgen: ParsableCommand {
     @Option(help: "Write the ground truth (user → persona) as JSON here.") var labels: String?
     @Option(help: "Event time of the first event (RFC 3339 or epoch ms); default: the wall clock at each event (regular), or now minus --span (other scenarios).") var start: String?
     @Option(help: "Event-time span the events cover when --start is given, or the simulated span of a persona scenario (e.g. 6h, 7d).") var span = "1h"
+    @Flag(help: "Persona scenarios: hold each event until the wall clock reaches its event time, so the part of --start/--span still ahead is produced as it happens (what alert latency is measured on).")
+    var realtime = false
 
     func validate() throws {
         if scenario == "regular" {
@@ -35,6 +37,7 @@ struct Loadgen: ParsableCommand {
             throw ValidationError("unknown scenario '\(scenario)' (available: regular, \(SyntheticPopulation.scenarios.joined(separator: ", ")))")
         }
         if DurationText.parse(span) == nil { throw ValidationError("--span '\(span)' is not a duration") }
+        if realtime && scenario == "regular" { throw ValidationError("--realtime is for persona scenarios; regular events without --start already carry the wall clock") }
     }
 
     func run() throws {
@@ -91,6 +94,7 @@ struct Loadgen: ParsableCommand {
             outer: while let batch = population.nextDay() {
                 for e in batch {
                     if sent >= limit || e.ts >= endMs { break outer }
+                    if realtime { waitForWallClock(e.ts) }
                     let (key, value) = population.encode(e)
                     try send(key, value)
                 }
@@ -105,6 +109,15 @@ struct Loadgen: ParsableCommand {
         let seconds = Double(WallClock.monotonicMs() - began) / 1000
         logger.info("loadgen done", metadata: ["scenario": "\(scenario)", "events": "\(sent)", "failed": "\(failed)", "seconds": "\(seconds)"])
         if failed > 0 { throw Exit.runtime }
+    }
+}
+
+/// Sleeps until the wall clock reaches `eventTime` (epoch ms).
+private func waitForWallClock(_ eventTime: Int64) {
+    while true {
+        let ahead = eventTime - WallClock.nowMs()
+        if ahead <= 0 { return }
+        usleep(UInt32(min(ahead, 1_000) * 1_000))
     }
 }
 

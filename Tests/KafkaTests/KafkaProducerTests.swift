@@ -134,3 +134,34 @@ struct KafkaProducerTests {
         #expect(producer.outstanding >= 5)
     }
 }
+
+@Suite("KafkaProducer serving reports on its own thread")
+struct KafkaProducerReportThreadTests {
+    @Test("acknowledgements are served while the owner never polls; each report carries when it was served")
+    func reportsServedWithoutTheOwnerPolling() async throws {
+        let (logger, _) = makeLogger("report-thread")
+        let cluster = try MockCluster(logger: logger)
+        try cluster.createTopic("served", partitions: 2)
+        let bootstrap = cluster.bootstrapServers
+        let outcome = try await onThread { () throws -> (served: Bool, reports: [DeliveryReport], before: Int64, after: Int64) in
+            let producer = try KafkaProducer(configuration: fastProducerSettings(bootstrap), logger: logger, servesReportsOnOwnThread: true)
+            let before = monotonicNowMs()
+            for i in 0..<50 { try producer.produce(topic: "served", key: Array("k\(i)".utf8), value: Array("v\(i)".utf8), token: UInt64(i)) }
+            // `outstanding` counts reports not yet served too: it reaches 0 only if another thread serves them.
+            let served = waitUntil(timeout: .seconds(20)) { producer.outstanding == 0 }
+            let after = monotonicNowMs()
+            return (served, producer.pollDeliveries(timeout: .zero), before, after)
+        }
+        #expect(outcome.served)
+        #expect(outcome.reports.map(\.token).sorted() == (0..<50).map { UInt64($0) })
+        #expect(outcome.reports.allSatisfy { $0.error == nil })
+        #expect(outcome.reports.allSatisfy { $0.servedAtMs >= outcome.before && $0.servedAtMs <= outcome.after })
+    }
+}
+
+/// `CLOCK_MONOTONIC` in ms, the clock of `DeliveryReport.servedAtMs`.
+func monotonicNowMs() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,5 +1,7 @@
 import Foundation
 import Kafka
+import Logging
+import Synchronization
 import Testing
 import TokenwatchCore
 @testable import TokenwatchService
@@ -28,6 +30,10 @@ struct FaultTests {
         return cluster
     }
 
+    /// What the daemons said (info and above), shown when boards differ: a rare failure here has to be
+    /// explained from one CI run's output.
+    let daemonLog = DaemonLog()
+
     /// A live pipeline on `cluster` (quick reconnects, checkpoints every 500 ms), not yet running.
     func pipeline(_ cluster: MockCluster, group: String, stateDirectory: String, librdkafka extra: [String: String] = [:]) -> Pipeline {
         var settings = PipelineSettings(brokers: cluster.bootstrapServers, groupId: group, inputTopic: "ai-usage",
@@ -36,7 +42,7 @@ struct FaultTests {
                                         librdkafka: ["reconnect.backoff.max.ms": "500", "retry.backoff.ms": "100"].merging(extra) { $1 },
                                         engine: testEngineConfiguration(), stateDirectory: stateDirectory)
         settings.checkpointIntervalMs = 500
-        return Pipeline(settings: settings, logger: quietLogger())
+        return Pipeline(settings: settings, logger: daemonLog.logger(label: stateDirectory.split(separator: "/").last.map(String.init) ?? "daemon"))
     }
 
     @Test func brokerDownAndProduceErrorsLoseNothingAndCountNothingTwice() async throws {
@@ -101,6 +107,9 @@ struct FaultTests {
         #expect(differing.isEmpty, "boards whose content differs from the replay's: \(differing)")
         #expect(byKey.count == expected.count)
         #expect(expected.count > 100)
+        if !(missing.isEmpty && extra.isEmpty && differing.isEmpty) {
+            Issue.record("what the daemons said:\n\(daemonLog.text)")
+        }
     }
 
     @Test("a broker restarted while a second instance joins (the election rebalances): boards exact afterwards")
@@ -141,5 +150,37 @@ struct FaultTests {
         try await runFirst.value
         try await runSecond.value
         try expectBoardsEqualReplay(cluster: cluster, directory: dir)
+    }
+}
+
+/// Log lines of the daemons under test, in memory, with their wall-clock time and source.
+final class DaemonLog: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    func logger(label: String) -> Logger {
+        var logger = Logger(label: label) { [self] label in Handler(label: label, log: self) }
+        logger.logLevel = .info
+        return logger
+    }
+
+    fileprivate func append(_ line: String) { lines.withLock { $0.append(line) } }
+
+    private struct Handler: LogHandler {
+        let label: String
+        let log: DaemonLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            log.append("\(WallClock.nowMs()) \(label) [\(event.level)] \(event.message) \(fields.joined(separator: " "))")
+        }
     }
 }

@@ -71,6 +71,24 @@ struct MetricsTests {
         #expect(samples.value("tokenwatch_processing_latency_seconds_sum") == 1_004.943)
     }
 
+    @Test("an alert's event-to-ack histogram starts at allowed_lateness: fine buckets past it, then one snapshot interval and a second more")
+    func eventToAckBucketsStartAtTheLateness() throws {
+        let bounds = LatencyHistogram.bounds(after: 300, coarseSeconds: 60)
+        #expect(bounds.first == 300)
+        #expect(bounds.contains(301) && bounds.contains(360) && bounds.contains(361))
+        #expect(zip(bounds, bounds.dropFirst()).allSatisfy { $0 < $1 })
+        var status = PipelineStatus()
+        status.alertEventToAck = LatencyHistogram(bounds: bounds)
+        status.alertEventToAck.observe(milliseconds: 300_400)  // acknowledged 0.4 s after the lateness allowance
+        status.alertEventToAck.observe(milliseconds: 365_000)  // past allowance + interval + 1 s
+        let samples = try parsePrometheus(PrometheusText.render(status: status, counters: ServiceCounters()))
+        #expect(samples.value("tokenwatch_alert_event_to_ack_seconds_bucket", ["le": "300.25"]) == 0)
+        #expect(samples.value("tokenwatch_alert_event_to_ack_seconds_bucket", ["le": "300.5"]) == 1)
+        #expect(samples.value("tokenwatch_alert_event_to_ack_seconds_bucket", ["le": "361"]) == 1)
+        #expect(samples.value("tokenwatch_alert_event_to_ack_seconds_bucket", ["le": "+Inf"]) == 2)
+        #expect(samples.filter { $0.name == "tokenwatch_alert_event_to_ack_seconds_bucket" }.count == bounds.count + 1)
+    }
+
     @Test("a fresh status renders too (no watermark, no checkpoint yet)")
     func empty() throws {
         let samples = try parsePrometheus(PrometheusText.render(status: PipelineStatus(), counters: ServiceCounters()))

@@ -16,6 +16,9 @@ struct WeekBook: Sendable {
 
     init(cutoff: Int64) { self.cutoff = cutoff }
 
+    /// Bytes of its arrays (`Engine.stateFootprint`).
+    var footprintBytes: Int { (tokens.capacity + lateTokens.capacity) * 8 + (events.capacity + outcomes.capacity + lateOutcomes.capacity + active.capacity) * 4 }
+
     @inline(__always) mutating func add(user: UInt32, tokens t: Int64, outcomes o: UInt32, late: Bool) {
         let u = Int(user)
         if events.count <= u {
