@@ -54,7 +54,7 @@ def read(path):
 before, after = read(sys.argv[1]), read(sys.argv[2])
 # Each histogram over the live part only: the buckets' growth since the backfill was consumed.
 for name in ('tokenwatch_alert_emit_to_ack_seconds', 'tokenwatch_alert_event_to_ack_seconds',
-             'tokenwatch_batch_duration_seconds', 'tokenwatch_processing_latency_seconds', 'tokenwatch_checkpoint_pause_seconds'):
+             'tokenwatch_batch_duration_seconds', 'tokenwatch_snapshot_duration_seconds', 'tokenwatch_processing_latency_seconds', 'tokenwatch_checkpoint_pause_seconds'):
     if name not in after: continue
     buckets = [(le, a - b) for (le, a), (_, b) in zip(after[name], before.get(name, [(le, 0) for le, _ in after[name]]))]
     total = buckets[-1][1]

@@ -47,6 +47,8 @@ final class LiveLoop {
     private var alertsByRule: [String: Int] = [:]
     private var processingLatency = LatencyHistogram()
     private var batchDuration = LatencyHistogram()
+    /// Time to emit the snapshot times one batch made due (boards, boundary rules, alerts), when any.
+    private var snapshotDuration = LatencyHistogram()
     private var lag: [Int32: Int64] = [:]
     private var lastLagAt: Int64 = 0
     private var catchingUp: Bool
@@ -413,7 +415,9 @@ final class LiveLoop {
             allQuietSince = nil
         }
         let watermarkSeenAt = WallClock.monotonicMs()  // the batch that moved the watermark has just been counted
-        engine.emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvance)
+        if engine.emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvance) > 0 {
+            snapshotDuration.observe(milliseconds: WallClock.monotonicMs() - watermarkSeenAt)
+        }
         publish(engine.takeOutputs(), emittedAtMs: watermarkSeenAt)
     }
 
@@ -462,6 +466,7 @@ final class LiveLoop {
             $0.alertsByRule = alertsByRule
             $0.processingLatency = processingLatency
             $0.batchDuration = batchDuration
+            $0.snapshotDuration = snapshotDuration
             $0.lag = lag
             $0.trackedUsers = engine.trackedUsers
             $0.attribution = engine.attribution

@@ -148,6 +148,9 @@ public enum PrometheusText {
                       "Kafka message timestamp to the end of its batch's processing, sampled once per batch (its last message).",
                       s.processingLatency)
         out.histogram("tokenwatch_batch_duration_seconds", "Time the engine spent on one consumed batch.", s.batchDuration)
+        out.histogram("tokenwatch_snapshot_duration_seconds",
+                      "Time to emit the snapshot times one batch made due (boards, boundary rules, alerts), when it made any.",
+                      s.snapshotDuration)
         out.histogram("tokenwatch_alert_emit_to_ack_seconds",
                       "Alerts: from the watermark passing their snapshot time to the broker acknowledging them.", s.alertEmitToAck)
         out.histogram("tokenwatch_alert_event_to_ack_seconds",

@@ -102,6 +102,7 @@ public struct PipelineStatus: Sendable {
     public var alertEventToAck = LatencyHistogram()
     /// Time the engine spent on each batch.
     public var batchDuration = LatencyHistogram()
+    public var snapshotDuration = LatencyHistogram()
     /// Distinct users the engine holds, and per window the users active in it (last snapshot).
     public var trackedUsers = 0
     /// The input topic and partition of each engine partition id (`lag` is keyed by id).
