@@ -108,6 +108,11 @@ public struct ShardedEngine: Sendable {
         }
     }
 
+    /// Per partition of every shard, the newest event time counted (`Int64.min`: none yet).
+    public var partitionNewest: [Int32: Int64] {
+        shards.reduce(into: [:]) { all, shard in all.merge(shard.partitionNewest) { a, _ in a } }
+    }
+
     /// The watermark over every shard's partitions (see `Engine.currentWatermark`).
     public func currentWatermark(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int64? {
         var newest: [(id: Int32, newestTs: Int64)] = []

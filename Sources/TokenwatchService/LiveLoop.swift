@@ -468,6 +468,7 @@ final class LiveLoop {
             $0.batchDuration = batchDuration
             $0.snapshotDuration = snapshotDuration
             $0.lag = lag
+            $0.partitionNewest = engine.partitionNewest.filter { assigned.contains($0.key) && $0.value != .min }
             $0.trackedUsers = engine.trackedUsers
             $0.attribution = engine.attribution
             $0.metricSeries = engine.metricSeries

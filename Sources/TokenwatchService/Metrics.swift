@@ -133,6 +133,9 @@ public enum PrometheusText {
         out.metric("tokenwatch_consumer_lag_messages", .gauge,
                    "Per assigned partition: high watermark (librdkafka's last fetch) minus the next offset to process.",
                    s.lag.sorted { $0.key < $1.key }.map { (lagLabels(s, $0.key), Double($0.value)) })
+        out.metric("tokenwatch_partition_event_time_delay_seconds", .gauge,
+                   "Per assigned partition: wall clock minus the newest event time counted from it (the watermark, less engine.allowed_lateness, follows the largest of a partition not idle).",
+                   s.partitionNewest.sorted { $0.key < $1.key }.map { (lagLabels(s, $0.key), Double(nowMs - $0.value) / 1000) })
         out.metric("tokenwatch_assigned_partitions", .gauge, "Input partitions assigned to this instance.", [([], Double(s.assigned.count))])
         if let w = s.watermark {
             out.metric("tokenwatch_watermark_timestamp_seconds", .gauge, "The engine watermark (event time), epoch seconds.",

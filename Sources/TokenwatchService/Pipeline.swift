@@ -94,6 +94,8 @@ public struct PipelineStatus: Sendable {
     public var latestBoards: [String: [UInt8]] = [:]
     /// Per assigned partition: high watermark (as librdkafka last saw it) − next offset to process.
     public var lag: [Int32: Int64] = [:]
+    /// Per assigned partition, the newest event time counted from it (the watermark follows the oldest).
+    public var partitionNewest: [Int32: Int64] = [:]
     /// Kafka timestamp → end of processing, sampled once per batch (its last message).
     public var processingLatency = LatencyHistogram()
     /// Alerts: watermark past their snapshot time → acknowledged by the broker.

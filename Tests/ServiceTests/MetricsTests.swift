@@ -14,6 +14,7 @@ struct MetricsTests {
         s.watermark = 1_795_555_200_000
         s.lastSnapshotAt = 1_795_555_140_000
         s.lag = [0: 10, 3: 0]
+        s.partitionNewest = [0: 1_795_555_260_000, 3: 1_795_555_205_000]
         s.assigned = [0, 3]
         s.inFlight = 7
         s.trackedUsers = 42
@@ -48,6 +49,9 @@ struct MetricsTests {
         #expect(samples.value("tokenwatch_dead_letters_total", ["reason": "weird \"reason\"\\\n"]) == 1)
         #expect(samples.value("tokenwatch_consumer_lag_messages", ["partition": "0"]) == 10)
         #expect(samples.value("tokenwatch_watermark_delay_seconds") == 65)
+        // The partition holding the watermark back shows: 60 s behind the wall clock, the other 5 s.
+        #expect(samples.value("tokenwatch_partition_event_time_delay_seconds", ["partition": "0"]) == 5)
+        #expect(samples.value("tokenwatch_partition_event_time_delay_seconds", ["partition": "3"]) == 60)
         #expect(samples.value("tokenwatch_checkpoint_age_seconds") == 75)
         #expect(samples.value("tokenwatch_outputs_in_flight") == 7)
         #expect(samples.value("tokenwatch_tracked_users") == 42)
