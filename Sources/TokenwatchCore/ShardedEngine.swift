@@ -115,10 +115,8 @@ public struct ShardedEngine: Sendable {
 
     /// The watermark over every shard's partitions (see `Engine.currentWatermark`).
     public func currentWatermark(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int64? {
-        var newest: [(id: Int32, newestTs: Int64)] = []
-        for s in shards { newest.append(contentsOf: s.partitionNewest.map { ($0.key, $0.value) }) }
-        return Engine.watermark(newest, idle: idle, quietAdvanceMs: quietAdvanceMs,
-                                allowedLatenessMs: configuration.allowedLatenessMs)
+        Engine.watermark(partitionNewest.map { ($0.key, $0.value) }, idle: idle, quietAdvanceMs: quietAdvanceMs,
+                         allowedLatenessMs: configuration.allowedLatenessMs)
     }
 
     /// Emits every snapshot whose time the watermark has passed. Returns how many times were emitted.
