@@ -103,7 +103,7 @@ struct BinaryReader {
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     /// The file does not start with the checkpoint magic.
     case notACheckpoint
-    /// Written by another format version (older versions are not read; the engine starts empty).
+    /// Written by a format version this build does not read (`readableCheckpointVersions`).
     case unsupportedVersion(UInt32)
     /// Written with other settings that shape the state; names them, comma-separated, as
     /// `Engine.reconfigure` does (`windows`, `snapshot_interval`, `allowed_lateness`,
@@ -242,7 +242,9 @@ extension Engine {
     ///    each user's usual share of a week in the sprint window (`leaderboard_sprint`); each user's human and
     ///    agent time, halved each day (optional telemetry); the days with a long memoryless stretch.
     /// 7: the OTLP ingest state (attribution per tool, unattributed de-duplication, metric series' last readings).
-    static let checkpointVersion: UInt32 = 7
+    /// 8: a released user id is written as an empty name (user ids are never empty); 7 is read as it is.
+    static let checkpointVersion: UInt32 = 8
+    static let readableCheckpointVersions: ClosedRange<UInt32> = 7...8
     /// Magic (4), version (u32), body length (u64), XXH64 of the body (u64).
     static let checkpointHeaderCount = 24
     /// Partition ids a checkpoint may hold (the partition table has a slot per id up to the largest).
@@ -339,7 +341,7 @@ extension Engine {
         guard bytes[0..<magic.count].elementsEqual(magic) else { throw .notACheckpoint }
         var r = BinaryReader(bytes: bytes, i: magic.count)
         guard let version = try? r.u32() else { throw .corrupt }
-        guard version == checkpointVersion else { throw .unsupportedVersion(version) }
+        guard readableCheckpointVersions.contains(version) else { throw .unsupportedVersion(version) }
         guard let length = try? r.u64(), let checksum = try? r.u64() else { throw .corrupt }
         let header = checkpointHeaderCount
         guard length == UInt64(bytes.count - header) else { throw .corrupt }
@@ -401,8 +403,13 @@ extension Engine {
         userIsService.reserveCapacity(userCount)
         for _ in 0..<userCount {
             let name = try r.stringBytes()
+            if name.isEmpty {  // a released id (version 8)
+                users.appendFree()
+                userIsService.append(false)
+                continue
+            }
             let isService = try name.withUnsafeBytes { raw in
-                guard users.intern(raw).isNew else { throw Corrupt() }  // a user twice would shift every id
+                guard users.append(raw) else { throw Corrupt() }  // a user twice would shift every id
                 return servicePatterns.contains { $0.matches(raw) }
             }
             userIsService.append(isService)
@@ -443,6 +450,11 @@ extension Engine {
         forwardedPending = try Self.readPending(&r, users: userCount, teams: teamCount)
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
+        known.tracksVacated = true
+        for i in windows.indices {
+            windows[i].tracksVacated = true
+            unreported[i].tracksVacated = true
+        }
         unreported = try configuration.windows.map { try SlidingWindow(spec: $0, readingSparse: &r, users: userCount, teams: teamCount) }
         let last = try r.time()
         lastSnapshotAt = last == Int64.min ? nil : last

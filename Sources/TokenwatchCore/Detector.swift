@@ -78,6 +78,9 @@ public struct Detector: Sendable {
     var changed = false
     /// Users whose flags or suspicion `step` may have changed, until the engine takes them (its boards' ranking).
     var changedUsers: [UInt32] = []
+    /// Users whose alert resolved, whose persistence was dropped or whose week book closed at this
+    /// snapshot: if that was all that held them, their ids can be released (`Engine.releaseVacatedUsers`).
+    var letGo: [UInt32] = []
     public internal(set) var counters = DetectionCounters()
 
     init(configuration: DetectionConfiguration, snapshotIntervalMs: Int64) {
@@ -314,6 +317,7 @@ public struct Detector: Sendable {
         // 3. Weekly rules, once per cutoff.
         while let book = weeks.first, book.cutoff <= asOf {
             weeks.removeFirst()
+            letGo += book.active
             lastCutoffEvaluated = max(lastCutoffEvaluated, book.cutoff)
             let order = book.active.sorted(by: users.less)
             let bunching = mandate.enabled ? mandate.bunching(peerReferences[PeerSample.week]) : nil
@@ -349,6 +353,7 @@ public struct Detector: Sendable {
             resolved.sort { a, b in a.rule != b.rule ? a.rule < b.rule : users.less(a.user, b.user) }
             for a in resolved {
                 open[Self.key(a.user, a.rule)] = nil
+                letGo.append(a.user)
                 signals[Int(a.user)].open &= ~(1 << UInt8(a.rule.index))
                 touched.append(a.user)
                 counters.resolved += 1
@@ -510,11 +515,15 @@ public struct Detector: Sendable {
         let day: Int64 = 86_400_000
         let oldestDay = floorDiv(asOf, day) - Int64(Escalation.span)
         let oldestWeek = floorDiv(configuration.cutoff(after: asOf - 1), 7 * day) - Int64(Escalation.span)
+        var dropped: [UInt32] = []
         persistence = persistence.filter { key, value in
             let rule = RuleKind.byIndex[Int(key & 0xFF)]
             let weekly = rule == .leaderboardSprint || rule == .mandateMinimum
-            return value.period > (weekly ? oldestWeek : oldestDay)
+            let keep = value.period > (weekly ? oldestWeek : oldestDay)
+            if !keep { dropped.append(UInt32(truncatingIfNeeded: key >> 8)) }
+            return keep
         }
+        letGo += dropped
     }
 
     // MARK: - Suspicion and flags

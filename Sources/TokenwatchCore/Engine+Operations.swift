@@ -56,7 +56,7 @@ extension Engine {
         detector.reconfigure(new.detection)
         if old.serviceAccountPatterns != new.serviceAccountPatterns {
             servicePatterns = new.serviceAccountPatterns.map(GlobPattern.init)
-            for u in 0..<users.count {
+            for u in 0..<users.count where !users.isFree(UInt32(u)) {
                 let name = users.string(UInt32(u))
                 userIsService[u] = servicePatterns.contains { $0.matches(name) }
             }
@@ -65,7 +65,7 @@ extension Engine {
     }
 
     /// Distinct users the engine holds an id and counters for.
-    public var trackedUsers: Int { users.count }
+    public var trackedUsers: Int { users.liveCount }
 
     /// Per window (configuration order): users with events in its range as of the last snapshot.
     public var activeUsersPerWindow: [(window: String, users: Int)] { windows.map { ($0.spec.name, $0.active.count) } }

@@ -52,6 +52,8 @@ public struct EngineCounters: Sendable, Equatable {
     public var alreadyProcessed = 0
     /// Valid events whose message key was not their `user_id` (since this engine started; not checkpointed).
     public var unkeyed = 0
+    /// Ids given back by users silent longer than the known-users window (since start; not checkpointed).
+    public var releasedUsers = 0
     public var deadLetterTotal: Int { deadLetters.values.reduce(0, +) }
 }
 
@@ -161,6 +163,11 @@ public struct Engine: Sendable {
         let day: Int64 = 86_400_000
         let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
         known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: Self.knownStepMs(configuration.windows)))
+        known.tracksVacated = true
+        for i in windows.indices {
+            windows[i].tracksVacated = true
+            unreported[i].tracksVacated = true
+        }
         cachedBoards = Array(repeating: [], count: configuration.windows.count)
         cachedPartials = Array(repeating: nil, count: configuration.windows.count)
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
@@ -434,6 +441,10 @@ public struct Engine: Sendable {
 
     private mutating func registerUser(_ id: UInt32) {
         let isService = users.withBytes(id) { name in name.withUnsafeBytes { raw in servicePatterns.contains { $0.matches(raw) } } }
+        if Int(id) < userIsService.count {  // a released id handed out again: its slots were reset
+            userIsService[Int(id)] = isService
+            return
+        }
         userIsService.append(isService)
         suspicion.append(0)
         detector.ensureUser(id)
@@ -617,6 +628,7 @@ public struct Engine: Sendable {
         counters.snapshots += 1
         // A metric series silent for the dedup horizon has ended (a session, an install): its memory goes.
         ingest.metricDeltas.forget(before: asOf - configuration.dedupHorizonMs)
+        releaseVacatedUsers()
     }
 
     /// Appends the boards of one snapshot time (every window's, merged) to `records`, through the privacy

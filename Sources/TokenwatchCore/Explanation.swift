@@ -97,7 +97,7 @@ extension Engine {
     /// (two SHA-256 each): meant for a person asking about one name, not for a hot path.
     public func person(ofPseudonym pseudonym: String) -> String? {
         guard let key = configuration.privacy.pseudonymKey, pseudonym.hasPrefix("p-"), pseudonym.count == 18 else { return nil }
-        for u in 0..<users.count {
+        for u in 0..<users.count where !users.isFree(UInt32(u)) {
             let name = users.string(UInt32(u))
             if BoardPrivacy.pseudonym(name, key: key) == pseudonym { return name }
         }

@@ -230,6 +230,7 @@ public struct ShardedEngine: Sendable {
             total.duplicates += c.duplicates
             total.alreadyProcessed += c.alreadyProcessed
             total.unkeyed += c.unkeyed
+            total.releasedUsers += c.releasedUsers
             for (reason, n) in c.deadLetters { total.deadLetters[reason, default: 0] += n }
         }
         total.snapshots = snapshots

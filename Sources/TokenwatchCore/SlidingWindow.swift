@@ -57,6 +57,10 @@ public struct SlidingWindow: Sendable {
     /// Users whose totals or team may have changed since `clearChangedUsers()`, each once (`isChangedUser`).
     private(set) var changedUsers: [UInt32] = []
     private(set) var isChangedUser: [Bool] = []
+    /// Whether `vacated` is kept (the engine's windows: who may give their id back).
+    var tracksVacated = false
+    /// Users whose last stored bucket left the range since `takeVacated()`.
+    var vacated: [UInt32] = []
 
     public init(spec: WindowSpec, end: Int64 = Int64.min / 4) {
         self.spec = spec
@@ -206,6 +210,7 @@ public struct SlidingWindow: Sendable {
                         cold[u].remove(at: coldIndex)
                         if cold[u].isEmpty { cold[u] = [] }  // frees the storage of idle users
                     }
+                    if tracksVacated && hot[u].isNone && cold[u].isEmpty { vacated.append(user) }
                 }
             }
         }

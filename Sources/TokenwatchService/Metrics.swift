@@ -161,6 +161,9 @@ public enum PrometheusText {
                       s.alertEventToAck)
         out.metric("tokenwatch_tracked_users", .gauge, "Distinct users the engine holds an id and counters for.",
                    [([], Double(s.trackedUsers))])
+        out.metric("tokenwatch_users_released_total", .counter,
+                   "Users whose id and counters were freed after a silence longer than the known-users window (since start).",
+                   [([], Double(s.counters.releasedUsers))])
         out.metric("tokenwatch_window_active_users", .gauge, "Users with events in the window's range as of the last snapshot.",
                    s.activeUsers.map { ([("window", $0.window)], Double($0.users)) })
     }

@@ -10,6 +10,7 @@ struct MetricsTests {
         s.consumed = 1_234
         s.counters.counted = 1_000
         s.counters.duplicates = 34
+        s.counters.releasedUsers = 17
         s.counters.deadLetters = ["missing_field:user_id": 3, "late": 2, "weird \"reason\"\\\n": 1]
         s.watermark = 1_795_555_200_000
         s.lastSnapshotAt = 1_795_555_140_000
@@ -55,6 +56,7 @@ struct MetricsTests {
         #expect(samples.value("tokenwatch_checkpoint_age_seconds") == 75)
         #expect(samples.value("tokenwatch_outputs_in_flight") == 7)
         #expect(samples.value("tokenwatch_tracked_users") == 42)
+        #expect(samples.value("tokenwatch_users_released_total") == 17)
         #expect(samples.value("tokenwatch_window_active_users", ["window": "24h"]) == 40)
         #expect(samples.value("tokenwatch_alerts_total", ["rule": "machine_cadence"]) == 2)
         #expect(samples.value("tokenwatch_alert_emit_to_ack_seconds_bucket", ["le": "0.025"]) == 1)

@@ -2,7 +2,7 @@ import Testing
 @testable import TokenwatchCore
 
 /// What the tests drive: one engine, or one spread over shards.
-private protocol Pipeline {
+protocol TestPipeline {
     mutating func assign(partitions ids: [Int32])
     mutating func process(_ payload: UnsafeRawBufferPointer, partition: Int32, offset: Int64, receivedAtMs: Int64,
                           referenceTimeMs: Int64?, checkingKey key: UnsafeRawBufferPointer?) -> ProcessResult
@@ -11,10 +11,10 @@ private protocol Pipeline {
     /// Checkpoints and restores itself (a restart).
     mutating func restart() throws
 }
-extension Engine: Pipeline {
+extension Engine: TestPipeline {
     mutating func restart() throws { self = try Engine(configuration: configuration, restoring: checkpoint()) }
 }
-extension ShardedEngine: Pipeline {
+extension ShardedEngine: TestPipeline {
     mutating func restart() throws {
         self = try ShardedEngine(configuration: configuration, shards: shards.count, keyedPartitions: keyedPartitions,
                                  restoring: checkpoint())
@@ -69,7 +69,7 @@ struct ShardedEngineTests {
     }
 
     /// Feeds `messages` in per-partition order, partitions interleaved at random, snapshots as it goes.
-    fileprivate static func run<P: Pipeline>(_ engine: inout P, _ messages: [Message], interleave: UInt64,
+    static func run<P: TestPipeline>(_ engine: inout P, _ messages: [Message], interleave: UInt64,
                                              restartEvery: Int? = nil) throws -> [OutputRecord] {
         var queues = Array(repeating: [Message](), count: Int(partitions))
         for m in messages { queues[Int(m.partition)].append(m) }
