@@ -86,6 +86,20 @@ final class ConsumerCore: @unchecked Sendable {
     }
 }
 
+/// The result of an asynchronous commit (`commitAsync`): failures are logged, per partition too.
+let consumerCommitCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { _, err, offsets, opaque in
+    guard let opaque else { return }
+    let context = Unmanaged<ConsumerContext>.fromOpaque(opaque).takeUnretainedValue()
+    // _NO_OFFSET: nothing to commit. Otherwise the first error, the request's or a partition's.
+    var failure: KafkaError? = err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET ? nil : KafkaError(err)
+    if failure == nil, let offsets {
+        do throws(KafkaError) { try PartitionList.checkErrors(offsets, "commit") } catch { failure = error }
+    }
+    if let failure { context.logger.warning("offset commit failed", metadata: ["error": "\(failure)"]) }
+}
+
 /// The rebalance callback: applies the new assignment (eager or cooperative) and records the event.
 let consumerRebalanceCallback: @convention(c) (
     OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?

@@ -51,6 +51,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         ])
         context.install(on: conf)
         rd_kafka_conf_set_rebalance_cb(conf, consumerRebalanceCallback)
+        rd_kafka_conf_set_offset_commit_cb(conf, consumerCommitCallback)
         let rk = try KafkaConfiguration.newHandle(RD_KAFKA_CONSUMER, conf: conf)
 
         // One queue for everything: logs go to the main queue, and the main queue is forwarded to the
@@ -210,6 +211,17 @@ public final class KafkaConsumer: @unchecked Sendable {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_commit(core.rk, list, 0), "commit")
         try PartitionList.checkErrors(list, "commit")
+    }
+
+    /// Sends the commit of `offsets` without waiting for the coordinator (a cluster that is gone must not
+    /// hold the caller); a failure is logged when the result is served (the next poll). Closing waits
+    /// for outstanding commits, within ``shutdownTimeout``. Throws only what fails at once.
+    public func commitAsync(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+        try ensureOpen()
+        guard !offsets.isEmpty else { return }
+        let list = PartitionList.make(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_commit(core.rk, list, 1), "commit")
     }
 
     /// The group's committed offsets for `partitions`; `-1001` (``TopicPartitionOffset/invalid``) where

@@ -230,15 +230,16 @@ extension KafkaProducer {
     /// Enqueues one message for a stream of them (tools, replays, the changelog): while the local queue
     /// is full, serves deliveries and tries again. Returns how many deliveries failed meanwhile (and every
     /// 1,000th token, the failures waiting); throws any error that waiting cannot cure (unknown topic,
-    /// message too large, not authorised).
-    public func produceWaiting(topic: String, key: [UInt8]?, value: [UInt8], token: UInt64) throws(KafkaError) -> Int {
+    /// message too large, not authorised), and the queue-full error once `giveUp` says so.
+    public func produceWaiting(topic: String, key: [UInt8]?, value: [UInt8], token: UInt64,
+                               giveUp: () -> Bool = { false }) throws(KafkaError) -> Int {
         var failed = 0
         while true {
             do {
                 try produce(topic: topic, key: key, value: value, token: token)
                 break
             } catch {
-                guard error.isRetriable else { throw error }
+                guard error.isRetriable, !giveUp() else { throw error }
                 failed += failures(in: pollDeliveries(timeout: .milliseconds(20)))
             }
         }
@@ -247,11 +248,13 @@ extension KafkaProducer {
     }
 
     /// Waits until every enqueued message is acknowledged or failed (librdkafka fails each one after
-    /// `message.timeout.ms`, so this ends) and returns how many deliveries failed.
-    public func drainDeliveries() -> Int {
+    /// `message.timeout.ms`, so this ends), or until `giveUp` says so; returns how many deliveries failed,
+    /// counting those still unacknowledged when it gave up.
+    public func drainDeliveries(giveUp: () -> Bool = { false }) -> Int {
         var failed = 0
-        while outstanding > 0 { failed += failures(in: pollDeliveries(timeout: .milliseconds(100))) }
-        return failed + failures(in: pollDeliveries(timeout: .zero))
+        while outstanding > 0 && !giveUp() { failed += failures(in: pollDeliveries(timeout: .milliseconds(100))) }
+        failed += failures(in: pollDeliveries(timeout: .zero))
+        return failed + outstanding
     }
 
     private func failures(in reports: [DeliveryReport]) -> Int { reports.filter { $0.error != nil }.count }

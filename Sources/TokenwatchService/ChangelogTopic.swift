@@ -11,6 +11,8 @@ final class ChangelogWriter: Sendable {
     private let producer: KafkaProducer
     private let writes = Atomic<Int>(0)
     private let tokens = Atomic<UInt64>(0)
+    /// Monotonic time after which a publish stops waiting for the brokers (`stopWaiting(afterMs:)`).
+    private let giveUpAt = Atomic<Int64>(.max)
 
     init(topic: String, group: String, configuration: [String: String], logger: Logger) throws {
         self.topic = topic
@@ -27,13 +29,21 @@ final class ChangelogWriter: Sendable {
         let slot = writes.add(1, ordering: .relaxed).oldValue % 2
         let stamp = ChangelogRecord.Stamp(id: UInt64.random(in: 1 ... .max), progress: progress, writtenAtMs: WallClock.nowMs(),
                                           totalBytes: UInt64(file.count), hash: ChangelogRecord.hash(file))
+        let giveUp = { WallClock.monotonicMs() >= self.giveUpAt.load(ordering: .relaxed) }
         var failed = 0
         for record in ChangelogRecord.records(of: file, group: group, slot: slot, stamp: stamp) {
             failed += try producer.produceWaiting(topic: topic, key: record.key, value: record.value,
-                                                  token: tokens.add(1, ordering: .relaxed).newValue)
+                                                  token: tokens.add(1, ordering: .relaxed).newValue, giveUp: giveUp)
         }
-        failed += producer.drainDeliveries()
+        failed += producer.drainDeliveries(giveUp: giveUp)
         if failed > 0 { throw KafkaError(code: -1, message: "\(failed) changelog chunks were not acknowledged") }
+    }
+
+    /// On a stop: publishes stop waiting for the brokers `ms` from now (a cluster that is gone must not
+    /// hold the stop past systemd's `TimeoutStopSec`). A slot left incomplete is never read: its chunks
+    /// do not add up to the stamped hash, so readers keep the previous checkpoint.
+    func stopWaiting(afterMs ms: Int64) {
+        giveUpAt.store(WallClock.monotonicMs() + ms, ordering: .relaxed)
     }
 }
 

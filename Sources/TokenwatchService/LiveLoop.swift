@@ -61,6 +61,10 @@ final class LiveLoop {
     private var checkpointPause = LatencyHistogram()
     /// Publishes the active instance's checkpoints to the changelog topic (nil: `state.changelog: false`).
     private let changelogWriter: ChangelogWriter?
+    /// On a stop, how long the changelog may wait for the brokers, counted from the stop (like the outputs'
+    /// 20 s): with closing both consumers (10 s each at most), a stop stays inside the unit's
+    /// `TimeoutStopSec` (45 s) even with the cluster gone.
+    static let stopChangelogWaitMs: Int64 = 15_000
     /// Follows the changelog while this instance stands by, so it takes over from the active one's state.
     var changelogReader: ChangelogReader?
     /// Whether this instance is the active one (it consumes and publishes).
@@ -264,6 +268,8 @@ final class LiveLoop {
             }
         }
         logger.info("stopping: flushing outputs, checkpointing, committing")
+        // Outputs wait up to 20 s (`commitCycle`); the changelog's acknowledgements up to this, from now.
+        changelogWriter?.stopWaiting(afterMs: Self.stopChangelogWaitMs)
         try commitCycle(final: true)
         // Leave the input group first, then the election, so a standby finds the partitions free.
         consumer.close()
@@ -538,13 +544,12 @@ final class LiveLoop {
         let commits = offsets.compactMap { (id, next) -> TopicPartitionOffset? in
             next >= 0 && assigned.contains(id) ? inputs.offset(of: id, next: next) : nil
         }
-        if !commits.isEmpty {
-            do {
-                try consumer.commit(commits)
-            } catch {
-                // The checkpoint already holds these positions, and they, not the commit, say where to resume.
-                logger.warning("offset commit failed", metadata: ["error": "\(error)"])
-            }
+        // Not waited for: the checkpoint already holds these positions, and they, not the commit, say where
+        // to resume; a coordinator that is gone must not stall the loop (or a stop) for a session timeout.
+        do {
+            try consumer.commitAsync(commits)
+        } catch {
+            logger.warning("offset commit failed", metadata: ["error": "\(error)"])
         }
         let now = WallClock.nowMs()
         let pause = checkpointPause

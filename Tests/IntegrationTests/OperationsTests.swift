@@ -191,6 +191,30 @@ struct OperationsTests {
         }
     }
 
+    @Test("the cluster gone, then SIGTERM: the daemon writes its checkpoint and exits 0 within TimeoutStopSec (45 s)")
+    func stopWithTheClusterGone() async throws {
+        try await Harness.run("stop-cluster-gone") { h in
+            let (broker, brokers) = try await h.startBroker(partitions: Self.partitions)
+            let events = generateStream(seed: 34, start: 1_752_480_000_000, count: 600)
+            let state = h.directory.appendingPathComponent("state")
+            // librdkafka's default session timeout, as in production: a commit waiting for the coordinator
+            // held the stop for all of it, and the changelog waited for message.timeout.ms (5 min).
+            var settings = E2E.settings(topK: 8)
+            settings["TOKENWATCH_KAFKA_LIBRDKAFKA_SESSION_TIMEOUT_MS"] = "45000"
+            let daemon = try h.startDaemon(brokers: brokers, stateDirectory: state, settings: settings)
+            try await Self.feed(h, brokers: brokers, events[...], sent: events, watching: [daemon])
+            let checkpoint = state.appendingPathComponent("engine.checkpoint")
+            let before = try? FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date
+            broker.killNow()
+            let stopped = ContinuousClock.now
+            let status = try await h.stop(daemon, timeout: .seconds(45))
+            h.expect(status == 0, "exit \(status) after SIGTERM with the cluster gone")
+            print("stopped \(ContinuousClock.now - stopped) after SIGTERM with the cluster gone")
+            let after = try FileManager.default.attributesOfItem(atPath: checkpoint.path)[.modificationDate] as? Date
+            h.expect(after != nil && after != before, "no checkpoint written at the stop")
+        }
+    }
+
     // MARK: - (d) damaged and foreign state
 
     enum Damage: String, CaseIterable {
