@@ -120,8 +120,19 @@ public struct ShardedEngine: Sendable {
     }
 
     /// Emits every snapshot whose time the watermark has passed. Returns how many times were emitted.
+    /// With `alertsFirst`, each snapshot time's alerts (and whatever is before them: dead letters, an
+    /// earlier time's boards) are handed to it as soon as the rules have run, before that time's boards
+    /// are built: alerts do not depend on the boards, so a live daemon need not make them wait. The
+    /// records come in the order `takeOutputs()` would give.
     @discardableResult
     public mutating func emitDueSnapshots(idle: Set<Int32> = [], quietAdvanceMs: Int64 = 0) -> Int {
+        emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvanceMs, alertsFirst: nil)
+    }
+
+    /// `emitDueSnapshots`, handing each snapshot time's alerts to `alertsFirst` (see above).
+    @discardableResult
+    public mutating func emitDueSnapshots(idle: Set<Int32>, quietAdvanceMs: Int64,
+                                          alertsFirst: (([OutputRecord]) -> Void)?) -> Int {
         deliverForwards()
         guard let w = currentWatermark(idle: idle, quietAdvanceMs: quietAdvanceMs) else { return 0 }
         watermark = max(watermark, w)
@@ -134,14 +145,14 @@ public struct ShardedEngine: Sendable {
         for i in shards.indices { shards[i].watermark = watermark }
         var emitted = 0
         while lastSnapshotAt! + interval <= watermark {
-            emitSnapshot(asOf: lastSnapshotAt! + interval, previous: lastSnapshotAt!)
+            emitSnapshot(asOf: lastSnapshotAt! + interval, previous: lastSnapshotAt!, alertsFirst: alertsFirst)
             lastSnapshotAt! += interval
             emitted += 1
         }
         return emitted
     }
 
-    mutating func emitSnapshot(asOf: Int64, previous: Int64) {
+    mutating func emitSnapshot(asOf: Int64, previous: Int64, alertsFirst: (([OutputRecord]) -> Void)? = nil) {
         // Dead letters written since the last snapshot come first, as one engine writes them.
         for i in shards.indices { outbox.append(contentsOf: shards[i].takeOutputs()) }
         forEachShard { _, shard in shard.beginSnapshot(asOf: asOf) }
@@ -154,6 +165,10 @@ public struct ShardedEngine: Sendable {
         var alerts: [OutputRecord] = []
         for i in shards.indices { alerts.append(contentsOf: shards[i].takeOutputs()) }
         outbox.append(contentsOf: Self.mergeAlerts(alerts))
+        if let alertsFirst {
+            alertsFirst(outbox)
+            outbox.removeAll(keepingCapacity: true)
+        }
         let windowCount = cachedBoards.count
         let perShard = collectFromShards { shard in (0..<windowCount).map { shard.partialBoards(window: $0) } }
         var anyChanged = false

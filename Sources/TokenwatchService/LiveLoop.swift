@@ -421,7 +421,11 @@ final class LiveLoop {
             allQuietSince = nil
         }
         let watermarkSeenAt = WallClock.monotonicMs()  // the batch that moved the watermark has just been counted
-        if engine.emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvance) > 0 {
+        // Alerts go to the producer as soon as their rules ran, before that snapshot time's boards are built.
+        let emitted = engine.emitDueSnapshots(idle: idle, quietAdvanceMs: quietAdvance) { alerts in
+            self.publish(alerts, emittedAtMs: watermarkSeenAt)
+        }
+        if emitted > 0 {
             snapshotDuration.observe(milliseconds: WallClock.monotonicMs() - watermarkSeenAt)
         }
         publish(engine.takeOutputs(), emittedAtMs: watermarkSeenAt)

@@ -140,6 +140,42 @@ struct ShardedEngineTests {
 
     /// Events produced without the user as key (null keys, round robin, each copy on another partition)
     /// count once, in the shard that owns the user, and the boards equal one engine's.
+    /// Alerts handed over before their snapshot time's boards are built come in the same order, with the
+    /// same bytes, as `takeOutputs()` gives them, and before those boards.
+    @Test func alertsFirstKeepsTheOrder() throws {
+        let messages = Self.population(seed: 8)
+        var plain = ShardedEngine(configuration: Self.configuration, shards: 2, keyedPartitions: Self.partitions)
+        let expected = try Self.run(&plain, messages, interleave: 5)
+        var early = ShardedEngine(configuration: Self.configuration, shards: 2, keyedPartitions: Self.partitions)
+        early.assign(partitions: Array(0..<Self.partitions))
+        var got: [OutputRecord] = []
+        var handedEarly = 0
+        var offsets = Array(repeating: Int64(0), count: Int(Self.partitions))
+        for m in messages {
+            let key = Array(m.event.user.utf8)
+            _ = Array(m.event.json.utf8).withUnsafeBytes { bytes in
+                key.withUnsafeBytes { early.process(bytes, partition: m.partition, offset: offsets[Int(m.partition)], checkingKey: $0) }
+            }
+            offsets[Int(m.partition)] += 1
+            early.emitDueSnapshots(idle: [], quietAdvanceMs: 0) { records in
+                // A batch ends with one snapshot time's alerts; boards in it are of earlier times.
+                let time = records.last { $0.kind == .alert }?.eventTime ?? .max
+                #expect(!records.contains { $0.kind == .leaderboard && ($0.eventTime ?? .max) >= time }, "a board came with its alerts")
+                handedEarly += records.filter { $0.kind == .alert }.count
+                got += records
+            }
+            got += early.takeOutputs()
+        }
+        early.emitDueSnapshots(idle: Set(0..<Self.partitions), quietAdvanceMs: H.day) { records in
+            handedEarly += records.filter { $0.kind == .alert }.count
+            got += records
+        }
+        got += early.takeOutputs()
+        #expect(handedEarly > 0)
+        #expect(handedEarly == got.filter { $0.kind == .alert }.count)
+        #expect(Self.firstDifference(Self.published(got), Self.published(expected)) == nil)
+    }
+
     @Test func unkeyedEventsMeetTheirUsersShard() throws {
         let keyed = Self.population(seed: 11).filter { !$0.event.user.hasPrefix("bot") }
         var rng = TestRandom(5)
