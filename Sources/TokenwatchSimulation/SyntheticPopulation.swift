@@ -345,250 +345,299 @@ public struct SyntheticPopulation: Sendable {
 
     /// One local day of one member.
     func generate(_ m: inout Member, index: Int32, localDay d: Int, into out: inout [SimEvent]) {
-        let base = localStart(m, d)
-        let weekday = (((d + originWeekday) % 7) + 7) % 7
-        let p = m.profile
-        let atHour = { (h: Double) -> Int64 in base + Int64(h * Double(Self.hour)) }
+        var today = LocalDay(index: index, day: d, base: localStart(m, d), weekday: (((d + originWeekday) % 7) + 7) % 7)
         switch m.persona {
-        case .service:
-            // Round the clock on a fixed interval, from a small set of prompts.
-            var t = m.cursor >= 0 ? m.cursor : Double(base) + m.rng.unit() * p.interval
-            defer { m.cursor = t }
-            while t < Double(base + Self.dayMs) {
-                var e = SimEvent(ts: Int64(t), user: index)
-                e.input = Int32(p.meanIn * (0.9 + 0.2 * m.rng.unit()))
-                e.output = Int32(100 + m.rng.unit() * 400)
-                e.prompt = p.pool[Int(m.rng.next() % UInt64(p.pool.count))]
-                e.kind = 1
-                e.tool = 3
-                e.source = p.sourceCI ? 3 : (m.rng.unit() < 0.5 ? 1 : 2)
-                out.append(e)
-                t += p.interval * (1 + 0.002 * (m.rng.unit() - 0.5))
-            }
-            return
-        case .padder, .hugger:
-            // A handful of tiny requests somewhere in the working week.
-            if d == 0 {
-                let weekdays = (0..<days).filter { ($0 + originWeekday) % 7 < 5 }
-                for _ in 0..<p.count where !weekdays.isEmpty {
-                    let day = weekdays[Int(m.rng.next() % UInt64(min(weekdays.count, 5)))]
-                    var e = SimEvent(ts: localStart(m, day) + Int64((p.dayStart + m.rng.unit() * p.dayLength) * Double(Self.hour)), user: index)
-                    e.input = Int32(m.persona == .hugger ? 250 + m.rng.next() % 650 : 20 + m.rng.next() % 380)
-                    e.output = Int32(m.persona == .hugger ? 60 + m.rng.next() % 240 : 20 + m.rng.next() % 180)
-                    e.gaming = true
-                    e.prompt = m.rng.next() | 1
-                    e.accepted = m.rng.unit() < 0.3
-                    e.tool = UInt8(m.rng.next() % 3)
-                    out.append(e)
-                }
-            }
-            return
-        default:
-            break
+        case .service: return serviceDay(&m, today, into: &out)
+        case .padder, .hugger: return tinyRequests(&m, today, into: &out)
+        default: break
         }
+        workingHours(&m, &today, into: &out)
+        switch m.persona {
+        case .powerUser where today.works && today.weekday < 5: agentRuns(&m, today, into: &out)
+        case .spiker where today.day == m.profile.specialDay: spike(&m, today, into: &out)
+        case .inflater where today.works && today.weekday < 5: inflatedContexts(&m, today, into: &out)
+        case .loopAgent where today.weekday < 5: agentLoops(&m, today, into: &out)
+        case .metronome: beats(&m, today, into: &out)
+        case .randomScript where today.works && today.weekday < 5:
+            scriptDay(&m, index: index, from: Double(today.at(today.dayStart)), into: &out)
+        case .partialInflater where today.works && today.weekday < 5:
+            for _ in 0..<m.profile.count {
+                agentLoop(&m, index: index, from: Double(today.at(today.dayStart + m.rng.unit() * m.profile.dayLength)),
+                          hours: m.profile.blockHours * (0.7 + 0.6 * m.rng.unit()), accept: 0.01, oneLine: false, into: &out)
+            }
+        case .fakeAccepter where today.weekday < 5:
+            for _ in 0..<m.profile.count {
+                agentLoop(&m, index: index, from: Double(today.at(today.dayStart + m.rng.unit() * m.profile.dayLength)),
+                          hours: m.profile.blockHours * (0.7 + 0.6 * m.rng.unit()), accept: m.profile.share, oneLine: true, into: &out)
+            }
+        case .teamGamer where today.works && today.weekday < 5: teamPadding(&m, today, into: &out)
+        case .incidentNight: incident(&m, index: index, localDay: d, into: &out)
+        case .sprinter, .slowSprinter: sprint(&m, today, into: &out)
+        default: break
+        }
+    }
 
-        // Working hours of a person.
-        var works = weekday < 5 ? m.rng.unit() >= p.dayOffProb : m.rng.unit() < p.weekendProb
-        var length = weekday < 5 ? p.dayLength : 1 + m.rng.unit() * 2
+    /// A person's working hours of the day (settled on `today`), and their ordinary requests in sessions.
+    func workingHours(_ m: inout Member, _ today: inout LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        today.works = today.weekday < 5 ? m.rng.unit() >= p.dayOffProb : m.rng.unit() < p.weekendProb
+        today.length = today.weekday < 5 ? p.dayLength : 1 + m.rng.unit() * 2
         var rate = p.ratePerHour
-        var sessions = weekday < 5 ? p.sessions : 1
-        if m.persona == .crunch && d == p.specialDay {
-            works = true
-            length = p.blockHours
+        var sessions = today.weekday < 5 ? p.sessions : 1
+        if m.persona == .crunch && today.day == p.specialDay {
+            today.works = true
+            today.length = p.blockHours
             rate *= p.intensity
             sessions = 6 + Int(m.rng.next() % 3)
         }
-        if m.persona == .spiker && d == p.specialDay { works = true }
+        if m.persona == .spiker && today.day == p.specialDay { today.works = true }
         if m.persona == .replayer || m.persona == .paraphraser { rate *= p.intensity }
         if m.persona == .newHire {
             // Nothing before the start day, then from almost nothing to heavy within the week.
-            works = works && d >= p.specialDay
-            rate *= p.intensity * min(1, max(0.04, Double(d - p.specialDay) / 4))
+            today.works = today.works && today.day >= p.specialDay
+            rate *= p.intensity * min(1, max(0.04, Double(today.day - p.specialDay) / 4))
         }
-        let dayStart = p.dayStart + (m.rng.unit() - 0.5)
-        if works {
+        today.dayStart = p.dayStart + (m.rng.unit() - 0.5)
+        if today.works {
             for _ in 0..<sessions {
-                let sessionLength = min(length, (crunchSession(m, d) ? 1.0 + m.rng.unit() * 1.5 : 0.33 + m.rng.unit() * 1.67))
-                let from = dayStart + m.rng.unit() * max(0, length - sessionLength)
+                let sessionLength = min(today.length, (crunchSession(m, today.day) ? 1.0 + m.rng.unit() * 1.5 : 0.33 + m.rng.unit() * 1.67))
+                let from = today.dayStart + m.rng.unit() * max(0, today.length - sessionLength)
                 m.sessions += 1
                 var t = from + exponential(&m.rng, mean: 1 / rate)
                 while t < from + sessionLength {
-                    out.append(human(&m, index: index, ts: atHour(t)))
+                    out.append(human(&m, index: today.index, ts: today.at(t)))
                     t += exponential(&m.rng, mean: 1 / rate)
                 }
             }
         }
+    }
 
-        switch m.persona {
-        case .powerUser where works && weekday < 5:
-            // Agent runs: steps a few seconds apart, big contexts, mostly accepted.
-            for _ in 0..<p.count {
-                m.sessions += 1
-                let steps = 15 + Int(m.rng.next() % 46)
-                var t = atHour(dayStart + m.rng.unit() * length)
-                for _ in 0..<steps {
-                    var e = SimEvent(ts: t, user: index)
-                    e.input = Int32(2_000 + m.rng.unit() * 3_000)
-                    e.output = Int32(200 + m.rng.unit() * 1_200)
-                    e.cacheRead = Int32(m.rng.unit() * 4_000)
-                    e.accepted = m.rng.unit() < p.share
-                    e.commits = e.accepted && m.rng.unit() < 0.15 ? 1 : 0
-                    e.linesAdded = e.accepted ? UInt16(1 + m.rng.next() % 80) : 0
-                    e.prompt = m.rng.next() | 1
-                    e.kind = 3
-                    e.tool = 1
-                    e.session = m.sessions
-                    out.append(e)
-                    t += Int64(3_000 + m.rng.unit() * 37_000)
-                }
-            }
-        case .spiker where d == p.specialDay:
-            // Hours of huge requests with almost nothing accepted.
-            let normalHourly = p.ratePerHour * (p.meanIn + p.meanOut)
-            let perHour = max(260_000, p.intensity * normalHourly)
-            let perRequest = perHour / p.interval
-            var t = dayStart + 1 + m.rng.unit() * max(0, p.dayLength - 2 - p.blockHours)
-            let end = t + p.blockHours
-            m.sessions += 1
-            while t < end {
-                var e = SimEvent(ts: atHour(t), user: index)
-                let size = perRequest * (0.7 + 0.6 * m.rng.unit())
-                e.input = Int32(size * 0.9)
-                e.output = Int32(size * 0.1)
-                e.accepted = m.rng.unit() < 0.03
-                e.prompt = m.rng.next() | 1
-                e.kind = 2
-                e.tool = 2
-                e.session = m.sessions
+    /// A service account: round the clock on a fixed interval, from a small set of prompts.
+    func serviceDay(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        // Round the clock on a fixed interval, from a small set of prompts.
+        var t = m.cursor >= 0 ? m.cursor : Double(today.base) + m.rng.unit() * p.interval
+        defer { m.cursor = t }
+        while t < Double(today.base + Self.dayMs) {
+            var e = SimEvent(ts: Int64(t), user: today.index)
+            e.input = Int32(p.meanIn * (0.9 + 0.2 * m.rng.unit()))
+            e.output = Int32(100 + m.rng.unit() * 400)
+            e.prompt = p.pool[Int(m.rng.next() % UInt64(p.pool.count))]
+            e.kind = 1
+            e.tool = 3
+            e.source = p.sourceCI ? 3 : (m.rng.unit() < 0.5 ? 1 : 2)
+            out.append(e)
+            t += p.interval * (1 + 0.002 * (m.rng.unit() - 0.5))
+        }
+    }
+
+    /// A padder or hugger: a handful of tiny requests somewhere in the working week (all planned on day 0).
+    func tinyRequests(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        // A handful of tiny requests somewhere in the working week.
+        if today.day == 0 {
+            let weekdays = (0..<days).filter { ($0 + originWeekday) % 7 < 5 }
+            for _ in 0..<p.count where !weekdays.isEmpty {
+                let day = weekdays[Int(m.rng.next() % UInt64(min(weekdays.count, 5)))]
+                var e = SimEvent(ts: localStart(m, day) + Int64((p.dayStart + m.rng.unit() * p.dayLength) * Double(Self.hour)), user: today.index)
+                e.input = Int32(m.persona == .hugger ? 250 + m.rng.next() % 650 : 20 + m.rng.next() % 380)
+                e.output = Int32(m.persona == .hugger ? 60 + m.rng.next() % 240 : 20 + m.rng.next() % 180)
                 e.gaming = true
-                out.append(e)
-                t += exponential(&m.rng, mean: 1 / p.interval)
-            }
-        case .inflater where works && weekday < 5:
-            // Huge contexts through the working day, nothing accepted from them.
-            var left = p.intensity * (0.8 + 0.4 * m.rng.unit())
-            while left > 0 {
-                var e = SimEvent(ts: atHour(dayStart + m.rng.unit() * length), user: index)
-                let size = min(left, 20_000 + m.rng.unit() * 70_000)
-                left -= size
-                e.input = Int32(size * 0.95)
-                e.output = Int32(size * 0.05)
                 e.prompt = m.rng.next() | 1
-                e.kind = 0
-                e.tool = 0
-                e.gaming = true
-                out.append(e)
-            }
-        case .loopAgent where weekday < 5:
-            // Agent loops for hours: irregular steps, big contexts, almost nothing accepted.
-            let prompts = (0..<3).map { _ in m.rng.next() | 1 }
-            for _ in 0..<p.count {
-                m.sessions += 1
-                var t = Double(atHour(dayStart + m.rng.unit() * max(1, p.dayLength)))
-                let end = t + p.blockHours * (0.6 + 0.8 * m.rng.unit()) * Double(Self.hour)
-                while t < end {
-                    var e = SimEvent(ts: Int64(t), user: index)
-                    e.input = Int32(3_000 + m.rng.unit() * 9_000)
-                    e.output = Int32(200 + m.rng.unit() * 600)
-                    e.cacheRead = Int32(m.rng.unit() * 6_000)
-                    e.accepted = m.rng.unit() < 0.005
-                    e.prompt = p.flag ? prompts[Int(m.rng.next() % 3)] : m.rng.next() | 1
-                    e.kind = 3
-                    e.tool = 1
-                    e.session = m.sessions
-                    e.gaming = true
-                    out.append(e)
-                    t += 5_000 + m.rng.unit() * 55_000
-                }
-            }
-        case .metronome:
-            // A script on a beat: during working hours, or round the clock for a few days.
-            var from: Double, to: Double
-            if p.flag {
-                guard d >= p.specialDay && d < p.specialDay + p.count else { break }
-                from = m.cursor >= 0 ? m.cursor : Double(base) + m.rng.unit() * Double(Self.dayMs)
-                to = Double(base + Self.dayMs)
-            } else {
-                guard weekday < 5 else { break }
-                from = Double(atHour(dayStart))
-                to = from + p.blockHours * Double(Self.hour)
-            }
-            var t = from
-            var k = 0
-            while t < to {
-                if m.rng.unit() >= 0.005 {  // now and then a beat is missed
-                    var e = SimEvent(ts: Int64(t), user: index)
-                    e.input = Int32(p.meanIn * 0.5 + 300)
-                    e.output = Int32(p.meanOut * 0.5 + 50)
-                    e.prompt = p.pool.isEmpty ? m.rng.next() | 1 : p.pool[k % p.pool.count]
-                    e.kind = 4
-                    e.tool = 2
-                    e.source = 2
-                    e.gaming = true
-                    out.append(e)
-                }
-                k += 1
-                t += p.interval * (1 + p.jitter * (2 * m.rng.unit() - 1))
-            }
-            if p.flag { m.cursor = t }
-        case .randomScript where works && weekday < 5:
-            scriptDay(&m, index: index, from: Double(atHour(dayStart)), into: &out)
-        case .partialInflater where works && weekday < 5:
-            for _ in 0..<p.count {
-                agentLoop(&m, index: index, from: Double(atHour(dayStart + m.rng.unit() * p.dayLength)),
-                          hours: p.blockHours * (0.7 + 0.6 * m.rng.unit()), accept: 0.01, oneLine: false, into: &out)
-            }
-        case .fakeAccepter where weekday < 5:
-            for _ in 0..<p.count {
-                agentLoop(&m, index: index, from: Double(atHour(dayStart + m.rng.unit() * p.dayLength)),
-                          hours: p.blockHours * (0.7 + 0.6 * m.rng.unit()), accept: p.share, oneLine: true, into: &out)
-            }
-        case .teamGamer where works && weekday < 5:
-            // Padding through the working day, mid-sized contexts, fresh prompts, nothing accepted.
-            var left = p.intensity * (0.7 + 0.6 * m.rng.unit())
-            while left > 0 {
-                var e = SimEvent(ts: atHour(dayStart + m.rng.unit() * length), user: index)
-                let size = min(left, 8_000 + m.rng.unit() * 40_000)
-                left -= size
-                e.input = Int32(size * 0.92)
-                e.output = Int32(size * 0.08)
-                e.prompt = m.rng.next() | 1
-                e.accepted = m.rng.unit() < 0.02
+                e.accepted = m.rng.unit() < 0.3
                 e.tool = UInt8(m.rng.next() % 3)
-                e.gaming = true
                 out.append(e)
             }
-        case .incidentNight:
-            incident(&m, index: index, localDay: d, into: &out)
-        case .sprinter, .slowSprinter:
-            // The hours before the cutoff: enough tokens to make `share` of the week.
-            guard let cutoff else { break }
-            let sprintStart = cutoff - Int64(p.jitter * Double(Self.hour))
-            guard sprintStart >= base && sprintStart < base + Self.dayMs else { break }
-            let sprintEnd = min(cutoff - Self.hour / 2, sprintStart + Int64(p.blockHours * Double(Self.hour)))
-            let hours = Double(sprintEnd - sprintStart) / Double(Self.hour)
-            let before = Double(m.tokensSoFar + out.reduce(0) { $0 + Int64($1.input) + Int64($1.output) })
-            let total = max(400_000, p.share / (1 - p.share) * before)
-            let perRequest = total / max(1, p.interval * hours)
-            var t = Double(sprintStart)
+        }
+    }
+
+    /// Agent runs: steps a few seconds apart, big contexts, mostly accepted.
+    func agentRuns(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        for _ in 0..<p.count {
             m.sessions += 1
-            while t < Double(sprintEnd) {
-                var e = SimEvent(ts: Int64(t), user: index)
-                let size = perRequest * (0.7 + 0.6 * m.rng.unit())
-                e.input = Int32(size * 0.85)
-                e.output = Int32(size * 0.15)
-                e.accepted = m.rng.unit() < 0.02
+            let steps = 15 + Int(m.rng.next() % 46)
+            var t = today.at(today.dayStart + m.rng.unit() * today.length)
+            for _ in 0..<steps {
+                var e = SimEvent(ts: t, user: today.index)
+                e.input = Int32(2_000 + m.rng.unit() * 3_000)
+                e.output = Int32(200 + m.rng.unit() * 1_200)
+                e.cacheRead = Int32(m.rng.unit() * 4_000)
+                e.accepted = m.rng.unit() < p.share
+                e.commits = e.accepted && m.rng.unit() < 0.15 ? 1 : 0
+                e.linesAdded = e.accepted ? UInt16(1 + m.rng.next() % 80) : 0
                 e.prompt = m.rng.next() | 1
-                e.kind = 2
+                e.kind = 3
+                e.tool = 1
+                e.session = m.sessions
+                out.append(e)
+                t += Int64(3_000 + m.rng.unit() * 37_000)
+            }
+        }
+    }
+
+    /// Hours of huge requests with almost nothing accepted.
+    func spike(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        let normalHourly = p.ratePerHour * (p.meanIn + p.meanOut)
+        let perHour = max(260_000, p.intensity * normalHourly)
+        let perRequest = perHour / p.interval
+        var t = today.dayStart + 1 + m.rng.unit() * max(0, p.dayLength - 2 - p.blockHours)
+        let end = t + p.blockHours
+        m.sessions += 1
+        while t < end {
+            var e = SimEvent(ts: today.at(t), user: today.index)
+            let size = perRequest * (0.7 + 0.6 * m.rng.unit())
+            e.input = Int32(size * 0.9)
+            e.output = Int32(size * 0.1)
+            e.accepted = m.rng.unit() < 0.03
+            e.prompt = m.rng.next() | 1
+            e.kind = 2
+            e.tool = 2
+            e.session = m.sessions
+            e.gaming = true
+            out.append(e)
+            t += exponential(&m.rng, mean: 1 / p.interval)
+        }
+    }
+
+    /// Huge contexts through the working day, nothing accepted from them.
+    func inflatedContexts(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        var left = p.intensity * (0.8 + 0.4 * m.rng.unit())
+        while left > 0 {
+            var e = SimEvent(ts: today.at(today.dayStart + m.rng.unit() * today.length), user: today.index)
+            let size = min(left, 20_000 + m.rng.unit() * 70_000)
+            left -= size
+            e.input = Int32(size * 0.95)
+            e.output = Int32(size * 0.05)
+            e.prompt = m.rng.next() | 1
+            e.kind = 0
+            e.tool = 0
+            e.gaming = true
+            out.append(e)
+        }
+    }
+
+    /// Agent loops for hours: irregular steps, big contexts, almost nothing accepted.
+    func agentLoops(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        let prompts = (0..<3).map { _ in m.rng.next() | 1 }
+        for _ in 0..<p.count {
+            m.sessions += 1
+            var t = Double(today.at(today.dayStart + m.rng.unit() * max(1, p.dayLength)))
+            let end = t + p.blockHours * (0.6 + 0.8 * m.rng.unit()) * Double(Self.hour)
+            while t < end {
+                var e = SimEvent(ts: Int64(t), user: today.index)
+                e.input = Int32(3_000 + m.rng.unit() * 9_000)
+                e.output = Int32(200 + m.rng.unit() * 600)
+                e.cacheRead = Int32(m.rng.unit() * 6_000)
+                e.accepted = m.rng.unit() < 0.005
+                e.prompt = p.flag ? prompts[Int(m.rng.next() % 3)] : m.rng.next() | 1
+                e.kind = 3
                 e.tool = 1
                 e.session = m.sessions
                 e.gaming = true
                 out.append(e)
-                t += exponential(&m.rng, mean: Double(Self.hour) / p.interval)
+                t += 5_000 + m.rng.unit() * 55_000
             }
-        default:
-            break
         }
+    }
+
+    /// A script on a beat: during working hours, or round the clock for a few days.
+    func beats(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        var from: Double, to: Double
+        if p.flag {
+            guard today.day >= p.specialDay && today.day < p.specialDay + p.count else { return }
+            from = m.cursor >= 0 ? m.cursor : Double(today.base) + m.rng.unit() * Double(Self.dayMs)
+            to = Double(today.base + Self.dayMs)
+        } else {
+            guard today.weekday < 5 else { return }
+            from = Double(today.at(today.dayStart))
+            to = from + p.blockHours * Double(Self.hour)
+        }
+        var t = from
+        var k = 0
+        while t < to {
+            if m.rng.unit() >= 0.005 {  // now and then a beat is missed
+                var e = SimEvent(ts: Int64(t), user: today.index)
+                e.input = Int32(p.meanIn * 0.5 + 300)
+                e.output = Int32(p.meanOut * 0.5 + 50)
+                e.prompt = p.pool.isEmpty ? m.rng.next() | 1 : p.pool[k % p.pool.count]
+                e.kind = 4
+                e.tool = 2
+                e.source = 2
+                e.gaming = true
+                out.append(e)
+            }
+            k += 1
+            t += p.interval * (1 + p.jitter * (2 * m.rng.unit() - 1))
+        }
+        if p.flag { m.cursor = t }
+    }
+
+    /// Padding through the working day, mid-sized contexts, fresh prompts, nothing accepted.
+    func teamPadding(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        var left = p.intensity * (0.7 + 0.6 * m.rng.unit())
+        while left > 0 {
+            var e = SimEvent(ts: today.at(today.dayStart + m.rng.unit() * today.length), user: today.index)
+            let size = min(left, 8_000 + m.rng.unit() * 40_000)
+            left -= size
+            e.input = Int32(size * 0.92)
+            e.output = Int32(size * 0.08)
+            e.prompt = m.rng.next() | 1
+            e.accepted = m.rng.unit() < 0.02
+            e.tool = UInt8(m.rng.next() % 3)
+            e.gaming = true
+            out.append(e)
+        }
+    }
+
+    /// The hours before the cutoff: enough tokens to make `share` of the week.
+    func sprint(_ m: inout Member, _ today: LocalDay, into out: inout [SimEvent]) {
+        let p = m.profile
+        guard let cutoff else { return }
+        let sprintStart = cutoff - Int64(p.jitter * Double(Self.hour))
+        guard sprintStart >= today.base && sprintStart < today.base + Self.dayMs else { return }
+        let sprintEnd = min(cutoff - Self.hour / 2, sprintStart + Int64(p.blockHours * Double(Self.hour)))
+        let hours = Double(sprintEnd - sprintStart) / Double(Self.hour)
+        let before = Double(m.tokensSoFar + out.reduce(0) { $0 + Int64($1.input) + Int64($1.output) })
+        let total = max(400_000, p.share / (1 - p.share) * before)
+        let perRequest = total / max(1, p.interval * hours)
+        var t = Double(sprintStart)
+        m.sessions += 1
+        while t < Double(sprintEnd) {
+            var e = SimEvent(ts: Int64(t), user: today.index)
+            let size = perRequest * (0.7 + 0.6 * m.rng.unit())
+            e.input = Int32(size * 0.85)
+            e.output = Int32(size * 0.15)
+            e.accepted = m.rng.unit() < 0.02
+            e.prompt = m.rng.next() | 1
+            e.kind = 2
+            e.tool = 1
+            e.session = m.sessions
+            e.gaming = true
+            out.append(e)
+            t += exponential(&m.rng, mean: Double(Self.hour) / p.interval)
+        }
+    }
+
+    /// One member's local day: when it starts, and (set by `workingHours`) whether and when they work.
+    struct LocalDay {
+        let index: Int32
+        let day: Int
+        /// UTC time of the local midnight.
+        let base: Int64
+        let weekday: Int
+        var works = false
+        /// Working hours, and the hour they start.
+        var length = 0.0
+        var dayStart = 0.0
+
+        /// UTC time of local hour `h`.
+        func at(_ h: Double) -> Int64 { base + Int64(h * Double(SyntheticPopulation.hour)) }
     }
 
     private func crunchSession(_ m: Member, _ d: Int) -> Bool { m.persona == .crunch && d == m.profile.specialDay }
