@@ -450,12 +450,12 @@ extension Engine {
         forwardedPending = try Self.readPending(&r, users: userCount, teams: teamCount)
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
+        unreported = try configuration.windows.map { try SlidingWindow(spec: $0, readingSparse: &r, users: userCount, teams: teamCount) }
         known.tracksVacated = true
         for i in windows.indices {
             windows[i].tracksVacated = true
             unreported[i].tracksVacated = true
         }
-        unreported = try configuration.windows.map { try SlidingWindow(spec: $0, readingSparse: &r, users: userCount, teams: teamCount) }
         let last = try r.time()
         lastSnapshotAt = last == Int64.min ? nil : last
         watermark = try r.time(); newestAccepted = try r.time()

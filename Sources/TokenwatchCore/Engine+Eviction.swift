@@ -6,9 +6,9 @@
 extension Engine {
     /// Releases the ids of the users who, at this snapshot, left a window that held a bucket of theirs,
     /// or saw an alert resolve, persistence expire or their week close, and now hold nothing at all: no
-    /// bucket, no week tally, no queued finding or late event, no open alert, no persistence. Runs after the snapshot's
-    /// boards, which have already taken these users out of every ranking. (Someone held only by a queued
-    /// finding or late event is kept until they leave again.)
+    /// bucket, no week tally, no queued finding or late event, no open alert, no persistence. Runs after
+    /// the snapshot's boards, which have already taken these users out of every ranking. (Someone held
+    /// only by a queued finding or late event is kept until they leave again.)
     mutating func releaseVacatedUsers() {
         var candidates = known.takeVacated() + detector.letGo
         detector.letGo.removeAll(keepingCapacity: true)

@@ -114,7 +114,11 @@ struct UserReleaseTests {
         #expect(ShardedEngineTests.firstDifference(afterRestarts, expected) == nil)
         #expect(restarted.users.count == single.users.count)
         let bytes = restarted.checkpoint()
-        #expect(try Engine(configuration: configuration, restoring: bytes).checkpoint() == bytes)
+        let restored = try Engine(configuration: configuration, restoring: bytes)
+        #expect(restored.checkpoint() == bytes)
+        // Every window of a restored engine says who leaves it, as a new engine's does.
+        #expect(restored.known.tracksVacated && restored.windows.allSatisfy(\.tracksVacated)
+            && restored.unreported.allSatisfy(\.tracksVacated))
 
         var sharded = ShardedEngine(configuration: configuration, shards: 3, keyedPartitions: ShardedEngineTests.partitions)
         let fromShards = ShardedEngineTests.published(try ShardedEngineTests.run(&sharded, messages, interleave: 4, restartEvery: 9))
