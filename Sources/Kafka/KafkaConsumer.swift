@@ -205,23 +205,24 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Synchronously commits the given offsets for the group (offset = the next offset to read, i.e. the last
     /// processed offset + 1). An empty list does nothing.
     public func commit(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
-        try ensureOpen()
-        guard !offsets.isEmpty else { return }
-        let list = PartitionList.make(offsets)
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        try KafkaError.check(rd_kafka_commit(core.rk, list, 0), "commit")
-        try PartitionList.checkErrors(list, "commit")
+        try commit(offsets, waiting: true)
     }
 
     /// Sends the commit of `offsets` without waiting for the coordinator (a cluster that is gone must not
     /// hold the caller); a failure is logged when the result is served (the next poll). Closing waits
     /// for outstanding commits, within ``shutdownTimeout``. Throws only what fails at once.
     public func commitAsync(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+        try commit(offsets, waiting: false)
+    }
+
+    private func commit(_ offsets: [TopicPartitionOffset], waiting: Bool) throws(KafkaError) {
         try ensureOpen()
         guard !offsets.isEmpty else { return }
         let list = PartitionList.make(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        try KafkaError.check(rd_kafka_commit(core.rk, list, 1), "commit")
+        try KafkaError.check(rd_kafka_commit(core.rk, list, waiting ? 0 : 1), "commit")
+        // Per-partition results are known only once the coordinator answered (else the commit callback logs them).
+        if waiting { try PartitionList.checkErrors(list, "commit") }
     }
 
     /// The group's committed offsets for `partitions`; `-1001` (``TopicPartitionOffset/invalid``) where

@@ -84,8 +84,9 @@ struct KafkaConsumerTests {
         if case .revoked(let partitions) = events.last { #expect(Set(partitions) == all) } else { Issue.record("\(events)") }
     }
 
-    @Test("a new consumer in the group resumes exactly after the committed offsets")
-    func commitAndResume() async throws {
+    @Test("a new consumer in the group resumes exactly after the committed offsets (committed waiting, or not)",
+          arguments: [true, false])
+    func commitAndResume(waiting: Bool) async throws {
         let (logger, _) = makeLogger("commit-resume")
         let cluster = try MockCluster(logger: logger)
         try cluster.createTopic("events", partitions: 2)
@@ -97,7 +98,7 @@ struct KafkaConsumerTests {
         }
         #expect(reports.count == 100 && reports.allSatisfy { $0.error == nil })
 
-        let settings = fastConsumerSettings(bootstrap, group: "g-resume")
+        let settings = fastConsumerSettings(bootstrap, group: waiting ? "g-resume" : "g-resume-async")
         let (first, committedOffsets) = try await onThread {
             let consumer = try KafkaConsumer(configuration: settings, logger: logger)
             defer { consumer.close() }
@@ -105,7 +106,13 @@ struct KafkaConsumerTests {
             let first = consume(consumer, count: 40, batch: 7)
             var next: [Int32: Int64] = [:]
             for message in first { next[message.partition] = max(next[message.partition] ?? 0, message.offset + 1) }
-            try consumer.commit(next.map { TopicPartitionOffset(topic: "events", partition: $0.key, offset: $0.value) })
+            let offsets = next.map { TopicPartitionOffset(topic: "events", partition: $0.key, offset: $0.value) }
+            guard waiting else {
+                // Not waited for: closing (the `defer`) waits for it, and the second run resumes after it.
+                try consumer.commitAsync(offsets)
+                return (first, offsets)
+            }
+            try consumer.commit(offsets)
             let committed = try consumer.committed(
                 [TopicPartition(topic: "events", partition: 0), TopicPartition(topic: "events", partition: 1)],
                 timeout: .seconds(5)
