@@ -13,16 +13,18 @@ extension Engine {
         var candidates = known.takeVacated() + detector.letGo
         detector.letGo.removeAll(keepingCapacity: true)
         for i in windows.indices { candidates += windows[i].takeVacated() + unreported[i].takeVacated() }
-        guard !candidates.isEmpty else { return }
+        // Most candidates left a short window and are still in the known-users one: the cheap checks first,
+        // and the queues are only scanned when someone is left.
+        let vacant = Set(candidates).filter { u in
+            !users.isFree(u) && known.holdsNothing(of: u) && windows.allSatisfy({ $0.holdsNothing(of: u) })
+                && unreported.allSatisfy({ $0.holdsNothing(of: u) }) && detector.holdsNothing(of: u)
+        }
+        guard !vacant.isEmpty else { return }
         var waiting = Set<UInt32>()
         for p in partitions.values { for e in p.pending[p.pendingHead...] { waiting.insert(e.user) } }
         for e in forwardedPending { waiting.insert(e.user) }
         for f in detector.queue { waiting.insert(f.user) }
-        for u in Set(candidates) where !users.isFree(u) && !waiting.contains(u) && known.holdsNothing(of: u)
-            && windows.allSatisfy({ $0.holdsNothing(of: u) }) && unreported.allSatisfy({ $0.holdsNothing(of: u) })
-            && detector.holdsNothing(of: u) {
-            release(user: u)
-        }
+        for u in vacant where !waiting.contains(u) { release(user: u) }
     }
 
     /// Resets every per-user slot of `u` and frees its id.
