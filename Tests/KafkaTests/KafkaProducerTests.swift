@@ -72,7 +72,11 @@ struct KafkaProducerTests {
         // Produce is API key 0; NOT_ENOUGH_REPLICAS (19) and REQUEST_TIMED_OUT (7) are retriable.
         cluster.pushRequestErrors(apiKey: 0, errors: [19, 7, 19])
         let reports = try await onThread {
-            let producer = try KafkaProducer(configuration: fastProducerSettings(bootstrap), logger: logger)
+            // One request in flight: the mock does not check an idempotent producer's sequence numbers,
+            // so a failed batch followed by a successful one would be taken as written (FaultTests.pipeline).
+            var settings = fastProducerSettings(bootstrap)
+            settings["max.in.flight.requests.per.connection"] = "1"
+            let producer = try KafkaProducer(configuration: settings, logger: logger)
             return try produceAll(producer, topic: "retry", (0..<50).map { (key: nil, value: "m\($0)") })
         }
         #expect(reports.count == 50)
