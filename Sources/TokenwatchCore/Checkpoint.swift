@@ -556,10 +556,27 @@ extension Detector {
 
     /// Reads the detection state of at most `users` users, naming teams below `teams`.
     mutating func read(from r: inout BinaryReader, users: Int, teams: Int) throws {
-        typealias Corrupt = BinaryReader.Corrupt
+        let n = try readSignals(&r, users: users, teams: teams)
+        let promptCount = try r.count(each: 2)
+        guard promptCount == n * DuplicatePromptsRule.recent else { throw BinaryReader.Corrupt() }
+        prompts = []
+        prompts.reserveCapacity(promptCount)
+        for _ in 0..<promptCount { prompts.append(try r.u16()) }
+        ensureUser(UInt32(max(users, 1) - 1))
+        try readQueue(&r, users: users, teams: teams)
+        try readOpenAlerts(&r, users: users, teams: teams)
+        try readPersistence(&r, users: users)
+        try readWeeks(&r, users: users)
+        lastCutoffEvaluated = try r.time()
+        try readCounters(&r)
+        changed = true
+    }
+
+    /// The per-user signals; returns how many users they cover.
+    private mutating func readSignals(_ r: inout BinaryReader, users: Int, teams: Int) throws -> Int {
         let ruleBits = UInt8((1 << RuleKind.byIndex.count) - 1)
         let n = try r.count(each: Self.signalBytes)
-        guard n <= users else { throw Corrupt() }
+        guard n <= users else { throw BinaryReader.Corrupt() }
         signals = []
         signals.reserveCapacity(n)
         for _ in 0..<n {
@@ -574,15 +591,14 @@ extension Detector {
             try Self.readExtended(&s, &r)
             // Open bits name rules; the beat's times are set together (its arithmetic assumes so).
             guard s.open & ~ruleBits == 0, s.hashed <= 64, (s.lastTs == .min) == (s.beatTs == .min),
-                  s.runBeats == 0 || s.runStart != .min else { throw Corrupt() }
+                  s.runBeats == 0 || s.runStart != .min else { throw BinaryReader.Corrupt() }
             signals.append(s)
         }
-        let promptCount = try r.count(each: 2)
-        guard promptCount == n * DuplicatePromptsRule.recent else { throw Corrupt() }
-        prompts = []
-        prompts.reserveCapacity(promptCount)
-        for _ in 0..<promptCount { prompts.append(try r.u16()) }
-        ensureUser(UInt32(max(users, 1) - 1))
+        return n
+    }
+
+    /// Findings waiting for their release time.
+    private mutating func readQueue(_ r: inout BinaryReader, users: Int, teams: Int) throws {
         let queueCount = try r.count(each: Self.findingBytes)
         queue = []
         queue.reserveCapacity(queueCount)
@@ -591,6 +607,11 @@ extension Detector {
                                  team: try r.id(below: teams), rule: try Self.rule(try r.u8()), score: try r.f64(),
                                  evidence: try Self.readEvidence(&r), humanMs: try r.u32(), agentMs: try r.u32()))
         }
+    }
+
+    /// Open alerts, one per (user, rule), and the next time one of them is due to resolve.
+    private mutating func readOpenAlerts(_ r: inout BinaryReader, users: Int, teams: Int) throws {
+        typealias Corrupt = BinaryReader.Corrupt
         open = [:]
         nextDue = .max
         let openCount = try r.count(each: Self.alertBytes)
@@ -613,40 +634,50 @@ extension Detector {
             open[key] = a
             nextDue = min(nextDue, a.lastSeen + hold(rule))
         }
+    }
+
+    /// The periods in which each (user, rule) has fired, for persistence escalation.
+    private mutating func readPersistence(_ r: inout BinaryReader, users: Int) throws {
         persistence = [:]
         for _ in 0..<(try r.count(each: Self.persistenceBytes)) {
             let key = try r.u64(), period = try r.i64(), mask = try r.u8()
             guard key >> 8 < UInt64(users), Int(key & 0xFF) < RuleKind.byIndex.count, mask != 0, persistence[key] == nil
-            else { throw Corrupt() }
+            else { throw BinaryReader.Corrupt() }
             persistence[key] = Persistence(period: period, mask: mask)
         }
+    }
+
+    /// The week books, ascending by cutoff as `weeks` is kept.
+    private mutating func readWeeks(_ r: inout BinaryReader, users: Int) throws {
         weeks = []
         var previousCutoff = Int64.min
         for _ in 0..<(try r.count(each: 16)) {
             let cutoff = try r.time()
-            guard cutoff > previousCutoff else { throw Corrupt() }  // ascending, as `weeks` is kept
+            guard cutoff > previousCutoff else { throw BinaryReader.Corrupt() }
             previousCutoff = cutoff
             var book = WeekBook(cutoff: cutoff)
             for _ in 0..<(try r.count(each: Self.weekRowBytes)) {
                 let u = try r.id(below: users)
                 let tokens = try r.i64(), events = try r.u32(), outcomes = try r.u32(), late = try r.i64(), lateOutcomes = try r.u32()
                 let i = Int(u)
-                guard events > 0, i >= book.events.count || book.events[i] == 0 else { throw Corrupt() }
+                guard events > 0, i >= book.events.count || book.events[i] == 0 else { throw BinaryReader.Corrupt() }
                 book.add(user: u, tokens: 0, outcomes: 0, late: false)
                 book.tokens[i] = tokens; book.events[i] = events; book.outcomes[i] = outcomes
                 book.lateTokens[i] = late; book.lateOutcomes[i] = lateOutcomes
             }
             weeks.append(book)
         }
-        lastCutoffEvaluated = try r.time()
+    }
+
+    /// Alerts fired by rule, resolved, and findings seen.
+    private mutating func readCounters(_ r: inout BinaryReader) throws {
         counters = DetectionCounters()
         for _ in 0..<(try r.count(each: 16)) {
             let rule = try r.string()
-            guard counters.fired[rule] == nil else { throw Corrupt() }
+            guard counters.fired[rule] == nil else { throw BinaryReader.Corrupt() }
             counters.fired[rule] = try r.nonNegative()
         }
         counters.resolved = try r.nonNegative(); counters.findings = try r.nonNegative()
-        changed = true
     }
 
     static func write(_ e: Evidence, to w: inout BinaryWriter) {
