@@ -486,19 +486,27 @@ public struct SyntheticPopulation: Sendable {
         let end = t + p.blockHours
         m.sessions += 1
         while t < end {
-            var e = SimEvent(ts: today.at(t), user: today.index)
-            let size = perRequest * (0.7 + 0.6 * m.rng.unit())
-            e.input = Int32(size * 0.9)
-            e.output = Int32(size * 0.1)
-            e.accepted = m.rng.unit() < 0.03
-            e.prompt = m.rng.next() | 1
-            e.kind = 2
-            e.tool = 2
-            e.session = m.sessions
-            e.gaming = true
-            out.append(e)
+            out.append(burstRequest(&m, ts: today.at(t), user: today.index, perRequest: perRequest,
+                                    inputShare: 0.9, outputShare: 0.1, acceptRate: 0.03, tool: 2))
             t += exponential(&m.rng, mean: 1 / p.interval)
         }
+    }
+
+    /// One agent request of a gaming burst (a spike or a sprint): about `perRequest` tokens, mostly
+    /// input, rarely accepted, a fresh prompt each time.
+    func burstRequest(_ m: inout Member, ts: Int64, user: Int32, perRequest: Double, inputShare: Double,
+                      outputShare: Double, acceptRate: Double, tool: UInt8) -> SimEvent {
+        var e = SimEvent(ts: ts, user: user)
+        let size = perRequest * (0.7 + 0.6 * m.rng.unit())
+        e.input = Int32(size * inputShare)
+        e.output = Int32(size * outputShare)
+        e.accepted = m.rng.unit() < acceptRate
+        e.prompt = m.rng.next() | 1
+        e.kind = 2
+        e.tool = tool
+        e.session = m.sessions
+        e.gaming = true
+        return e
     }
 
     /// Huge contexts through the working day, nothing accepted from them.
@@ -609,17 +617,8 @@ public struct SyntheticPopulation: Sendable {
         var t = Double(sprintStart)
         m.sessions += 1
         while t < Double(sprintEnd) {
-            var e = SimEvent(ts: Int64(t), user: today.index)
-            let size = perRequest * (0.7 + 0.6 * m.rng.unit())
-            e.input = Int32(size * 0.85)
-            e.output = Int32(size * 0.15)
-            e.accepted = m.rng.unit() < 0.02
-            e.prompt = m.rng.next() | 1
-            e.kind = 2
-            e.tool = 1
-            e.session = m.sessions
-            e.gaming = true
-            out.append(e)
+            out.append(burstRequest(&m, ts: Int64(t), user: today.index, perRequest: perRequest,
+                                    inputShare: 0.85, outputShare: 0.15, acceptRate: 0.02, tool: 1))
             t += exponential(&m.rng, mean: Double(Self.hour) / p.interval)
         }
     }
