@@ -72,10 +72,21 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("\(labels) is not a labels file (no \"users\" object)")
         }
         let personaInfo = root["personas"] as? [String: [String: Any]] ?? [:]
-        let legitimate: Set<String> = ["regular", "power_user", "crunch", "service", "incident_night", "new_hire", "reader"]
-        let threshold = Self.order[minSeverity]!
+        let alerted = try readAlerts(labelled: users)
+        let rows = Self.rows(users: users, personas: personaInfo, fired: alerted.fired, threshold: Self.order[minSeverity]!)
+        let ordered = rows.values.sorted { a, b in a.gaming != b.gaming ? !a.gaming : a.persona < b.persona }
+        let score = Score(ordered)
+        if json {
+            try printJSON(ordered, score, messages: alerted.messages, unlabelled: alerted.unlabelled.count)
+        } else {
+            printTable(ordered, score, messages: alerted.messages, unlabelled: alerted.unlabelled.count)
+            printDetails(ordered)
+        }
+    }
 
-        // user -> [(rule, severity rank)] of firing alerts
+    /// The firing alerts by user, the users alerted that the labels do not list, and how many alert
+    /// messages the file holds.
+    func readAlerts(labelled users: [String: [String: Any]]) throws -> (fired: [String: [Fired]], unlabelled: Set<String>, messages: Int) {
         var fired: [String: [Fired]] = [:]
         var unlabelled = Set<String>()
         var messages = 0
@@ -92,7 +103,13 @@ struct Evaluate: ParsableCommand {
             fired[user, default: []].append(Fired(rule: rule, severity: severity, ts: ts, summary: o["summary"] as? String ?? ""))
             if users[user] == nil { unlabelled.insert(user) }
         }
+        return (fired, unlabelled, messages)
+    }
 
+    /// One row per persona: its users, who was caught at `threshold` (a severity rank), by which rules, how soon.
+    static func rows(users: [String: [String: Any]], personas personaInfo: [String: [String: Any]], fired: [String: [Fired]],
+                     threshold: Int) -> [String: Row] {
+        let legitimate: Set<String> = ["regular", "power_user", "crunch", "service", "incident_night", "new_hire", "reader"]
         var rows: [String: Row] = [:]
         for (user, info) in users {
             let persona = info["persona"] as? String ?? "?"
@@ -117,43 +134,54 @@ struct Evaluate: ParsableCommand {
             for r in Set(mine.filter { $0.severity >= threshold }.map(\.rule)) { row.rules[r, default: 0] += 1 }
             rows[persona] = row
         }
+        return rows
+    }
 
-        let ordered = rows.values.sorted { a, b in a.gaming != b.gaming ? !a.gaming : a.persona < b.persona }
-        let gaming = ordered.filter(\.gaming), legit = ordered.filter { !$0.gaming }
-        let tp = gaming.reduce(0) { $0 + $1.caught }, fn = gaming.reduce(0) { $0 + $1.users - $1.caught }
-        let fp = legit.reduce(0) { $0 + $1.caught }, tn = legit.reduce(0) { $0 + $1.users - $1.caught }
-        let tpDesign = gaming.reduce(0) { $0 + $1.byDesign }
-        let legitAny = legit.reduce(0) { $0 + $1.anySeverity }
-        func ratio(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : Double(a) / Double(b) }
-        let precision = ratio(tp, tp + fp), recall = ratio(tp, tp + fn), fpr = ratio(fp, fp + tn)
-        let precisionDesign = ratio(tpDesign, tpDesign + fp), recallDesign = ratio(tpDesign, tp + fn)
+    /// Per-user confusion counts and the ratios from them, plain and "by design".
+    struct Score {
+        var tp: Int, fn: Int, fp: Int, tn: Int, tpDesign: Int, legitAny: Int
 
-        if json {
-            var out: [String: Any] = [
-                "min_severity": minSeverity, "alert_messages": messages,
-                "gaming_users": tp + fn, "legitimate_users": fp + tn,
-                "true_positives": tp, "false_negatives": fn, "false_positives": fp,
-                "precision": precision, "recall": recall, "false_positive_rate": fpr,
-                "by_design": ["true_positives": tpDesign, "precision": precisionDesign, "recall": recallDesign],
-                "unlabelled_alerted_users": unlabelled.count, "legitimate_users_with_any_alert": legitAny,
-            ]
-            out["personas"] = ordered.map { r -> [String: Any] in
-                var o: [String: Any] = ["persona": r.persona, "gaming": r.gaming, "users": r.users, "caught": r.caught,
-                                        "rate": ratio(r.caught, r.users), "own_rule": r.ownRule, "any_severity": r.anySeverity,
-                                        "rules": r.rules]
-                if let rule = r.rule { o["target_rule"] = rule; o["by_design"] = r.byDesign }
-                let ttd = r.detectMs.sorted()
-                if !ttd.isEmpty { o["time_to_detect_hours"] = ["median": Self.hours(ttd, 0.5), "p90": Self.hours(ttd, 0.9), "max": Self.hours(ttd, 1)] }
-                if !r.falsePositives.isEmpty {
-                    o["false_positives"] = r.falsePositives.sorted { $0.user < $1.user }.map { ["user": $0.user, "rule": $0.rule, "summary": $0.summary] }
-                }
-                return o
-            }
-            let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-            return
+        init(_ ordered: [Row]) {
+            let gaming = ordered.filter(\.gaming), legit = ordered.filter { !$0.gaming }
+            tp = gaming.reduce(0) { $0 + $1.caught }; fn = gaming.reduce(0) { $0 + $1.users - $1.caught }
+            fp = legit.reduce(0) { $0 + $1.caught }; tn = legit.reduce(0) { $0 + $1.users - $1.caught }
+            tpDesign = gaming.reduce(0) { $0 + $1.byDesign }
+            legitAny = legit.reduce(0) { $0 + $1.anySeverity }
         }
 
+        var precision: Double { ratio(tp, tp + fp) }
+        var recall: Double { ratio(tp, tp + fn) }
+        var falsePositiveRate: Double { ratio(fp, fp + tn) }
+        var precisionDesign: Double { ratio(tpDesign, tpDesign + fp) }
+        var recallDesign: Double { ratio(tpDesign, tp + fn) }
+    }
+
+    func printJSON(_ ordered: [Row], _ score: Score, messages: Int, unlabelled: Int) throws {
+        var out: [String: Any] = [
+            "min_severity": minSeverity, "alert_messages": messages,
+            "gaming_users": score.tp + score.fn, "legitimate_users": score.fp + score.tn,
+            "true_positives": score.tp, "false_negatives": score.fn, "false_positives": score.fp,
+            "precision": score.precision, "recall": score.recall, "false_positive_rate": score.falsePositiveRate,
+            "by_design": ["true_positives": score.tpDesign, "precision": score.precisionDesign, "recall": score.recallDesign],
+            "unlabelled_alerted_users": unlabelled, "legitimate_users_with_any_alert": score.legitAny,
+        ]
+        out["personas"] = ordered.map { r -> [String: Any] in
+            var o: [String: Any] = ["persona": r.persona, "gaming": r.gaming, "users": r.users, "caught": r.caught,
+                                    "rate": ratio(r.caught, r.users), "own_rule": r.ownRule, "any_severity": r.anySeverity,
+                                    "rules": r.rules]
+            if let rule = r.rule { o["target_rule"] = rule; o["by_design"] = r.byDesign }
+            let ttd = r.detectMs.sorted()
+            if !ttd.isEmpty { o["time_to_detect_hours"] = ["median": Self.hours(ttd, 0.5), "p90": Self.hours(ttd, 0.9), "max": Self.hours(ttd, 1)] }
+            if !r.falsePositives.isEmpty {
+                o["false_positives"] = r.falsePositives.sorted { $0.user < $1.user }.map { ["user": $0.user, "rule": $0.rule, "summary": $0.summary] }
+            }
+            return o
+        }
+        let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    func printTable(_ ordered: [Row], _ score: Score, messages: Int, unlabelled: Int) {
         func pct(_ a: Int, _ b: Int) -> String { String(format: "%5.1f%%", 100 * ratio(a, b)) }
         print("alerts: \(messages) messages; a user counts as alerted at severity >= \(minSeverity)")
         print("persona       kind   users  alerted   rate    own rule  by design  rules that fired (users)")
@@ -166,13 +194,13 @@ struct Evaluate: ParsableCommand {
             print(String(format: "%@ %@ %6d %8d %@ %@ %@  %@", name, kind, r.users, r.caught, pct(r.caught, r.users), own, design,
                          rules.joined(separator: ", ")))
         }
-        print(String(format: "gaming users %d: caught %d, missed %d -> recall %.4f", tp + fn, tp, fn, recall))
-        print(String(format: "legitimate users %d: alerted %d -> false-positive rate %.4f (with any alert, info included: %d)", fp + tn, fp, fpr, legitAny))
-        print(String(format: "precision %.4f (per user)", precision))
+        print(String(format: "gaming users %d: caught %d, missed %d -> recall %.4f", score.tp + score.fn, score.tp, score.fn, score.recall))
+        print(String(format: "legitimate users %d: alerted %d -> false-positive rate %.4f (with any alert, info included: %d)",
+                     score.fp + score.tn, score.fp, score.falsePositiveRate, score.legitAny))
+        print(String(format: "precision %.4f (per user)", score.precision))
         print(String(format: "by design (a gaming user also counts when its own rule fired at its configured severity): recall %.4f, precision %.4f",
-                     recallDesign, precisionDesign))
-        if !unlabelled.isEmpty { print("alerted users missing from the labels: \(unlabelled.count)") }
-        printDetails(ordered)
+                     score.recallDesign, score.precisionDesign))
+        if unlabelled > 0 { print("alerted users missing from the labels: \(unlabelled)") }
     }
 
     /// Time to detect per gaming persona, and the false positives per legitimate persona with their summaries.
@@ -190,3 +218,6 @@ struct Evaluate: ParsableCommand {
         }
     }
 }
+
+/// a / b, or 0 when b is 0.
+private func ratio(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : Double(a) / Double(b) }
