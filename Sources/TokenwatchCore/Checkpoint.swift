@@ -392,6 +392,7 @@ extension Engine {
         known.ensureUser(UInt32(max(users.count, 1) - 1))
         // Team counts and board rankings are derived state: rebuilt here and at the first snapshot.
         trackChangedUsers()
+        trackVacatedUsers()  // the windows read above replaced the new engine's
         recountKnown()
     }
 
@@ -451,11 +452,6 @@ extension Engine {
         windows = try configuration.windows.map { try SlidingWindow(spec: $0, reading: &r, users: userCount, teams: teamCount) }
         known = try SlidingWindow(spec: known.spec, reading: &r, users: userCount, teams: teamCount)
         unreported = try configuration.windows.map { try SlidingWindow(spec: $0, readingSparse: &r, users: userCount, teams: teamCount) }
-        known.tracksVacated = true
-        for i in windows.indices {
-            windows[i].tracksVacated = true
-            unreported[i].tracksVacated = true
-        }
         let last = try r.time()
         lastSnapshotAt = last == Int64.min ? nil : last
         watermark = try r.time(); newestAccepted = try r.time()

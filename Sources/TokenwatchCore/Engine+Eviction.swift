@@ -4,6 +4,16 @@
 // baselines too), as someone new would.
 
 extension Engine {
+    /// Makes every window report the users whose last bucket leaves it (`releaseVacatedUsers` reads them):
+    /// for a new engine, and for a restored one once its windows have been read.
+    mutating func trackVacatedUsers() {
+        known.tracksVacated = true
+        for i in windows.indices {
+            windows[i].tracksVacated = true
+            unreported[i].tracksVacated = true
+        }
+    }
+
     /// Releases the ids of the users who, at this snapshot, left a window that held a bucket of theirs,
     /// or saw an alert resolve, persistence expire or their week close, and now hold nothing at all: no
     /// bucket, no week tally, no queued finding or late event, no open alert, no persistence. Runs after

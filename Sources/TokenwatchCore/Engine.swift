@@ -163,11 +163,6 @@ public struct Engine: Sendable {
         let day: Int64 = 86_400_000
         let knownLength = (max(configuration.knownUsersHorizonMs, longest) + day - 1) / day * day
         known = SlidingWindow(spec: WindowSpec(name: "known", lengthMs: knownLength, stepMs: Self.knownStepMs(configuration.windows)))
-        known.tracksVacated = true
-        for i in windows.indices {
-            windows[i].tracksVacated = true
-            unreported[i].tracksVacated = true
-        }
         cachedBoards = Array(repeating: [], count: configuration.windows.count)
         cachedPartials = Array(repeating: nil, count: configuration.windows.count)
         servicePatterns = configuration.serviceAccountPatterns.map(GlobPattern.init)
@@ -176,6 +171,7 @@ public struct Engine: Sendable {
         unkeyedIds = EventIdFilter(horizonMs: configuration.dedupHorizonMs, maxIds: configuration.dedupMaxIdsPerPartition)
         resetRankings()
         trackChangedUsers()
+        trackVacatedUsers()
     }
 
     /// Takes new rule settings (SIGHUP) without losing any state.
