@@ -73,23 +73,23 @@ public struct PartitionedEngine: Sendable {
         engine.assign(partitions: self.owned)
     }
 
-    /// An instance holding `owned`, from the epoch `states` were taken at (each owned partition's state;
-    /// every partition holds one once an epoch is complete). The input resumes at `positions`; the
-    /// exchange log at `exchangePosition`.
+    /// An instance holding `owned`, from an epoch complete for every partition: `states` holds each
+    /// partition's state at it (every partition's, not only the owned ones: the exchange log is read
+    /// again from where the earliest of them had read it, so whatever any partition sent after the epoch
+    /// is read here, even by an instance that restores an older epoch than another one did). The input
+    /// resumes at `positions`.
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", partitions: Int32,
                 owned: [Int32], epochMs: Int64, restoring states: [PartitionEpochState]) throws(CheckpointError) {
         self.init(configuration: configuration, inputTopic: inputTopic, partitions: partitions, owned: owned, epochMs: epochMs)
         guard let epoch = states.first?.epoch else { return }
-        var position = Int64.max
+        guard states.allSatisfy({ $0.epoch == epoch && $0.partition >= 0 && $0.partition < partitions }) else { throw .corrupt }
         for state in states where ownedSet.contains(state.partition) {
-            guard state.epoch == epoch else { throw .corrupt }
             let p = Int(state.partition)
             let route = engine.shards[p].shardRoute
             engine.shards[p] = try Engine(configuration: configuration, inputTopic: inputTopic, restoring: state.state)
             engine.shards[p].shardRoute = route
             starts[state.partition] = state.start
             forwardsReadBelow[state.partition] = state.exchangePosition
-            position = min(position, state.exchangePosition)
         }
         for p in self.owned where engine.shards[Int(p)].lastSnapshotAt == nil {
             engine.shards[Int(p)].lastSnapshotAt = epoch  // held nothing at the epoch
@@ -98,7 +98,7 @@ public struct PartitionedEngine: Sendable {
         engine.assign(partitions: self.owned)
         engine.lastSnapshotAt = epoch
         engine.watermark = epoch
-        exchangePosition = position == .max ? 0 : position
+        exchangePosition = states.map(\.exchangePosition).min() ?? 0
     }
 
     /// The next offset expected from each owned partition (-1: from the start of the retained log).
@@ -345,14 +345,15 @@ public struct PartitionEpochState: Sendable, Equatable {
         self.state = state
     }
 
-    /// The newest epoch every one of `partitions` partitions holds, among the epochs each holds.
-    public static func newestComplete(_ held: [Int32: Set<Int64>], partitions: Int32) -> Int64? {
+    /// The epochs every one of `partitions` partitions holds (any of them restores every partition), given
+    /// the epochs each holds.
+    public static func complete(_ held: [Int32: Set<Int64>], partitions: Int32) -> Set<Int64> {
         var common: Set<Int64>?
         for p in 0..<partitions {
             let epochs = held[p] ?? []
             common = common.map { $0.intersection(epochs) } ?? epochs
         }
-        return common?.max()
+        return common ?? []
     }
 }
 
