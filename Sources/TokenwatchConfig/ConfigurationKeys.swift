@@ -59,6 +59,15 @@ enum ConfigurationKeys {
             duration("engine.max_future_skew", \.engineSettings.maxFutureSkewMs, allowZero: false),
             integer("engine.max_message_bytes", \.engineSettings.maxMessageBytes, in: 1...1_000_000_000),
             integer("engine.threads", \.engineSettings.threads, in: 0...256),
+            ConfigurationKey(
+                path: "engine.instances", expected: "standby or split",
+                apply: .scalar { config, text throws(ValueProblem) in
+                    switch text.trimmingBlanks() {
+                    case "standby": config.engineSettings.splitPartitions = false
+                    case "split": config.engineSettings.splitPartitions = true
+                    default: throw ValueProblem("is not standby or split")
+                    }
+                }),
 
             ConfigurationKey(
                 path: "windows", expected: "a list of LENGTH@STEP such as [\"1h@1m\", \"24h@15m\"]",
@@ -134,6 +143,7 @@ enum ConfigurationKeys {
                     config.state.dir = text.trimmingBlanks()
                 }),
             duration("state.checkpoint_interval", \.state.checkpointIntervalMs, allowZero: false),
+            duration("state.epoch_interval", \.state.epochIntervalMs, allowZero: false),
             ConfigurationKey(
                 path: "state.changelog", expected: "true or false",
                 apply: .scalar { config, text throws(ValueProblem) in

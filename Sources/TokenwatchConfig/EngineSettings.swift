@@ -17,6 +17,9 @@ public struct EngineSettings: Sendable, Equatable {
     /// Engine shards, each on its own thread, over which the input partitions are spread
     /// (key `threads`, default 0: one per processor, at most one per partition).
     public var threads: Int = 0
+    /// How the instances of one group share the work (key `instances`): `standby`, one consumes and the
+    /// others stand by (default); `split`, they split the input partitions and merge their boards.
+    public var splitPartitions = false
 
     /// The defaults.
     public init() {}

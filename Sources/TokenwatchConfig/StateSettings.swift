@@ -7,6 +7,9 @@ public struct StateSettings: Sendable, Equatable {
     /// Whether the active instance publishes each checkpoint to the changelog topic
     /// (`<internal_topic_prefix>changelog`) for the instance that takes over (key `changelog`, default true).
     public var changelog = true
+    /// With `engine.instances: split`, event time between two epochs of every partition's state on the
+    /// changelog, from which the instances start again after a rebalance (key `epoch_interval`, default 5m).
+    public var epochIntervalMs: Int64 = 5 * 60_000
 
     /// The defaults.
     public init() {}

@@ -35,6 +35,8 @@ public enum ExchangeRecord: Sendable, Equatable {
     case forward(target: Int32, ForwardedEvent)
     case marker(SnapshotMarker)
     case report(PartitionReport)
+    /// The merging instance has published (and the brokers acknowledged) the boards up to this time.
+    case merged(asOf: Int64)
 }
 
 extension ExchangeRecord {
@@ -68,6 +70,8 @@ extension ExchangeRecord {
                     w.string(key); w.int(t.active); w.int(t.effective); w.int(t.offRoster)
                 }
             }
+        case .merged(let asOf):
+            w.u8(4); w.i64(asOf)
         }
         var out = BinaryWriter()
         out.bytes = Self.magic
@@ -126,6 +130,8 @@ extension ExchangeRecord {
                 tallies.append(tally)
             }
             return .report(PartitionReport(asOf: asOf, partition: partition, start: start, boards: boards, tallies: tallies))
+        case 4:
+            return .merged(asOf: try r.time())
         default:
             throw BinaryReader.Corrupt()
         }

@@ -101,6 +101,9 @@ public struct PartitionedEngine: Sendable {
         exchangePosition = states.map(\.exchangePosition).min() ?? 0
     }
 
+    /// Whether this instance holds partition `p`.
+    public func owns(_ p: Int32) -> Bool { ownedSet.contains(p) }
+
     /// The next offset expected from each owned partition (-1: from the start of the retained log).
     public var positions: [Int32: Int64] {
         var all: [Int32: Int64] = [:]
@@ -129,7 +132,7 @@ public struct PartitionedEngine: Sendable {
             starts[m.partition] = m.start
             guard m.asOf > (engine.lastSnapshotAt ?? .min) else { return }
             if let s = m.samples { samples[m.asOf, default: [:]][m.partition] = s } else { reached[m.asOf, default: []].insert(m.partition) }
-        case .report:
+        case .report, .merged:
             break  // for the merging instance
         }
     }
@@ -299,8 +302,8 @@ public struct PartitionedEngine: Sendable {
         heldForwards.removeAll()
         if b.asOf % epochMs == 0 {
             epochStates = owned.map { p in
-                PartitionEpochState(partition: p, epoch: b.asOf, start: starts[p]!,
-                                    exchangePosition: exchangePosition, state: engine.shards[Int(p)].checkpoint())
+                PartitionEpochState(partition: p, epoch: b.asOf, start: starts[p]!, exchangePosition: exchangePosition,
+                                    nextOffset: engine.shards[Int(p)].positions[p] ?? -1, state: engine.shards[Int(p)].checkpoint())
             }
         }
     }
@@ -314,6 +317,8 @@ public struct PartitionEpochState: Sendable, Equatable {
     public var start: Int64
     /// Forwards for the partition below this exchange log offset are in `state`.
     public var exchangePosition: Int64
+    /// The partition's next input offset in `state` (-1: none read yet).
+    public var nextOffset: Int64
     /// `Engine.checkpoint()` of the partition's shard.
     public var state: [UInt8]
 
@@ -323,25 +328,27 @@ public struct PartitionEpochState: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         var w = BinaryWriter()
         w.bytes = Self.magic
-        w.i32(partition); w.i64(epoch); w.i64(start); w.i64(exchangePosition)
+        w.i32(partition); w.i64(epoch); w.i64(start); w.i64(exchangePosition); w.i64(nextOffset)
         w.bytes.append(contentsOf: state)
         return w.bytes
     }
 
     /// Decodes `encoded()` bytes; nil for anything else. The state itself is checked when restored.
     public init?(decoding bytes: [UInt8]) {
-        guard bytes.count > Self.magic.count + 28, bytes[0..<Self.magic.count].elementsEqual(Self.magic) else { return nil }
+        guard bytes.count > Self.magic.count + 36, bytes[0..<Self.magic.count].elementsEqual(Self.magic) else { return nil }
         var r = BinaryReader(bytes: bytes, i: Self.magic.count)
         guard let partition = try? r.i32(), let epoch = try? r.time(), let start = try? r.time(),
-              let position = try? r.i64(), partition >= 0, position >= 0 else { return nil }
-        self.init(partition: partition, epoch: epoch, start: start, exchangePosition: position, state: Array(bytes[r.i...]))
+              let position = try? r.i64(), let next = try? r.i64(), partition >= 0, position >= 0, next >= -1 else { return nil }
+        self.init(partition: partition, epoch: epoch, start: start, exchangePosition: position, nextOffset: next,
+                  state: Array(bytes[r.i...]))
     }
 
-    public init(partition: Int32, epoch: Int64, start: Int64, exchangePosition: Int64, state: [UInt8]) {
+    public init(partition: Int32, epoch: Int64, start: Int64, exchangePosition: Int64, nextOffset: Int64, state: [UInt8]) {
         self.partition = partition
         self.epoch = epoch
         self.start = start
         self.exchangePosition = exchangePosition
+        self.nextOffset = nextOffset
         self.state = state
     }
 
@@ -374,6 +381,13 @@ public struct BoardMerger: Sendable {
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", partitions: Int32) {
         template = Engine(configuration: configuration, inputTopic: inputTopic)
         self.partitions = partitions
+    }
+
+    /// Boards up to `asOf` were published by a merging instance before this one: not again.
+    public mutating func skip(through asOf: Int64) {
+        guard asOf > mergedThrough else { return }
+        mergedThrough = asOf
+        reports = reports.filter { $0.key > asOf }
     }
 
     /// Reads one partition's report (a report of a time already merged is a repeat and is dropped).

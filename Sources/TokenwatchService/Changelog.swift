@@ -114,7 +114,12 @@ struct ChangelogAssembler {
 
     /// The newest complete, intact checkpoint file and its stamp.
     var newest: (stamp: ChangelogRecord.Stamp, file: [UInt8])? {
-        let complete = slots.compactMap { slot -> (ChangelogRecord.Stamp, [UInt8])? in
+        complete.max { $1.stamp.isNewer(than: $0.stamp) }
+    }
+
+    /// Every slot's checkpoint whose chunks are all there and whose hash matches.
+    var complete: [(stamp: ChangelogRecord.Stamp, file: [UInt8])] {
+        slots.compactMap { slot -> (stamp: ChangelogRecord.Stamp, file: [UInt8])? in
             guard let slot, slot.chunks.count == slot.count else { return nil }
             var file: [UInt8] = []
             file.reserveCapacity(Int(slot.stamp.totalBytes))
@@ -122,7 +127,6 @@ struct ChangelogAssembler {
             guard UInt64(file.count) == slot.stamp.totalBytes, ChangelogRecord.hash(file) == slot.stamp.hash else { return nil }
             return (slot.stamp, file)
         }
-        return complete.max { $1.0.isNewer(than: $0.0) }.map { (stamp: $0.0, file: $0.1) }
     }
 }
 

@@ -26,7 +26,11 @@ final class ChangelogWriter: Sendable {
     /// Produces `file` (a stamped checkpoint) as chunks in the next slot; returns once every chunk is
     /// acknowledged, throws when one was not. `progress` orders it against other instances' writes.
     func publish(_ file: [UInt8], progress: Int64) throws(KafkaError) {
-        let slot = writes.add(1, ordering: .relaxed).oldValue % 2
+        try publish(file, group: group, slot: writes.add(1, ordering: .relaxed).oldValue % 2, progress: progress)
+    }
+
+    /// Produces `file` as chunks in slot `slot` of `group`'s keys and waits for every acknowledgement.
+    func publish(_ file: [UInt8], group: String, slot: Int, progress: Int64) throws(KafkaError) {
         let stamp = ChangelogRecord.Stamp(id: UInt64.random(in: 1 ... .max), progress: progress, writtenAtMs: WallClock.nowMs(),
                                           totalBytes: UInt64(file.count), hash: ChangelogRecord.hash(file))
         let giveUp = { WallClock.monotonicMs() >= self.giveUpAt.load(ordering: .relaxed) }

@@ -79,7 +79,7 @@ final class LiveLoop {
         }
     }
 
-    private struct StoppedWhileStarting: Error {}
+    struct StoppedWhileStarting: Error {}
 
     private init(pipeline: Pipeline) throws {
         self.pipeline = pipeline
@@ -132,7 +132,7 @@ final class LiveLoop {
     // MARK: - Start
 
     /// The cluster id and the input's partition count; waits (serving stop) until the brokers answer.
-    private static func identify(consumer: KafkaConsumer, settings: PipelineSettings, pipeline: Pipeline) throws -> StateIdentity {
+    static func identify(consumer: KafkaConsumer, settings: PipelineSettings, pipeline: Pipeline) throws -> StateIdentity {
         var warned = false
         while true {
             if let cluster = consumer.clusterId(timeout: .seconds(2)),

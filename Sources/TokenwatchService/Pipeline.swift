@@ -32,6 +32,13 @@ public struct PipelineSettings: Sendable {
     public var batchSize = 5_000
     /// Engine shards (threads); 0 = one per processor. At most one per input partition.
     public var threads = 0
+    /// Whether the instances of the group split the input partitions (`engine.instances: split`) rather
+    /// than one consuming while the others stand by.
+    public var splitPartitions = false
+    /// With `splitPartitions`: the exchange topic (`<internal_topic_prefix>exchange`) and the event time
+    /// between epochs (`state.epoch_interval`).
+    public var exchangeTopic = "tokenwatch.internal.exchange"
+    public var epochIntervalMs: Int64 = 5 * 60_000
 
     /// The shard count for an input of `partitions` partitions.
     public func shardCount(partitions: Int) -> Int {
@@ -199,6 +206,13 @@ public final class Pipeline: Sendable {
     }
 
     private func loop() throws {
+        if settings.splitPartitions {
+            guard let split = try PartitionedLoop.start(pipeline: self) else {
+                logger.info("stopped while starting")
+                return
+            }
+            return try split.run()
+        }
         guard let live = try LiveLoop.start(pipeline: self) else {
             logger.info("stopped while starting")
             return

@@ -90,6 +90,9 @@ func pipelineSettings(_ config: TokenwatchConfiguration, stateDirectory: String?
     s.inputs = config.effectiveInputs
     s.leaderTopic = config.kafka.internalTopicPrefix + "leader"
     s.changelogTopic = config.state.changelog ? config.kafka.internalTopicPrefix + "changelog" : nil
+    s.splitPartitions = config.engineSettings.splitPartitions
+    s.exchangeTopic = config.kafka.internalTopicPrefix + "exchange"
+    s.epochIntervalMs = config.state.epochIntervalMs
     return s
 }
 

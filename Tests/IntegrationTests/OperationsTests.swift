@@ -94,6 +94,46 @@ struct OperationsTests {
         }
     }
 
+    @Test("instances that split the partitions, one killed -9 mid-stream and one joining: every board exact, one content each, the partitions counted by several")
+    func instancesSplittingThePartitions() async throws {
+        try await Harness.run("split-instances") { h in
+            let (_, brokers) = try await h.startBroker(partitions: Self.partitions, brokers: 3)
+            let events = generateStream(seed: 37, start: 1_752_480_000_000, count: 2400)
+            let settings = E2E.settings(topK: 8, extra: ["TOKENWATCH_ENGINE_INSTANCES": "split", "TOKENWATCH_STATE_EPOCH_INTERVAL": "10m"])
+            func start(_ i: Int) throws -> Child {
+                try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state-\(i)"), settings: settings)
+            }
+            var daemons = try (0..<3).map(start)
+            let parts = Self.chunks(events, 6)
+            var last = Int64.min
+            for (i, range) in parts.enumerated() {
+                if i == 3 {
+                    // Kill an instance that holds partitions right after new input arrived; another joins.
+                    try await h.produce(brokers: brokers, topic: E2E.inputTopic, events[range].map { ($0.userId, $0.payload) })
+                    let holding = daemons.filter { $0.isRunning && $0.stderr.contains("started again from an epoch") }
+                    holding.last?.signal(SIGKILL)
+                    daemons.append(try start(3))
+                    last = try await Self.lastAsOf(h, brokers: brokers, events: Array(events[..<range.upperBound]))
+                    continue
+                }
+                last = try await Self.feed(h, brokers: brokers, events[range], sent: Array(events[..<range.upperBound]), watching: daemons)
+            }
+            let running = daemons.filter(\.isRunning)
+            // Several instances counted partitions at once (the last assignment of each running one).
+            let holding = running.filter { d in
+                let assignments = d.stderr.matches(of: /partitions=\[([0-9, ]*)\] \[TokenwatchService\] partitions assigned/)
+                return assignments.last.map { !$0.output.1.isEmpty } ?? false
+            }
+            h.expect(holding.count >= 2, "\(holding.count) running instances hold partitions, expected several")
+            h.expect(running.contains { $0.stderr.contains("epoch=20") }, "no instance started again from an epoch after the kill")
+            for d in running {
+                let status = try await h.stop(d)
+                h.expect(status == 0, "exit \(status) after SIGTERM")
+            }
+            try await Self.verify(h, brokers: brokers, events: events, lastAsOf: last, allowRepeats: true, "boards of instances splitting the partitions")
+        }
+    }
+
     @Test("a standby takes over from the changelog: it restores the killed active instance's state instead of re-reading the input")
     func takeoverFromTheChangelog() async throws {
         try await Harness.run("changelog-takeover") { h in

@@ -239,6 +239,7 @@ struct PartitionedEngineTests {
             case .forward: kinds.insert(0)
             case .marker(let m): kinds.insert(m.samples == nil ? 1 : 2)
             case .report: kinds.insert(3)
+            case .merged: kinds.insert(4)
             }
             // Damage is refused, never trapped on.
             var damaged = bytes
@@ -247,6 +248,7 @@ struct PartitionedEngineTests {
             #expect(ExchangeRecord(decoding: Array(bytes.prefix(bytes.count - 1))) == nil)
         }
         #expect(kinds.isSuperset(of: [1, 2, 3]))
+        #expect(ExchangeRecord(decoding: ExchangeRecord.merged(asOf: 42).encoded()) == .merged(asOf: 42))
         for states in deployment.changelog.values {
             for state in states.values { #expect(PartitionEpochState(decoding: state.encoded()) == state) }
         }
