@@ -23,6 +23,9 @@ public struct PartitionReport: Sendable, Equatable {
     public var partition: Int32
     /// As in `SnapshotMarker`: the partition's boards are empty at earlier times.
     public var start: Int64
+    /// The event time of the partition's first event (`Int64.min`: none yet): one engine publishes its
+    /// first boards at the snapshot time after the earliest of these.
+    public var firstEvent: Int64
     /// Per window, the partition's partial boards (every scope it has users in).
     public var boards: [[PartialBoard]]
     /// Per window, the partition's users split by the roster (empty without one).
@@ -56,7 +59,7 @@ extension ExchangeRecord {
                 Self.write(sample, to: &w)
             }
         case .report(let r):
-            w.u8(3); w.i64(r.asOf); w.i32(r.partition); w.i64(r.start)
+            w.u8(3); w.i64(r.asOf); w.i32(r.partition); w.i64(r.start); w.i64(r.firstEvent)
             w.int(r.boards.count)
             for window in r.boards {
                 w.int(window.count)
@@ -113,7 +116,7 @@ extension ExchangeRecord {
             }
             return .marker(SnapshotMarker(asOf: asOf, partition: partition, start: start, samples: samples))
         case 3:
-            let asOf = try r.time(), partition = try r.i32(), start = try r.time()
+            let asOf = try r.time(), partition = try r.i32(), start = try r.time(), firstEvent = try r.time()
             var boards: [[PartialBoard]] = []
             for _ in 0..<(try r.count(each: 8)) {
                 var window: [PartialBoard] = []
@@ -129,7 +132,8 @@ extension ExchangeRecord {
                 }
                 tallies.append(tally)
             }
-            return .report(PartitionReport(asOf: asOf, partition: partition, start: start, boards: boards, tallies: tallies))
+            return .report(PartitionReport(asOf: asOf, partition: partition, start: start, firstEvent: firstEvent,
+                                           boards: boards, tallies: tallies))
         case 4:
             return .merged(asOf: try r.time())
         default:

@@ -60,6 +60,8 @@ public struct PartitionedEngine: Sendable {
     public var lastSnapshotAt: Int64? { engine.lastSnapshotAt }
     /// Whether a snapshot time is begun and waits for other partitions' samples (feed no input meanwhile).
     public var isWaiting: Bool { begun != nil }
+    /// Whether a snapshot time waits for other partitions (to reach it, or for their samples).
+    public var awaitsOthers: Bool { begun != nil || reaching != nil }
 
     /// An instance holding `owned` of `partitions` input partitions, from nothing (no epoch yet).
     public init(configuration: EngineConfiguration, inputTopic: String = "ai-usage", partitions: Int32,
@@ -289,7 +291,8 @@ public struct PartitionedEngine: Sendable {
             let i = Int(p)
             let boards = (0..<windowCount).map { engine.shards[i].partialBoards(window: $0).boards }
             let tallies = (0..<windowCount).map { engine.shards[i].rosterTally(window: $0) }
-            exchangeOut.append(.report(PartitionReport(asOf: b.asOf, partition: p, start: starts[p]!, boards: boards, tallies: tallies)))
+            exchangeOut.append(.report(PartitionReport(asOf: b.asOf, partition: p, start: starts[p]!,
+                                                       firstEvent: engine.shards[i].firstEventTime ?? .min, boards: boards, tallies: tallies)))
             engine.shards[i].completeSnapshot(asOf: b.asOf)
         }
         engine.ingest.forgetUnattributed(windows: configuration.windows, asOf: b.asOf)
@@ -407,7 +410,11 @@ public struct BoardMerger: Sendable {
     public mutating func takeBoards() -> [OutputRecord] {
         var records: [OutputRecord] = []
         while let asOf = reports.keys.min(), let parts = complete(asOf) {
-            merge(parts, asOf: asOf, into: &records)
+            // One engine's first snapshot interval starts at its earliest first event; instances start
+            // theirs earlier (the lateness before their own), and their boards before it are not published.
+            let first = parts.compactMap { $0?.firstEvent }.filter { $0 != .min }.min()
+            let interval = template.configuration.snapshotIntervalMs
+            if let first, asOf > floorDiv(first, interval) * interval { merge(parts, asOf: asOf, into: &records) }
             reports[asOf] = nil
             mergedThrough = asOf
         }

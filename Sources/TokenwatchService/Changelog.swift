@@ -117,6 +117,11 @@ struct ChangelogAssembler {
         complete.max { $1.stamp.isNewer(than: $0.stamp) }
     }
 
+    /// The stamps of the slots whose chunks are all there (cheap: nothing is assembled or hashed).
+    var completeStamps: [ChangelogRecord.Stamp] {
+        slots.compactMap { slot in slot.flatMap { $0.chunks.count == $0.count ? $0.stamp : nil } }
+    }
+
     /// Every slot's checkpoint whose chunks are all there and whose hash matches.
     var complete: [(stamp: ChangelogRecord.Stamp, file: [UInt8])] {
         slots.compactMap { slot -> (stamp: ChangelogRecord.Stamp, file: [UInt8])? in

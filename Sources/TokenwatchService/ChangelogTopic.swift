@@ -29,15 +29,31 @@ final class ChangelogWriter: Sendable {
         try publish(file, group: group, slot: writes.add(1, ordering: .relaxed).oldValue % 2, progress: progress)
     }
 
+    /// One file to write: its bytes, its key group and slot, and its progress (see `Stamp`).
+    struct Write {
+        var file: [UInt8]
+        var group: String
+        var slot: Int
+        var progress: Int64
+    }
+
     /// Produces `file` as chunks in slot `slot` of `group`'s keys and waits for every acknowledgement.
     func publish(_ file: [UInt8], group: String, slot: Int, progress: Int64) throws(KafkaError) {
-        let stamp = ChangelogRecord.Stamp(id: UInt64.random(in: 1 ... .max), progress: progress, writtenAtMs: WallClock.nowMs(),
-                                          totalBytes: UInt64(file.count), hash: ChangelogRecord.hash(file))
+        try publish([Write(file: file, group: group, slot: slot, progress: progress)])
+    }
+
+    /// Produces every file's chunks, then waits once for every acknowledgement; throws when one was not
+    /// (the files whose chunks all arrived are complete anyway: each slot is checked on its own when read).
+    func publish(_ writes: [Write]) throws(KafkaError) {
         let giveUp = { WallClock.monotonicMs() >= self.giveUpAt.load(ordering: .relaxed) }
         var failed = 0
-        for record in ChangelogRecord.records(of: file, group: group, slot: slot, stamp: stamp) {
-            failed += try producer.produceWaiting(topic: topic, key: record.key, value: record.value,
-                                                  token: tokens.add(1, ordering: .relaxed).newValue, giveUp: giveUp)
+        for write in writes {
+            let stamp = ChangelogRecord.Stamp(id: UInt64.random(in: 1 ... .max), progress: write.progress, writtenAtMs: WallClock.nowMs(),
+                                              totalBytes: UInt64(write.file.count), hash: ChangelogRecord.hash(write.file))
+            for record in ChangelogRecord.records(of: write.file, group: write.group, slot: write.slot, stamp: stamp) {
+                failed += try producer.produceWaiting(topic: topic, key: record.key, value: record.value,
+                                                      token: tokens.add(1, ordering: .relaxed).newValue, giveUp: giveUp)
+            }
         }
         failed += producer.drainDeliveries(giveUp: giveUp)
         if failed > 0 { throw KafkaError(code: -1, message: "\(failed) changelog chunks were not acknowledged") }

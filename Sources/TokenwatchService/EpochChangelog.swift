@@ -37,6 +37,8 @@ final class EpochFollower {
     /// Decoded states per partition, rebuilt for a partition when a chunk of it arrived.
     private var states: [Int32: [PartitionEpochState]] = [:]
     private var changed = Set<Int32>()
+    /// The complete slots' stamps of each partition when its states were last decoded.
+    private var decodedStamps: [Int32: [ChangelogRecord.Stamp]] = [:]
     private var next: [Int32: Int64] = [:]
 
     init(topic: String, group: String, configuration: [String: String], logger: Logger) throws {
@@ -71,13 +73,20 @@ final class EpochFollower {
         }
     }
 
-    /// Every partition's intact states, decoded.
-    func epochStates() -> [Int32: [PartitionEpochState]] {
+    /// Every partition's intact states, decoded, when a slot became complete since the last call (else nil).
+    /// A partition's are assembled and decoded again only then (chunks arrive one by one while written).
+    func newEpochStates() -> [Int32: [PartitionEpochState]]? {
+        var news = false
         for p in changed {
-            states[p] = assemblers[p]?.complete.compactMap { PartitionEpochState(decoding: $0.file) }.filter { $0.partition == p }
+            guard let assembler = assemblers[p] else { continue }
+            let stamps = assembler.completeStamps
+            guard stamps != decodedStamps[p] else { continue }
+            decodedStamps[p] = stamps
+            news = true
+            states[p] = assembler.complete.compactMap { PartitionEpochState(decoding: $0.file) }.filter { $0.partition == p }
         }
         changed.removeAll()
-        return states
+        return news ? states : nil
     }
 }
 

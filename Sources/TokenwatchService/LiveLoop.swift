@@ -431,14 +431,6 @@ final class LiveLoop {
         publish(engine.takeOutputs(), emittedAtMs: watermarkSeenAt)
     }
 
-    private func topic(for kind: OutputRecord.Kind) -> String {
-        switch kind {
-        case .leaderboard: settings.leaderboardTopic
-        case .alert: settings.alertsTopic
-        case .deadLetter: settings.deadletterTopic
-        }
-    }
-
     private func publish(_ records: [OutputRecord], emittedAtMs: Int64) {
         for record in records {
             switch record.kind {
@@ -458,7 +450,7 @@ final class LiveLoop {
             // Alerts carry what the latency histograms measure from: when the watermark passed their
             // snapshot time, and that snapshot time (the event time the alert describes up to).
             let alert = record.kind == .alert ? (emittedMs: emittedAtMs, eventTs: record.eventTime ?? WallClock.nowMs()) : nil
-            outputs.send(topic: topic(for: record.kind), key: record.key, value: record.value, alert: alert)
+            outputs.send(topic: settings.outputTopic(for: record.kind), key: record.key, value: record.value, alert: alert)
         }
     }
 
@@ -469,7 +461,6 @@ final class LiveLoop {
             $0.counters = engine.counters
             $0.watermark = engine.watermark == .min ? nil : engine.watermark
             $0.lastSnapshotAt = engine.lastSnapshotAt
-            $0.inFlight = outputs.unacknowledged
             $0.paused = paused
             $0.idle = idle
             if boardsChanged { $0.latestBoards = latestBoards }
@@ -487,10 +478,7 @@ final class LiveLoop {
             // READY once: after a rebuild, when it has caught up.
             if ready { $0.ready = true }
             $0.catchingUp = catchingUp
-            $0.outputBlocked = outputs.blockage.map { "\($0.topic): \($0.error)" }
-            $0.outputErrors = outputs.permanentErrors
-            $0.alertEmitToAck = outputs.alertEmitToAck
-            $0.alertEventToAck = outputs.alertEventToAck
+            outputs.report(into: &$0)
             $0.noPartitionsSinceMs = noPartitionsSince
             $0.stalledSinceMs = stalledSince
         }

@@ -128,3 +128,14 @@ struct OutputSender {
         }
     }
 }
+
+extension OutputSender {
+    /// The outputs' figures in the status: backlog, refusals, alert latencies.
+    func report(into status: inout PipelineStatus) {
+        status.inFlight = unacknowledged
+        status.outputBlocked = blockage.map { "\($0.topic): \($0.error)" }
+        status.outputErrors = permanentErrors
+        status.alertEmitToAck = alertEmitToAck
+        status.alertEventToAck = alertEventToAck
+    }
+}

@@ -46,6 +46,10 @@ final class PartitionedLoop {
     private var latestBoards: [String: [UInt8]] = [:]
     private var alertsByRule: [String: Int] = [:]
     private var restores = 0
+    /// Partition states written to the changelog, and their bytes.
+    private var epochWrites = 0
+    private var epochFailures = 0
+    private var epochBytes = 0
     private var noPartitionsSince: Int64? = WallClock.monotonicMs()
     /// Messages delivered while a snapshot time was begun (see `pollInput`).
     private var held: [HeldMessage] = []
@@ -119,6 +123,12 @@ final class PartitionedLoop {
             pipeline.beatNow()
             followEpochs()
             if let merging = election.poll() { try changeMerging(merging) }
+            if let reload = pipeline.control.serveSplit(engine, logger: logger) {
+                pipeline.updateStatus {
+                    $0.reloadGeneration = reload.generation
+                    $0.reloadError = reload.error
+                }
+            }
             try handleRebalances()
             let n = try pollInput()
             readExchange()
@@ -144,7 +154,7 @@ final class PartitionedLoop {
     /// Reads the changelog's new epoch states; the newest complete epoch is what the next rebalance restores.
     private func followEpochs() {
         epochs.poll()
-        planned.set(EpochChoice(epochs.epochStates(), partitions: partitions))
+        if let states = epochs.newEpochStates() { planned.set(EpochChoice(states, partitions: partitions)) }
     }
 
     private func handleRebalances() throws {
@@ -154,6 +164,7 @@ final class PartitionedLoop {
                 engine = nil
                 reader = nil
                 held.removeAll()
+                noPartitionsSince = noPartitionsSince ?? WallClock.monotonicMs()
                 logger.info("partitions revoked; this instance starts again from an epoch when they are dealt out")
             case .assigned:
                 try restore(owned: identity.inputs.engineIds((try? consumer.assignment()) ?? []))
@@ -203,7 +214,9 @@ final class PartitionedLoop {
         }
         if !waiting { processHeld() }
         let now = WallClock.nowMs(), monotonic = WallClock.monotonicMs()
-        let n = try consumer.poll(maxMessages: settings.batchSize, timeout: .milliseconds(waiting ? 10 : 100)) { message in
+        // While other partitions are awaited, the exchange is read again soon.
+        let timeout: Duration = .milliseconds(engine?.awaitsOthers ?? false ? 2 : 100)
+        let n = try consumer.poll(maxMessages: settings.batchSize, timeout: timeout) { message in
             guard message.error == nil, let (id, _) = router.route(message) else { return }
             // An assignment served inside this poll comes before its partitions' messages: start from it first.
             if !(engine?.owns(id) ?? false) { try handleRebalances() }
@@ -257,13 +270,30 @@ final class PartitionedLoop {
         while true {
             engine!.advance(idle: idle, quietAdvanceMs: quietAdvance)
             let states = engine!.takeEpochStates()
-            for state in states {
-                try epochWriter.publish(state.encoded(), group: EpochChangelog.group(settings.groupId, partition: state.partition),
-                                        slot: EpochChangelog.slot(epoch: state.epoch, intervalMs: engine!.epochMs), progress: state.epoch)
-            }
+            if !states.isEmpty { writeEpoch(states, intervalMs: engine!.epochMs) }
             try exchange.send(engine!.takeExchange())
             publish(engine!.takeOutputs())
             if states.isEmpty { return }
+        }
+    }
+
+    /// Writes the owned partitions' states at an epoch to the changelog, all at once. A failure leaves
+    /// this epoch missing for them (a torn slot is never read): a rebalance restores an earlier or a
+    /// later epoch that every partition holds.
+    private func writeEpoch(_ states: [PartitionEpochState], intervalMs: Int64) {
+        let writes = states.map { state in
+            ChangelogWriter.Write(file: state.encoded(), group: EpochChangelog.group(settings.groupId, partition: state.partition),
+                                  slot: EpochChangelog.slot(epoch: state.epoch, intervalMs: intervalMs), progress: state.epoch)
+        }
+        do {
+            try epochWriter.publish(writes)
+            epochWrites += writes.count
+            epochBytes += writes.reduce(0) { $0 + $1.file.count }
+        } catch {
+            epochFailures += writes.count
+            logger.error("an epoch's partition states were not all acknowledged by the changelog", metadata: [
+                "partitions": "\(states.map(\.partition))", "epoch": "\(RFC3339.format(states[0].epoch))", "error": "\(error)",
+            ])
         }
     }
 
@@ -303,14 +333,6 @@ final class PartitionedLoop {
         }
     }
 
-    private func topic(for kind: OutputRecord.Kind) -> String {
-        switch kind {
-        case .leaderboard: settings.leaderboardTopic
-        case .alert: settings.alertsTopic
-        case .deadLetter: settings.deadletterTopic
-        }
-    }
-
     private func publish(_ records: [OutputRecord]) {
         let now = WallClock.nowMs()
         for record in records {
@@ -319,7 +341,7 @@ final class PartitionedLoop {
             let record = record.kind == .alert ? record.stampingEmittedAt(now) : record
             pipeline.events.publish(record)
             let alert = record.kind == .alert ? (emittedMs: WallClock.monotonicMs(), eventTs: record.eventTime ?? now) : nil
-            outputs.send(topic: topic(for: record.kind), key: record.key, value: record.value, alert: alert)
+            outputs.send(topic: settings.outputTopic(for: record.kind), key: record.key, value: record.value, alert: alert)
         }
     }
 
@@ -335,18 +357,17 @@ final class PartitionedLoop {
                 $0.assigned = engine.owned
                 $0.watermark = engine.engine.watermark == .min ? nil : engine.engine.watermark
             }
-            $0.inFlight = outputs.unacknowledged
             $0.paused = paused
             $0.idle = idle
             $0.latestBoards = latestBoards
             $0.alertsByRule = alertsByRule
             if engine.map({ !$0.owned.isEmpty }) ?? false { $0.ready = true }
-            $0.outputBlocked = outputs.blockage.map { "\($0.topic): \($0.error)" }
-            $0.outputErrors = outputs.permanentErrors
-            $0.alertEmitToAck = outputs.alertEmitToAck
-            $0.alertEventToAck = outputs.alertEventToAck
+            outputs.report(into: &$0)
             $0.noPartitionsSinceMs = noPartitionsSince
             $0.changelogRestores = restores
+            $0.changelogWrites = epochWrites
+            $0.changelogFailures = epochFailures
+            $0.changelogBytes = epochBytes
         }
     }
 }

@@ -63,6 +63,15 @@ public struct PipelineSettings: Sendable {
 extension PipelineSettings {
     /// `inputs`, or `inputTopic` as the one native input.
     public var effectiveInputs: [InputSettings] { inputs.isEmpty ? [InputSettings(topic: inputTopic)] : inputs }
+
+    /// The output topic of a record of `kind`.
+    func outputTopic(for kind: OutputRecord.Kind) -> String {
+        switch kind {
+        case .leaderboard: leaderboardTopic
+        case .alert: alertsTopic
+        case .deadLetter: deadletterTopic
+        }
+    }
 }
 
 /// Live progress figures, readable from any thread.

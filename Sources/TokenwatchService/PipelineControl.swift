@@ -61,6 +61,26 @@ final class PipelineControl: Sendable {
         }
     }
 
+    /// Pipeline thread, with `engine.instances: split`: answers queries from the partitions this instance
+    /// holds (a user held elsewhere is unknown here); forgetting and reloads are refused: a partition's
+    /// state comes back from its epochs on the changelog, and every instance must run the same settings.
+    func serveSplit(_ engine: PartitionedEngine?, logger: Logger) -> (generation: UInt64, error: String?)? {
+        guard pending.exchange(false, ordering: .acquiringAndReleasing) else { return nil }
+        for query in queries.withLock({ q in defer { q.removeAll() }; return q }) {
+            if query.forgetting {
+                logger.error("forgetting a user is not supported with engine.instances: split; nothing was forgotten",
+                             metadata: ["user": "\(query.userId)"])
+                query.answer(nil)
+                continue
+            }
+            query.answer(engine?.engine.explain(query.userId, window: query.window, resolvingPseudonym: query.resolvingPseudonym))
+        }
+        guard let request = reload.withLock({ slot in defer { slot = nil }; return slot }) else { return nil }
+        let reason = "engine.instances: split: restart every instance of the group to change settings"
+        logger.error("reload refused; keeping the running configuration", metadata: ["reason": "\(reason)"])
+        return (request.generation, reason)
+    }
+
     /// The `ts` field of an alert's JSON (the event time of the behaviour it reports), found without parsing.
     static func eventTime(ofAlert json: [UInt8]) -> Int64? {
         let needle = Array(#""ts":"#.utf8)

@@ -20,6 +20,7 @@ struct Bench: ParsableCommand {
     @Option(help: "With --brokers: engine threads (engine.threads; 0 = one per processor).") var threads = 0
     @Flag(help: "After the last round, time writing and restoring a checkpoint of the engine state.") var checkpoint = false
     @Option(help: "With --brokers: instances of the same group standing by (following the changelog) while the first one consumes.") var standbys = 0
+    @Option(help: "With --brokers: instances splitting the input partitions (engine.instances: split) instead of one consuming; 0 = standby mode.") var split = 0
     @Option(help: "With --brokers: checkpoint interval, which is also how often the changelog is written.") var checkpointInterval = "1h"
     @Option(help: "With --brokers: the changelog topic (on) or none (off).") var changelog = "on"
     @Flag(help: "With --brokers: afterwards, time a takeover by a fresh instance restoring from the changelog, and one rebuilding from the input.") var takeover = false
@@ -109,6 +110,7 @@ struct Bench: ParsableCommand {
         let group = "tokenwatch-bench-\(getpid())"
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tokenwatch-bench-\(getpid())").path
         let t0 = DispatchTime.now().uptimeNanoseconds
+        if split > 0 { return try measureSplit(brokers: brokers, group: group, scratch: scratch, started: t0) }
         let first = BenchInstance(settings: try benchSettings(brokers: brokers, group: group, state: scratch + "/0"))
         var others: [BenchInstance] = []
         if standbys > 0 {
@@ -127,6 +129,67 @@ struct Bench: ParsableCommand {
         first.stop()
         for standby in others { standby.stop() }
         return (Double(t1 - t0) / 1e9, Double(t1 - max(firstAt, t0)) / 1e9, status, group, scratch)
+    }
+
+    /// `--split` instances splitting the partitions, until their partitions' states hold every event.
+    func measureSplit(brokers: String, group: String, scratch: String, started t0: UInt64) throws
+        -> (total: Double, afterFirst: Double, status: PipelineStatus, group: String, scratch: String) {
+        let instances = try startSplit(brokers: brokers, group: group, scratch: scratch)
+        var firstAt: UInt64 = 0
+        var all = waitSettled(instances) { all in
+            if firstAt == 0 && all.contains(where: { $0.consumed > 0 }) { firstAt = DispatchTime.now().uptimeNanoseconds }
+        }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        // Then until the snapshot times stop moving (the barrier, the epochs): every board the input allows.
+        var lastMove = t1, snapshots = all.map(\.lastSnapshotAt)
+        while DispatchTime.now().uptimeNanoseconds - lastMove < 2_000_000_000 {
+            usleep(20_000)
+            all = instances.map(\.pipeline.status)
+            if all.map(\.lastSnapshotAt) != snapshots { snapshots = all.map(\.lastSnapshotAt); lastMove = DispatchTime.now().uptimeNanoseconds }
+        }
+        print(String(format: "split: every event counted %.2f s after the first message; snapshot times settled (at %@) %.2f s after it (%.0f events/s)",
+                     Double(t1 - max(firstAt, t0)) / 1e9, snapshots.compactMap { $0 }.max().map(RFC3339.format) ?? "none",
+                     Double(lastMove - max(firstAt, t0)) / 1e9, Double(events) / (Double(lastMove - max(firstAt, t0)) / 1e9)))
+        var status = all[0]
+        status.consumed = all.reduce(0) { $0 + $1.consumed }
+        status.counters.counted = all.reduce(0) { $0 + $1.counters.counted }
+        let bytes = all.reduce(0) { $0 + ($1.changelogBytes ?? 0) }
+        print(String(format: "split: %d instances, %d starts from an epoch or the beginning, %d messages read in all, %d partition states (%.1f MB) on the changelog",
+                     split, all.reduce(0) { $0 + $1.changelogRestores }, status.consumed, all.reduce(0) { $0 + $1.changelogWrites },
+                     Double(bytes) / 1e6))
+        for instance in instances { instance.stop() }
+        if takeover {
+            // The same group starts again from its newest epoch; another group re-reads the whole input.
+            for (label, name) in [("from the epochs", group), ("re-reading the input", group + "-rebuild")] {
+                let t2 = DispatchTime.now().uptimeNanoseconds
+                let again = try startSplit(brokers: brokers, group: name, scratch: scratch + "/" + label.filter(\.isLetter))
+                let read = waitSettled(again) { _ in }.reduce(0) { $0 + $1.consumed }
+                for instance in again { instance.stop() }
+                print(String(format: "restart of %d split instances %@: every event counted again in %.2f s, %d messages read",
+                             split, label, Double(DispatchTime.now().uptimeNanoseconds - t2) / 1e9, read))
+            }
+        }
+        return (Double(t1 - t0) / 1e9, Double(t1 - max(firstAt, t0)) / 1e9, status, group, scratch)
+    }
+
+    func startSplit(brokers: String, group: String, scratch: String) throws -> [BenchInstance] {
+        try (0..<split).map { i in
+            var settings = try benchSettings(brokers: brokers, group: group, state: scratch + "/\(i)")
+            settings.splitPartitions = true
+            return BenchInstance(settings: settings)
+        }
+    }
+
+    /// Waits until the instances' partitions hold every event (counted, dead-lettered, repeated or a
+    /// service account's); returns their status then. `polled` sees each poll's.
+    func waitSettled(_ instances: [BenchInstance], polled: ([PipelineStatus]) -> Void) -> [PipelineStatus] {
+        while true {
+            usleep(20_000)
+            let all = instances.map(\.pipeline.status)
+            polled(all)
+            let settled = all.reduce(0) { $0 + $1.counters.counted + $1.counters.deadLetterTotal + $1.counters.duplicates + $1.counters.service }
+            if settled >= events { return all }
+        }
     }
 
     /// A fresh instance of the group takes over from the changelog the stopped one left; then a fresh

@@ -120,10 +120,7 @@ struct OperationsTests {
             }
             let running = daemons.filter(\.isRunning)
             // Several instances counted partitions at once (the last assignment of each running one).
-            let holding = running.filter { d in
-                let assignments = d.stderr.matches(of: /partitions=\[([0-9, ]*)\] \[TokenwatchService\] partitions assigned/)
-                return assignments.last.map { !$0.output.1.isEmpty } ?? false
-            }
+            let holding = running.filter(Self.holdsPartitions)
             h.expect(holding.count >= 2, "\(holding.count) running instances hold partitions, expected several")
             h.expect(running.contains { $0.stderr.contains("epoch=20") }, "no instance started again from an epoch after the kill")
             for d in running {
@@ -171,25 +168,46 @@ struct OperationsTests {
 
     // MARK: - (b) a long pause
 
-    @Test("SIGSTOP longer than the session timeout, then SIGCONT: nothing counted twice")
-    func pauseLongerThanSession() async throws {
-        try await Harness.run("long-pause") { h in
+    /// Whether a split instance's last assignment gave it partitions.
+    static func holdsPartitions(_ d: Child) -> Bool {
+        let assignments = d.stderr.matches(of: /partitions=\[([0-9, ]*)\] \[TokenwatchService\] partitions assigned/)
+        return assignments.last.map { !$0.output.1.isEmpty } ?? false
+    }
+
+    /// The settings of `mode` (`standby`: one instance; `split`: two splitting the partitions) and its daemon count.
+    static func instances(_ mode: String, _ extra: [String: String] = [:]) -> (settings: [String: String], count: Int) {
+        var extra = extra
+        guard mode == "split" else { return (E2E.settings(topK: 8, extra: extra), 1) }
+        extra["TOKENWATCH_ENGINE_INSTANCES"] = "split"
+        extra["TOKENWATCH_STATE_EPOCH_INTERVAL"] = "10m"
+        return (E2E.settings(topK: 8, extra: extra), 2)
+    }
+
+    @Test("SIGSTOP longer than the session timeout, then SIGCONT: nothing counted twice", arguments: ["standby", "split"])
+    func pauseLongerThanSession(_ mode: String) async throws {
+        try await Harness.run("long-pause-\(mode)") { h in
             let (_, brokers) = try await h.startBroker(partitions: Self.partitions)
             let events = generateStream(seed: 32, start: 1_752_480_000_000, count: 1600)
             // Nothing is committed during the test: the rejoin would re-read everything from the committed offsets.
-            let daemon = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state"),
-                                           settings: E2E.settings(topK: 8, extra: ["TOKENWATCH_STATE_CHECKPOINT_INTERVAL": "10m"]))
+            let (settings, count) = Self.instances(mode, ["TOKENWATCH_STATE_CHECKPOINT_INTERVAL": "10m"])
+            let daemons = try (0..<count).map { i in
+                try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state-\(i)"), settings: settings)
+            }
             let parts = Self.chunks(events, 2)
-            try await Self.feed(h, brokers: brokers, events[parts[0]], sent: Array(events[..<parts[0].upperBound]), watching: [daemon])
-            daemon.signal(SIGSTOP)
+            try await Self.feed(h, brokers: brokers, events[parts[0]], sent: Array(events[..<parts[0].upperBound]), watching: daemons)
+            // The paused one holds partitions (split: either may hold none).
+            let paused = daemons.first(where: Self.holdsPartitions) ?? daemons[0]
+            paused.signal(SIGSTOP)
             try await Task.sleep(for: .seconds(14))  // session.timeout.ms is 6 s in these tests
-            daemon.signal(SIGCONT)
-            let last = try await Self.feed(h, brokers: brokers, events[parts[1]], sent: events, watching: [daemon])
-            let status = try await h.stop(daemon)
-            h.expect(status == 0, "exit \(status) after SIGTERM")
-            h.expect(daemon.stderr.contains("revoked") || daemon.stderr.contains("standby"),
+            paused.signal(SIGCONT)
+            let last = try await Self.feed(h, brokers: brokers, events[parts[1]], sent: events, watching: daemons)
+            for d in daemons {
+                let status = try await h.stop(d)
+                h.expect(status == 0, "exit \(status) after SIGTERM")
+            }
+            h.expect(paused.stderr.contains("revoked") || paused.stderr.contains("standby"),
                      "the pause did not cost the assignment (no revoke logged): the test proves less")
-            try await Self.verify(h, brokers: brokers, events: events, lastAsOf: last, allowRepeats: true, "boards across a long pause")
+            try await Self.verify(h, brokers: brokers, events: events, lastAsOf: last, allowRepeats: true, "boards across a long pause (\(mode))")
         }
     }
 
@@ -327,16 +345,18 @@ struct OperationsTests {
 
     // MARK: - (f) producers that do not key by user_id
 
-    @Test("events with null keys (each copy on every partition) and with wrong keys: every event counted once")
-    func unkeyedEvents() async throws {
-        try await Harness.run("unkeyed") { h in
+    @Test("events with null keys (each copy on every partition) and with wrong keys: every event counted once", arguments: ["standby", "split"])
+    func unkeyedEvents(_ mode: String) async throws {
+        try await Harness.run("unkeyed-\(mode)") { h in
             let (_, brokers) = try await h.startBroker(partitions: Self.partitions)
             var seen = Set<String>()
             // One producer keys correctly, one with a wrong key, one not at all; each sends an event once
             // (the null-key one sends it to every partition: four copies, one event).
             let events = generateStream(seed: 36, start: 1_752_480_000_000, count: 1500).filter { seen.insert($0.eventId).inserted }
-            let daemon = try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state"),
-                                           settings: E2E.settings(topK: 8))
+            let (settings, count) = Self.instances(mode)
+            let daemons = try (0..<count).map { i in
+                try h.startDaemon(brokers: brokers, stateDirectory: h.directory.appendingPathComponent("state-\(i)"), settings: settings)
+            }
             var last = Int64.min
             for (i, range) in Self.chunks(events, 6).enumerated() {
                 let chunk = events[range]
@@ -350,10 +370,12 @@ struct OperationsTests {
                 default:
                     try await h.produce(brokers: brokers, topic: E2E.inputTopic, chunk.map { ($0.userId, $0.payload) })
                 }
-                last = try await Self.feed(h, brokers: brokers, [], sent: Array(events[..<range.upperBound]), watching: [daemon])
+                last = try await Self.feed(h, brokers: brokers, [], sent: Array(events[..<range.upperBound]), watching: daemons)
             }
-            h.expect(try await h.stop(daemon) == 0, "daemon did not exit 0")
-            try await Self.verify(h, brokers: brokers, events: events, lastAsOf: last, allowRepeats: false, "boards of unkeyed events")
+            for d in daemons { h.expect(try await h.stop(d) == 0, "daemon did not exit 0") }
+            // Split instances publish again, with the same content, what they publish before a rebalance.
+            try await Self.verify(h, brokers: brokers, events: events, lastAsOf: last, allowRepeats: mode == "split",
+                                  "boards of unkeyed events (\(mode))")
         }
     }
 
