@@ -165,7 +165,8 @@ struct DevBroker: AsyncParsableCommand {
             broker = try TokenwatchService.DevBroker(port: port, partitions: partitions,
                                                      topics: inputTopics + [k.leaderboardTopic, k.alertsTopic, k.deadletterTopic,
                                                               k.internalTopicPrefix + "changelog"],
-                                                     singlePartition: [k.internalTopicPrefix + "leader"],  // the election's partition 0 only
+                                                     // The election's partition 0 only; the exchange keeps a group's records on one.
+                                                     singlePartition: [k.internalTopicPrefix + "leader", k.internalTopicPrefix + "exchange"],
                                                      brokers: brokers, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("tokenwatch dev-broker: \(error)\n".utf8))
