@@ -63,6 +63,10 @@ final class ExchangeSender {
 final class ExchangeReader {
     private let consumer: KafkaConsumer
     private let key: [UInt8]
+    private let topic: String
+    private let partition: Int32
+    /// The next offset to read (-1: nothing read yet).
+    private var next: Int64 = -1
     /// Records that are not exchange records (another version, damage): passed over, counted.
     private(set) var undecodable = 0
 
@@ -76,17 +80,27 @@ final class ExchangeReader {
         // partitioner (CRC-32 of the key) gives it: one partition, one order, whatever the topic's size.
         let partitions = Int32(max(1, (try? consumer.partitionCount(topic: topic, timeout: .seconds(10))) ?? 1))
         let partition = key.withUnsafeBytes { KeyPartitioner.partition(key: $0, partitions: partitions) }
+        self.topic = topic
+        self.partition = partition
         let start = offset > 0 ? offset : TopicPartitionOffset.beginning
         try consumer.assign([TopicPartitionOffset(topic: topic, partition: partition, offset: start)])
     }
 
     deinit { consumer.close() }
 
+    /// Whether the partition has been read to its end as the last fetch saw it.
+    var caughtUp: Bool {
+        guard let w = consumer.cachedWatermarks(topic: topic, partition: partition), w.high >= 0 else { return false }
+        return w.high == 0 || w.low >= w.high || next >= w.high
+    }
+
     /// Hands each record read (waiting up to `timeout` for the first) to `body` with its offset.
     func poll(timeout: Duration = .zero, _ body: (ExchangeRecord, Int64) -> Void) {
         var undecoded = 0
         _ = consumer.poll(maxMessages: 1_024, timeout: timeout) { message in
-            guard message.error == nil, message.key.elementsEqual(key) else { return }
+            guard message.error == nil else { return }
+            next = message.offset + 1
+            guard message.key.elementsEqual(key) else { return }
             guard let record = ExchangeRecord(decoding: Array(message.payload)) else { undecoded += 1; return }
             body(record, message.offset)
         }

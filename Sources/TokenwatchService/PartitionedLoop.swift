@@ -307,6 +307,12 @@ final class PartitionedLoop {
             default: break
             }
         }
+        // A new merger reads the whole retained exchange before publishing: what its predecessors said
+        // they published ("merged through") is then known, and only the rest goes out.
+        guard mergeReader.caughtUp else {
+            self.merger = merger
+            return
+        }
         let boards = merger.takeBoards()
         self.merger = merger
         publish(boards)
@@ -317,11 +323,10 @@ final class PartitionedLoop {
         }
     }
 
-    /// Becoming the merging instance: reads the reports from the epoch before the newest complete one
-    /// (whatever an earlier merger said it published is not published again).
+    /// Becoming the merging instance: reads the exchange from its start (see `merge`).
     private func changeMerging(_ merging: Bool) throws {
         if merging {
-            let from = planned.mergeStart
+            let from: Int64 = 0
             merger = BoardMerger(configuration: settings.engine, inputTopic: settings.inputTopic, partitions: partitions)
             mergeReader = try ExchangeReader(topic: settings.exchangeTopic, key: Array(settings.groupId.utf8), from: from,
                                              configuration: pipeline.kafkaConfiguration(), logger: logger)
@@ -385,16 +390,10 @@ struct HeldMessage {
 /// consumer's start-offset callback, which runs inside `poll` on the same thread.
 final class PlannedEpoch: Sendable {
     private let current = Mutex<EpochChoice?>(nil)
-    /// The complete epoch before `current`, where a new merger starts reading the exchange.
-    private let previous = Mutex<EpochChoice?>(nil)
 
     func set(_ choice: EpochChoice?) {
         guard let choice else { return }
-        current.withLock { now in
-            guard now?.epoch != choice.epoch else { return }
-            if let now, now.epoch < choice.epoch { previous.withLock { $0 = now } }
-            now = choice
-        }
+        current.withLock { now in if now?.epoch != choice.epoch { now = choice } }
     }
 
     /// The epoch the last assignment's start offsets were taken from.
@@ -408,11 +407,5 @@ final class PlannedEpoch: Sendable {
         let choice = current.withLock { $0 }
         used.withLock { $0 = choice }
         return choice?.position(p) ?? -1
-    }
-
-    /// The exchange offset from which every report after the epoch before the newest complete one is read.
-    var mergeStart: Int64 {
-        let epoch = previous.withLock { $0 } ?? current.withLock { $0 }
-        return epoch?.states.map(\.exchangePosition).min() ?? 0
     }
 }

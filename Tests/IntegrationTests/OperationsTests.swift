@@ -108,10 +108,11 @@ struct OperationsTests {
             var last = Int64.min
             for (i, range) in parts.enumerated() {
                 if i == 3 {
-                    // Kill an instance that holds partitions right after new input arrived; another joins.
+                    // Kill the merging instance (it holds partitions too, or another that does) right after new
+                    // input arrived; another joins. The next merger must publish what the dead one had not.
                     try await h.produce(brokers: brokers, topic: E2E.inputTopic, events[range].map { ($0.userId, $0.payload) })
-                    let holding = daemons.filter { $0.isRunning && $0.stderr.contains("started again from an epoch") }
-                    holding.last?.signal(SIGKILL)
+                    let holding = daemons.filter { $0.isRunning && Self.holdsPartitions($0) }
+                    (holding.first { $0.stderr.contains("merging: this instance") } ?? holding.last)?.signal(SIGKILL)
                     daemons.append(try start(3))
                     last = try await Self.lastAsOf(h, brokers: brokers, events: Array(events[..<range.upperBound]))
                     continue
