@@ -107,11 +107,7 @@ final class ChangelogReader {
         while true {
             read(timeout: .milliseconds(50))
             reading()
-            let ends = (0..<partitions).map { consumer.cachedWatermarks(topic: topic, partition: $0) }
-            let atEnd = ends.indices.allSatisfy { p in
-                guard let w = ends[p], w.high >= 0 else { return false }  // not fetched yet
-                return w.high == 0 || w.low >= w.high || (next[Int32(p)] ?? 0) >= w.high
-            }
+            let atEnd = (0..<partitions).allSatisfy { consumer.hasRead(topic: topic, partition: $0, upTo: next[$0] ?? 0) }
             if atEnd || WallClock.monotonicMs() >= deadline { return (assembler.newest, atEnd) }
         }
     }
@@ -123,5 +119,14 @@ final class ChangelogReader {
             guard message.key.starts(with: keyPrefix) else { return }
             assembler.add(message.payload)
         }
+    }
+}
+
+extension KafkaConsumer {
+    /// Whether a reader whose next offset is `next` has read `partition` to its end, as the last fetch saw
+    /// it (no broker request); false before the first fetch answered.
+    func hasRead(topic: String, partition: Int32, upTo next: Int64) -> Bool {
+        guard let w = cachedWatermarks(topic: topic, partition: partition), w.high >= 0 else { return false }
+        return w.high == 0 || w.low >= w.high || next >= w.high
     }
 }

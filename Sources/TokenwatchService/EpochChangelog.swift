@@ -67,10 +67,7 @@ final class EpochFollower {
 
     /// Whether every partition of the topic has been read to its end as the last fetch saw it.
     var caughtUp: Bool {
-        (0..<topicPartitions).allSatisfy { p in
-            guard let w = consumer.cachedWatermarks(topic: topic, partition: p), w.high >= 0 else { return false }
-            return w.high == 0 || w.low >= w.high || (next[p] ?? 0) >= w.high
-        }
+        (0..<topicPartitions).allSatisfy { consumer.hasRead(topic: topic, partition: $0, upTo: next[$0] ?? 0) }
     }
 
     /// Every partition's intact states, decoded, when a slot became complete since the last call (else nil).

@@ -90,8 +90,7 @@ final class ExchangeReader {
 
     /// Whether the partition has been read to its end as the last fetch saw it.
     var caughtUp: Bool {
-        guard let w = consumer.cachedWatermarks(topic: topic, partition: partition), w.high >= 0 else { return false }
-        return w.high == 0 || w.low >= w.high || next >= w.high
+        consumer.hasRead(topic: topic, partition: partition, upTo: next)
     }
 
     /// Hands each record read (waiting up to `timeout` for the first) to `body` with its offset.
